@@ -1,0 +1,44 @@
+// The edgeloop subcommands. Each entry loads its module lazily, so `edgeloop sim` never loads
+// onnxruntime and `--help` stays fast.
+
+export interface CliIO {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: Record<string, string | undefined>;
+  /** Resolves when the user interrupts (SIGINT/SIGTERM). */
+  readonly signal: AbortSignal;
+}
+
+export interface Command {
+  readonly summary: string;
+  readonly help: string;
+  /** Returns the process exit code. */
+  run(argv: string[], io: CliIO): Promise<number>;
+}
+
+type Loader = () => Promise<Command>;
+
+function notYet(name: string, summary: string, issue: string): Loader {
+  return () =>
+    Promise.resolve({
+      summary,
+      help: `edgeloop ${name}: ${summary}\n\nNot available yet: arrives with ${issue}.\n`,
+      run(_argv, io) {
+        io.stderr.write(`edgeloop ${name}: not available yet (EDGELOOP_ERR_NOT_AVAILABLE); arrives with ${issue}.\n`);
+        return Promise.resolve(3);
+      },
+    });
+}
+
+export const commands: Readonly<Record<string, { summary: string; load: Loader }>> = {
+  demo: { summary: 'run the whole loop on embedded defaults', load: () => import('./demo.ts').then((m) => m.demoCommand) },
+  sim: { summary: 'simulate a sensor board (firmware-sim)', load: () => import('../firmware-sim/cli.ts').then((m) => m.simCommand) },
+  agent: { summary: 'run the device agent', load: () => import('../agent/cli.ts').then((m) => m.agentCommand) },
+  decode: { summary: 'decode a captured serial byte stream', load: () => import('../agent/decode-cli.ts').then((m) => m.decodeCommand) },
+  collector: { summary: 'run the collector', load: notYet('collector', 'run the collector', 'the collector issue') },
+  train: { summary: 'build a dataset, train, test and export a model', load: notYet('train', 'train a model', 'the model lifecycle issue') },
+  registry: { summary: 'push, list, pull, verify and promote model bundles', load: notYet('registry', 'model registry', 'the model lifecycle issue') },
+  rollout: { summary: 'roll a model out to the fleet', load: notYet('rollout', 'fleet rollout', 'the rollout issue') },
+  drift: { summary: 'drift reports', load: notYet('drift', 'drift reports', 'the collector issue') },
+  keygen: { summary: 'make a signing key pair', load: notYet('keygen', 'make a signing key pair', 'the model lifecycle issue') },
+};

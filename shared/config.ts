@@ -1,0 +1,87 @@
+// Config helpers shared by every process (STYLE.md habit 8): flags, EDGELOOP_* environment variables and
+// a JSON config file merge into one object, validated by the process's own zod schema, then frozen.
+// A misspelled option is an error that names the closest known one.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { EdgeloopError } from './errors.ts';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0] as number;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j] as number;
+      prev[j] = Math.min((prev[j] as number) + 1, (prev[j - 1] as number) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length] as number;
+}
+
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+export function unknownOptionError(name: string, known: readonly string[], prefix = '--'): EdgeloopError {
+  const guess = closest(name, known);
+  return new EdgeloopError(
+    'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION',
+    `unknown option ${prefix}${name}${guess === undefined ? '' : ` (did you mean ${prefix}${guess}?)`}`,
+  );
+}
+
+export interface ParsedArgs {
+  readonly values: Record<string, string | boolean | undefined>;
+  readonly positionals: string[];
+}
+
+/** util.parseArgs in strict mode, with errors that carry a stable code and a suggestion. */
+export function parseCliArgs(argv: readonly string[], options: OptionSpec, allowPositionals = true): ParsedArgs {
+  try {
+    const r = parseArgs({ args: [...argv], options, allowPositionals, strict: true });
+    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const m = /Unknown option '--?([^']+)'/.exec(msg);
+    if (m?.[1] !== undefined) throw unknownOptionError(m[1], Object.keys(options));
+    throw new EdgeloopError('EDGELOOP_ERR_USAGE', msg.replace(/\. To specify.*$/, ''));
+  }
+}
+
+/**
+ * Reads EDGELOOP_<NAME> variables for the given camelCase option names (windowMs -> EDGELOOP_WINDOW_MS).
+ * An EDGELOOP_ variable that names no option is an error, so a typo never silently does nothing.
+ */
+export function envOptions(
+  env: Record<string, string | undefined>,
+  names: readonly string[],
+  ignore: readonly string[] = [],
+): Record<string, string> {
+  const byEnv = new Map(names.map((n) => [`EDGELOOP_${n.replace(/([A-Z])/g, '_$1').replace(/-/g, '_').toUpperCase()}`, n]));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (!k.startsWith('EDGELOOP_') || v === undefined || ignore.includes(k)) continue;
+    const name = byEnv.get(k);
+    if (name === undefined) throw unknownOptionError(k, [...byEnv.keys()], '');
+    out[name] = v;
+  }
+  return out;
+}
+
+/** Turns a zod-style issue path and message into one line that names the option. */
+export function describeIssue(path: readonly PropertyKey[], message: string): string {
+  return `${path.length > 0 ? path.map(String).join('.') : 'config'}: ${message}`;
+}

@@ -1,0 +1,120 @@
+// The one catalogue of stable error codes (STYLE.md habit 5). The code, not the message, is the API:
+// messages may be reworded, codes never change meaning. docs/errors.md documents every code, and
+// test/unit/errors.test.ts fails when one is missing there.
+
+export const errorCatalogue = {
+  EDGELOOP_ERR_CONFIG_INVALID: 'A configuration value is invalid. Fix the option named in the message.',
+  EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION: 'An option is not recognised. Check its spelling against --help.',
+  EDGELOOP_ERR_USAGE: 'The command line is malformed. Run the command with --help.',
+  EDGELOOP_ERR_NOT_AVAILABLE: 'This command is not available in this version of edgeloop yet.',
+  EDGELOOP_ERR_FRAME_CRC: 'A serial frame failed its CRC-32 check and was dropped. Check cabling and baud rate.',
+  EDGELOOP_ERR_FRAME_COBS: 'A serial frame was not valid COBS and was dropped. Check cabling and baud rate.',
+  EDGELOOP_ERR_FRAME_TOO_LONG:
+    'Bytes ran past the longest legal frame without a delimiter and were discarded. Check the baud rate.',
+  EDGELOOP_ERR_FRAME_TRUNCATED: 'A serial frame is shorter than its header or declared payload and was dropped.',
+  EDGELOOP_ERR_FRAME_TYPE: 'A serial frame has an unknown type byte and was dropped.',
+  EDGELOOP_ERR_HELLO_INVALID:
+    'A HELLO frame describes an impossible sensor (unknown sample type, no axes, non-positive rate or resolution, empty range, duplicate or reserved id) and was dropped. Fix the descriptor in the firmware.',
+  EDGELOOP_ERR_PROTOCOL_VERSION:
+    'The device speaks a serial protocol version this agent does not support. Update the agent or the firmware.',
+  EDGELOOP_ERR_UNKNOWN_SENSOR: 'A sample frame names a sensor the HELLO did not describe. The frame was dropped.',
+  EDGELOOP_ERR_NO_HELLO: 'Samples arrived before any HELLO; they are dropped until the device describes itself.',
+  EDGELOOP_ERR_CSV_LINE: 'A CSV line could not be parsed as numbers, or has the wrong number of columns.',
+  EDGELOOP_ERR_SERIAL_OPEN: 'The serial port could not be opened. Check the path, permissions and that no other process holds it.',
+  EDGELOOP_ERR_SERIAL_LOST: 'The serial port went away (unplugged or closed). The agent reconnects by itself.',
+  EDGELOOP_ERR_SCENARIO_INVALID: 'The scenario file is not valid. The message names the field at fault.',
+  EDGELOOP_ERR_SCENARIO_NOT_FOUND: 'No bundled scenario or file has that name. Run `edgeloop sim --list`.',
+  EDGELOOP_ERR_PTY: 'A virtual serial port could not be created. Install socat (apt-get install socat).',
+  EDGELOOP_ERR_INPUT_READ: 'The input file could not be read.',
+  EDGELOOP_ERR_MQTT_TOPIC: 'An MQTT topic is not an edgeloop/v1 topic this version understands. The message was ignored.',
+  EDGELOOP_ERR_MQTT_DEVICE_ID:
+    'A device id is not valid in an MQTT topic: use 1-64 characters from A-Z a-z 0-9 . _ : - (no +, #, / or spaces).',
+  EDGELOOP_ERR_MQTT_PAYLOAD: 'An MQTT payload does not match its schema (docs/mqtt.md). The message was dropped.',
+  EDGELOOP_ERR_MQTT_DEVICE_MISMATCH:
+    'An MQTT payload names a different device than its topic. The message was dropped; check the sender.',
+  EDGELOOP_ERR_OUTBOX_CLOSED: 'The outbox is closed; nothing more can be written. This is a shutdown-order bug.',
+  EDGELOOP_ERR_OUTBOX_STORAGE:
+    'The outbox could not write to its SQLite file (disk full, read-only or corrupt). Free disk space or check --data-dir.',
+  // Model bundles (docs/model-bundle.md).
+  EDGELOOP_ERR_BUNDLE_MANIFEST_INVALID:
+    'The bundle manifest is not valid JSON in canonical form or breaks the schema. The message names the field; rebuild the bundle.',
+  EDGELOOP_ERR_BUNDLE_SIGNATURE:
+    'The bundle signature is missing, malformed or does not match the manifest. The bundle was altered or signed wrongly; do not deploy it.',
+  EDGELOOP_ERR_BUNDLE_UNTRUSTED_KEY:
+    'The bundle is signed by a key that is not pinned here. Add its public key to the trusted keys only if you trust the signer.',
+  EDGELOOP_ERR_BUNDLE_HASH_MISMATCH: 'A bundle file does not match its SHA-256 in the manifest. The file was altered; re-fetch the bundle.',
+  EDGELOOP_ERR_BUNDLE_MISSING_FILE: 'A file listed in the bundle manifest is missing. Re-fetch the bundle.',
+  EDGELOOP_ERR_BUNDLE_EXTRA_FILE: 'The bundle holds a file its manifest does not list. Remove it or rebuild the bundle.',
+  EDGELOOP_ERR_BUNDLE_SIZE_MISMATCH: 'A bundle file does not have the size the manifest states. Re-fetch the bundle.',
+  EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID:
+    'The bundle directory or tarball is malformed (bad tar header, link entry, unsafe path). Re-create it with edgeloop.',
+  EDGELOOP_ERR_BUNDLE_TOO_LARGE: 'The bundle exceeds the file-count or byte limit. Raise the limit only if the bundle is expected to be this big.',
+  EDGELOOP_ERR_BUNDLE_WRITE: 'The bundle could not be written: the target is not empty or the disk refused. Choose an empty directory.',
+  EDGELOOP_ERR_KEY_INVALID: 'A signing or trusted key is not a valid Ed25519 PEM key. Make keys with `edgeloop keygen`.',
+  EDGELOOP_ERR_KEY_EXISTS: 'A key file already exists at that path. Pass --force to overwrite it, or choose another --name.',
+  // HTTP layer (collector/adapters/http.ts) and the model registry (collector/registry/).
+  EDGELOOP_ERR_HTTP_NOT_FOUND: 'No endpoint has that path. Check the URL against docs/registry-api.md.',
+  EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED: 'The endpoint does not accept that method; the Allow header lists the ones it does.',
+  EDGELOOP_ERR_HTTP_BODY_TOO_LARGE: 'The request body is larger than the server accepts. Send a smaller body or raise the server limit.',
+  EDGELOOP_ERR_HTTP_BAD_REQUEST: 'The request is malformed (path encoding, JSON body or a field). The message names what.',
+  EDGELOOP_ERR_HTTP_INTERNAL: 'The server hit an internal error. The request was not applied; check the server log.',
+  EDGELOOP_ERR_REGISTRY_UNAUTHORIZED: 'This request needs a registry token. Pass --token or set EDGELOOP_REGISTRY_TOKEN.',
+  EDGELOOP_ERR_REGISTRY_FORBIDDEN: 'The token is valid but may not do this (read-only token). Use a token with write access.',
+  EDGELOOP_ERR_REGISTRY_NOT_FOUND: 'No such model, version, file or alias in the registry. List what exists with `edgeloop registry list`.',
+  EDGELOOP_ERR_REGISTRY_BAD_NAME:
+    'A model name, version or alias is not allowed. Names and versions use [A-Za-z0-9._-] (1-128 chars); aliases are staging, canary or production.',
+  EDGELOOP_ERR_REGISTRY_ARCHIVE: 'The pushed body is not a readable bundle tarball (tar or gzip tar). Push the output of the bundle writer.',
+  EDGELOOP_ERR_REGISTRY_NAME_MISMATCH: 'The bundle manifest names another model or version than the URL it was pushed to.',
+  EDGELOOP_ERR_REGISTRY_ONNX_LOAD: 'onnxruntime-node could not load the bundle model. Check that the model file is a valid ONNX model.',
+  EDGELOOP_ERR_REGISTRY_IO_MISMATCH:
+    "The ONNX model's inputs or outputs (names, dtypes, shapes) do not match the manifest signature. Re-export or fix the manifest.",
+  EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH:
+    'Running the model on the golden inputs did not reproduce the golden outputs within tolerance. Regenerate the golden file from this model.',
+  EDGELOOP_ERR_REGISTRY_VERSION_EXISTS:
+    'That version already exists with different bytes; versions are immutable. Push under a new version.',
+  EDGELOOP_ERR_REGISTRY_ALIAS_CONFLICT:
+    'The alias no longer points where expectedVersion said (someone moved it). Re-read the alias and retry.',
+  EDGELOOP_ERR_REGISTRY_GATE_FAILED:
+    "The version does not meet the model's promotion policy for production. The reasons list what failed.",
+  EDGELOOP_ERR_REGISTRY_RANGE: 'The requested byte range is outside the file. Ask for a range within Content-Length.',
+  EDGELOOP_ERR_REGISTRY_STORAGE: 'The registry could not write to its data directory (disk full or permissions). Free space and retry.',
+  EDGELOOP_ERR_REGISTRY_UNREACHABLE: 'The registry did not answer. Check --url and that `edgeloop registry serve` is running.',
+  EDGELOOP_ERR_ONNX_LOAD:
+    'onnxruntime could not load the ONNX model. Check that the file is a valid ONNX model (IR <= 10, opset <= 21).',
+  EDGELOOP_ERR_ONNX_RUN:
+    'onnxruntime failed to run the model. Check input names, dtypes and shapes against the model signature.',
+  EDGELOOP_ERR_TRAINING_DATA:
+    'The training data is unusable (empty, ragged feature rows, non-finite values or fewer than two classes). Regenerate the dataset.',
+  EDGELOOP_ERR_TRAINING_SPLIT:
+    'The grouped split or the validation folds left a partition empty. Use more groups (devices x minutes), or change testFraction or folds.',
+} as const;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** An expected failure as a value (STYLE.md habit 6). */
+export interface Failure {
+  readonly ok: false;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export type Result<T> = { readonly ok: true; readonly value: T } | Failure;
+
+export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
+  return { ok: true, value };
+}
+
+export function fail(code: ErrorCode, detail?: string): Failure {
+  const base = errorCatalogue[code];
+  return { ok: false, code, message: detail === undefined ? base : `${detail}. ${base}` };
+}
+
+/** Thrown for bad config and bugs only; carries a stable code for the CLI to print. */
+export class EdgeloopError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, detail?: string, options?: ErrorOptions) {
+    super(detail === undefined ? errorCatalogue[code] : `${detail}. ${errorCatalogue[code]}`, options);
+    this.code = code;
+    this.name = 'EdgeloopError';
+  }
+}
