@@ -78,7 +78,8 @@ export const agentCommand = {
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseCliArgs(argv, options, false);
     const flags: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(args.values)) if (k !== 'config' && v !== undefined) flags[camel(k)] = v;
+    for (const [k, v] of Object.entries(args.values))
+      if (k !== 'config' && v !== undefined) flags[camel(k)] = v;
     const config = loadAgentConfig(flags, io.env, args.values.config as string | undefined);
     const log = (s: string): void => {
       io.stderr.write(`${new Date().toISOString()} ${s}\n`);
@@ -91,7 +92,9 @@ export const agentCommand = {
         mode: config.mode,
         windowMs: config.windowMs,
         hopMs: config.hopMs,
-        ...(config.csvChannels === '' ? {} : { csvChannels: config.csvChannels.split(',').map((s) => s.trim()) }),
+        ...(config.csvChannels === ''
+          ? {}
+          : { csvChannels: config.csvChannels.split(',').map((s) => s.trim()) }),
         ...(config.deviceId === '' ? {} : { deviceId: config.deviceId }),
       },
       (w) => {
@@ -102,7 +105,8 @@ export const agentCommand = {
       (n) => {
         if (n.kind === 'invalidFrame') {
           // Log the first invalid frame and then only count (STYLE.md habit 4: log once when dropping starts).
-          if (!invalidLogged) log(`invalid frame: ${n.message} [${n.code}] (further invalid frames are counted, not logged)`);
+          if (!invalidLogged)
+            log(`invalid frame: ${n.message} [${n.code}] (further invalid frames are counted, not logged)`);
           invalidLogged = true;
           return;
         }
@@ -115,7 +119,8 @@ export const agentCommand = {
       pipeline,
       onState: (s) => {
         if (s.kind === 'connected') log(`serial ${config.serial} open at ${config.baud} baud`);
-        else if (s.kind === 'disconnected') log(`serial ${config.serial} lost (${s.reason}) [EDGELOOP_ERR_SERIAL_LOST]; reconnecting`);
+        else if (s.kind === 'disconnected')
+          log(`serial ${config.serial} lost (${s.reason}) [EDGELOOP_ERR_SERIAL_LOST]; reconnecting`);
         else log(`${s.message} [${s.code}]; retrying in ${s.retryInMs} ms`);
       },
     });
@@ -131,7 +136,9 @@ export const agentCommand = {
     });
     await reader.close();
     const st = pipeline.stats();
-    const lost = Object.entries(st.stream.samplesLost).map(([k, v]) => `${k}=${v}`).join(' ');
+    const lost = Object.entries(st.stream.samplesLost)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
     log(
       `summary: windows ${st.windows}, frames ${st.decoder.frames}, invalid frames ${st.decoder.invalidTotal}, resyncs ${st.decoder.resyncs}, frames missing ${st.stream.framesMissing}, samples lost ${st.stream.samplesLostTotal}${lost === '' ? '' : ` (${lost})`}, reconnects ${Math.max(0, reader.stats.connects - 1)}`,
     );

@@ -38,7 +38,10 @@ const schema = z
     deviceId: z.string().max(64),
     windowMs: z.coerce.number().int().min(10).max(600_000),
     hopMs: z.coerce.number().int().min(0).max(600_000),
-    json: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]),
+    json: z.union([
+      z.boolean(),
+      z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+    ]),
     maxWindows: z.coerce.number().int().min(0),
   })
   .strict();
@@ -55,18 +58,33 @@ export function loadAgentConfig(
     try {
       file = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
     } catch (err) {
-      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `cannot read config file ${configFile}: ${(err as Error).message}`);
+      throw new EdgeloopError(
+        'EDGELOOP_ERR_CONFIG_INVALID',
+        `cannot read config file ${configFile}: ${(err as Error).message}`,
+      );
     }
-    for (const k of Object.keys(file)) if (!agentOptionNames.includes(k)) throw unknownOptionError(k, agentOptionNames, '');
+    for (const k of Object.keys(file))
+      if (!agentOptionNames.includes(k)) throw unknownOptionError(k, agentOptionNames, '');
   }
-  const merged = { ...agentDefaults, ...file, ...envOptions(env, agentOptionNames, ['EDGELOOP_FROM_SOURCE']), ...flags };
+  const merged = {
+    ...agentDefaults,
+    ...file,
+    ...envOptions(env, agentOptionNames, ['EDGELOOP_FROM_SOURCE']),
+    ...flags,
+  };
   const r = schema.safeParse(merged);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', issue === undefined ? 'invalid' : describeIssue(issue.path, issue.message));
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      issue === undefined ? 'invalid' : describeIssue(issue.path, issue.message),
+    );
   }
   if (r.data.mode === 'csv' && r.data.csvChannels === '') {
-    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', 'csvChannels: CSV mode needs --csv-channels a,b,c');
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      'csvChannels: CSV mode needs --csv-channels a,b,c',
+    );
   }
   return Object.freeze({ ...r.data, hopMs: r.data.hopMs === 0 ? r.data.windowMs : r.data.hopMs });
 }

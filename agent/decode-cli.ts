@@ -43,7 +43,12 @@ const options = {
 
 export async function decodeStream(
   input: Readable,
-  opts: { mode?: 'auto' | 'binary' | 'csv'; csvChannels?: string[]; windowMs?: number; onWindowLine?: (s: string) => void },
+  opts: {
+    mode?: 'auto' | 'binary' | 'csv';
+    csvChannels?: string[];
+    windowMs?: number;
+    onWindowLine?: (s: string) => void;
+  },
 ): Promise<{ summary: CaptureSummary; pipeline: IngestPipeline }> {
   const summary = new CaptureSummary();
   // Capture replay: CSV arrival times are not in the file, so CSV lines are spaced by their order only.
@@ -71,11 +76,17 @@ export const decodeCommand = {
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseCliArgs(argv, options, true);
     const path = args.positionals[0];
-    if (path === undefined || args.positionals.length > 1) throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'give one input file, or - for stdin');
+    if (path === undefined || args.positionals.length > 1)
+      throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'give one input file, or - for stdin');
     const mode = (args.values.mode ?? 'auto') as string;
-    if (!['auto', 'binary', 'csv'].includes(mode)) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `mode: must be auto, binary or csv, not ${mode}`);
+    if (!['auto', 'binary', 'csv'].includes(mode))
+      throw new EdgeloopError(
+        'EDGELOOP_ERR_CONFIG_INVALID',
+        `mode: must be auto, binary or csv, not ${mode}`,
+      );
     const windowMs = Number(args.values['window-ms'] ?? 1000);
-    if (!Number.isInteger(windowMs) || windowMs < 10) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', 'window-ms: an integer of at least 10');
+    if (!Number.isInteger(windowMs) || windowMs < 10)
+      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', 'window-ms: an integer of at least 10');
     const input = path === '-' ? process.stdin : createReadStream(path);
     const csv = args.values['csv-channels'] as string | undefined;
     try {
@@ -86,11 +97,16 @@ export const decodeCommand = {
         ...(args.values.windows === true ? { onWindowLine: (s: string) => io.stdout.write(`${s}\n`) } : {}),
       });
       const stats = pipeline.stats();
-      io.stdout.write(args.values.json === true ? `${JSON.stringify(summary.toJSON(stats), null, 2)}\n` : summary.toText(stats));
+      io.stdout.write(
+        args.values.json === true
+          ? `${JSON.stringify(summary.toJSON(stats), null, 2)}\n`
+          : summary.toText(stats),
+      );
       return 0;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      if (typeof e.code === 'string' && e.code.startsWith('E')) throw new EdgeloopError('EDGELOOP_ERR_INPUT_READ', `${path}: ${e.message}`);
+      if (typeof e.code === 'string' && e.code.startsWith('E'))
+        throw new EdgeloopError('EDGELOOP_ERR_INPUT_READ', `${path}: ${e.message}`);
       throw err;
     }
   },

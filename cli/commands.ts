@@ -24,21 +24,50 @@ function notYet(name: string, summary: string, issue: string): Loader {
       summary,
       help: `edgeloop ${name}: ${summary}\n\nNot available yet: arrives with ${issue}.\n`,
       run(_argv, io) {
-        io.stderr.write(`edgeloop ${name}: not available yet (EDGELOOP_ERR_NOT_AVAILABLE); arrives with ${issue}.\n`);
+        io.stderr.write(
+          `edgeloop ${name}: not available yet (EDGELOOP_ERR_NOT_AVAILABLE); arrives with ${issue}.\n`,
+        );
         return Promise.resolve(3);
       },
     });
 }
 
 export const commands: Readonly<Record<string, { summary: string; load: Loader }>> = {
-  demo: { summary: 'run the whole loop on embedded defaults', load: () => import('./demo.ts').then((m) => m.demoCommand) },
-  sim: { summary: 'simulate a sensor board (firmware-sim)', load: () => import('../firmware-sim/cli.ts').then((m) => m.simCommand) },
-  agent: { summary: 'run the device agent', load: () => import('../agent/cli.ts').then((m) => m.agentCommand) },
-  decode: { summary: 'decode a captured serial byte stream', load: () => import('../agent/decode-cli.ts').then((m) => m.decodeCommand) },
-  collector: { summary: 'run the collector', load: notYet('collector', 'run the collector', 'the collector issue') },
-  train: { summary: 'build a dataset, train, test and export a model', load: notYet('train', 'train a model', 'the model lifecycle issue') },
-  registry: { summary: 'push, list, pull, verify and promote model bundles', load: notYet('registry', 'model registry', 'the model lifecycle issue') },
-  rollout: { summary: 'roll a model out to the fleet', load: notYet('rollout', 'fleet rollout', 'the rollout issue') },
+  demo: {
+    summary: 'run the whole loop on embedded defaults',
+    load: () => import('./demo.ts').then((m) => m.demoCommand),
+  },
+  sim: {
+    summary: 'simulate a sensor board (firmware-sim)',
+    load: () => import('../firmware-sim/cli.ts').then((m) => m.simCommand),
+  },
+  agent: {
+    summary: 'run the device agent',
+    load: () => import('../agent/cli.ts').then((m) => m.agentCommand),
+  },
+  decode: {
+    summary: 'decode a captured serial byte stream',
+    load: () => import('../agent/decode-cli.ts').then((m) => m.decodeCommand),
+  },
+  collector: {
+    summary: 'run the collector',
+    load: notYet('collector', 'run the collector', 'the collector issue'),
+  },
+  train: {
+    summary: 'build a dataset, train, test and export a model',
+    load: notYet('train', 'train a model', 'the model lifecycle issue'),
+  },
+  registry: {
+    summary: 'push, list, pull, verify and promote model bundles',
+    load: notYet('registry', 'model registry', 'the model lifecycle issue'),
+  },
+  rollout: {
+    summary: 'roll a model out to the fleet',
+    load: notYet('rollout', 'fleet rollout', 'the rollout issue'),
+  },
   drift: { summary: 'drift reports', load: notYet('drift', 'drift reports', 'the collector issue') },
-  keygen: { summary: 'make a signing key pair', load: notYet('keygen', 'make a signing key pair', 'the model lifecycle issue') },
+  keygen: {
+    summary: 'make an Ed25519 key pair for signing model bundles',
+    load: () => import('./keygen.ts').then((m) => m.keygenCommand),
+  },
 };

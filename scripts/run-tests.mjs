@@ -18,7 +18,9 @@ function walk(dir) {
   return out;
 }
 
-let files = walk(join(root, 'test')).map((f) => relative(root, f)).sort();
+let files = walk(join(root, 'test'))
+  .map((f) => relative(root, f))
+  .sort();
 if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o)));
 if (files.length === 0) {
   console.error('run-tests: no test files found under test/ — refusing to report success.');

@@ -26,6 +26,11 @@ export const errorCatalogue = {
   EDGELOOP_ERR_SCENARIO_NOT_FOUND: 'No bundled scenario or file has that name. Run `edgeloop sim --list`.',
   EDGELOOP_ERR_PTY: 'A virtual serial port could not be created. Install socat (apt-get install socat).',
   EDGELOOP_ERR_INPUT_READ: 'The input file could not be read.',
+  // Feature pipeline (docs/features.md).
+  EDGELOOP_ERR_FEATURE_PIPELINE_UNKNOWN:
+    'The model needs a feature pipeline version this edgeloop build does not implement. Upgrade the agent or retrain the model.',
+  EDGELOOP_ERR_FEATURE_PARAMS_MISMATCH:
+    'The model was trained with feature parameters whose hash this build cannot reproduce. Ship the exact params with the bundle or retrain.',
   EDGELOOP_ERR_MQTT_TOPIC: 'An MQTT topic is not an edgeloop/v1 topic this version understands. The message was ignored.',
   EDGELOOP_ERR_MQTT_DEVICE_ID:
     'A device id is not valid in an MQTT topic: use 1-64 characters from A-Z a-z 0-9 . _ : - (no +, #, / or spaces).',
@@ -42,16 +47,23 @@ export const errorCatalogue = {
     'The bundle signature is missing, malformed or does not match the manifest. The bundle was altered or signed wrongly; do not deploy it.',
   EDGELOOP_ERR_BUNDLE_UNTRUSTED_KEY:
     'The bundle is signed by a key that is not pinned here. Add its public key to the trusted keys only if you trust the signer.',
-  EDGELOOP_ERR_BUNDLE_HASH_MISMATCH: 'A bundle file does not match its SHA-256 in the manifest. The file was altered; re-fetch the bundle.',
+  EDGELOOP_ERR_BUNDLE_HASH_MISMATCH:
+    'A bundle file does not match its SHA-256 in the manifest. The file was altered; re-fetch the bundle.',
   EDGELOOP_ERR_BUNDLE_MISSING_FILE: 'A file listed in the bundle manifest is missing. Re-fetch the bundle.',
-  EDGELOOP_ERR_BUNDLE_EXTRA_FILE: 'The bundle holds a file its manifest does not list. Remove it or rebuild the bundle.',
-  EDGELOOP_ERR_BUNDLE_SIZE_MISMATCH: 'A bundle file does not have the size the manifest states. Re-fetch the bundle.',
+  EDGELOOP_ERR_BUNDLE_EXTRA_FILE:
+    'The bundle holds a file its manifest does not list. Remove it or rebuild the bundle.',
+  EDGELOOP_ERR_BUNDLE_SIZE_MISMATCH:
+    'A bundle file does not have the size the manifest states. Re-fetch the bundle.',
   EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID:
     'The bundle directory or tarball is malformed (bad tar header, link entry, unsafe path). Re-create it with edgeloop.',
-  EDGELOOP_ERR_BUNDLE_TOO_LARGE: 'The bundle exceeds the file-count or byte limit. Raise the limit only if the bundle is expected to be this big.',
-  EDGELOOP_ERR_BUNDLE_WRITE: 'The bundle could not be written: the target is not empty or the disk refused. Choose an empty directory.',
-  EDGELOOP_ERR_KEY_INVALID: 'A signing or trusted key is not a valid Ed25519 PEM key. Make keys with `edgeloop keygen`.',
-  EDGELOOP_ERR_KEY_EXISTS: 'A key file already exists at that path. Pass --force to overwrite it, or choose another --name.',
+  EDGELOOP_ERR_BUNDLE_TOO_LARGE:
+    'The bundle exceeds the file-count or byte limit. Raise the limit only if the bundle is expected to be this big.',
+  EDGELOOP_ERR_BUNDLE_WRITE:
+    'The bundle could not be written: the target is not empty or the disk refused. Choose an empty directory.',
+  EDGELOOP_ERR_KEY_INVALID:
+    'A signing or trusted key is not a valid Ed25519 PEM key. Make keys with `edgeloop keygen`.',
+  EDGELOOP_ERR_KEY_EXISTS:
+    'A key file already exists at that path. Pass --force to overwrite it, or choose another --name.',
   // HTTP layer (collector/adapters/http.ts) and the model registry (collector/registry/).
   EDGELOOP_ERR_HTTP_NOT_FOUND: 'No endpoint has that path. Check the URL against docs/registry-api.md.',
   EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED: 'The endpoint does not accept that method; the Allow header lists the ones it does.',
@@ -62,8 +74,7 @@ export const errorCatalogue = {
   EDGELOOP_ERR_REGISTRY_FORBIDDEN: 'The token is valid but may not do this (read-only token). Use a token with write access.',
   EDGELOOP_ERR_REGISTRY_NOT_FOUND: 'No such model, version, file or alias in the registry. List what exists with `edgeloop registry list`.',
   EDGELOOP_ERR_REGISTRY_BAD_NAME:
-    'A model name, version or alias is not allowed. Names and versions use [A-Za-z0-9._-] (1-128 chars); aliases are staging, canary or production.',
-  EDGELOOP_ERR_REGISTRY_ARCHIVE: 'The pushed body is not a readable bundle tarball (tar or gzip tar). Push the output of the bundle writer.',
+    'A model name, version or alias is not allowed. Names are [a-z0-9._-] (at most 64, starting with a letter or digit), versions MAJOR.MINOR.PATCH, aliases staging, canary or production.',
   EDGELOOP_ERR_REGISTRY_NAME_MISMATCH: 'The bundle manifest names another model or version than the URL it was pushed to.',
   EDGELOOP_ERR_REGISTRY_ONNX_LOAD: 'onnxruntime-node could not load the bundle model. Check that the model file is a valid ONNX model.',
   EDGELOOP_ERR_REGISTRY_IO_MISMATCH:

@@ -19,9 +19,12 @@ export function formatWindowLine(w: Window): string {
   const bySensor = new Map<string, { n: number; expected: number; missing: number }>();
   for (const c of w.channels) {
     const sensor = c.channel.split('.')[0] ?? c.channel;
-    if (!bySensor.has(sensor)) bySensor.set(sensor, { n: c.values.length, expected: c.expected, missing: c.missing });
+    if (!bySensor.has(sensor))
+      bySensor.set(sensor, { n: c.values.length, expected: c.expected, missing: c.missing });
   }
-  const counts = [...bySensor.entries()].map(([s, v]) => `${s}:${v.n}${v.missing > 0 ? `(-${v.missing})` : ''}`).join(' ');
+  const counts = [...bySensor.entries()]
+    .map(([s, v]) => `${s}:${v.n}${v.missing > 0 ? `(-${v.missing})` : ''}`)
+    .join(' ');
   const pick = (name: string, f: (v: Float64Array) => number, digits: number): string => {
     const c = w.channels.find((x) => x.channel === name);
     return c === undefined || c.values.length === 0 ? '' : ` ${name}=${f(c.values).toFixed(digits)}`;
@@ -43,7 +46,16 @@ export function windowSummary(w: Window): Record<string, unknown> {
     startUs: w.startUs,
     endUs: w.endUs,
     channels: Object.fromEntries(
-      w.channels.map((c) => [c.channel, { n: c.values.length, expected: c.expected, missing: c.missing, mean: mean(c.values), rms: rms(c.values) }]),
+      w.channels.map((c) => [
+        c.channel,
+        {
+          n: c.values.length,
+          expected: c.expected,
+          missing: c.missing,
+          mean: mean(c.values),
+          rms: rms(c.values),
+        },
+      ]),
     ),
     integrity: w.integrity,
   };

@@ -27,7 +27,12 @@ export interface IngestOptions {
 
 export type IngestNotice =
   | { readonly kind: 'mode'; readonly mode: StreamMode }
-  | { readonly kind: 'hello'; readonly device: DeviceDescriptor; readonly reboot: boolean; readonly first: boolean }
+  | {
+      readonly kind: 'hello';
+      readonly device: DeviceDescriptor;
+      readonly reboot: boolean;
+      readonly first: boolean;
+    }
   | { readonly kind: 'invalidFrame'; readonly code: ErrorCode; readonly message: string }
   | { readonly kind: 'frameGap'; readonly missingFrames: number }
   | { readonly kind: 'sampleGap'; readonly sensor: string; readonly lost: number }
@@ -38,7 +43,12 @@ export interface IngestStats {
   readonly mode: StreamMode | null;
   readonly decoder: Readonly<DecoderCounters>;
   readonly stream: Readonly<StreamCounters>;
-  readonly csv: { readonly lines: number; readonly badLines: number; readonly overlongLines: number; readonly rateHz: number };
+  readonly csv: {
+    readonly lines: number;
+    readonly badLines: number;
+    readonly overlongLines: number;
+    readonly rateHz: number;
+  };
   readonly windows: number;
 }
 
@@ -118,9 +128,16 @@ export class IngestPipeline {
     if (mode === 'csv') {
       const channels = this.options.csvChannels;
       if (channels === undefined || channels.length === 0) {
-        this.onNotice({ kind: 'dropped', code: 'EDGELOOP_ERR_CSV_LINE', reason: 'CSV input but no --csv-channels configured' });
+        this.onNotice({
+          kind: 'dropped',
+          code: 'EDGELOOP_ERR_CSV_LINE',
+          reason: 'CSV input but no --csv-channels configured',
+        });
       }
-      this.csv = new CsvStream({ deviceId: this.options.deviceId ?? 'csv-device', channels: channels ?? ['value'] });
+      this.csv = new CsvStream({
+        deviceId: this.options.deviceId ?? 'csv-device',
+        channels: channels ?? ['value'],
+      });
       this.windower = this.newWindower(this.csv.device);
     }
     this.onNotice({ kind: 'mode', mode });
@@ -171,7 +188,12 @@ export class IngestPipeline {
             this.onNotice({ kind: 'sampleGap', sensor: s.sensor, lost: s.lost });
             break;
           case 'status':
-            this.onNotice({ kind: 'status', code: s.status.code, severity: s.status.severity, message: s.status.message });
+            this.onNotice({
+              kind: 'status',
+              code: s.status.code,
+              severity: s.status.severity,
+              message: s.status.message,
+            });
             break;
           case 'dropped':
             this.onNotice(s);

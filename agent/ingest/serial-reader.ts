@@ -22,7 +22,12 @@ export interface SerialReaderOptions {
 export type ReaderState =
   | { readonly kind: 'connected'; readonly attempt: number }
   | { readonly kind: 'disconnected'; readonly reason: string }
-  | { readonly kind: 'openFailed'; readonly code: string; readonly message: string; readonly retryInMs: number };
+  | {
+      readonly kind: 'openFailed';
+      readonly code: string;
+      readonly message: string;
+      readonly retryInMs: number;
+    };
 
 export interface ReaderStats {
   connected: boolean;
@@ -38,7 +43,13 @@ export class SerialReader {
   private timer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
   private helloSeq = 0;
-  readonly stats: ReaderStats = { connected: false, connects: 0, disconnects: 0, openFailures: 0, helloRequests: 0 };
+  readonly stats: ReaderStats = {
+    connected: false,
+    connects: 0,
+    disconnects: 0,
+    openFailures: 0,
+    helloRequests: 0,
+  };
   private disconnectWaiters: (() => void)[] = [];
 
   constructor(private readonly options: SerialReaderOptions) {
@@ -80,10 +91,15 @@ export class SerialReader {
     this.options.pipeline.flush();
   }
 
+  private isClosed(): boolean {
+    return this.closed;
+  }
+
   private async connect(): Promise<void> {
     if (this.closed) return;
     const r = await this.options.open();
-    if (this.closed) {
+    // close() may have run while the port was opening.
+    if (this.isClosed()) {
       if (r.ok) r.value.destroy();
       return;
     }

@@ -62,7 +62,14 @@ export class CaptureSummary {
   channelStats(): Record<string, ChannelStats> {
     const out: Record<string, ChannelStats> = {};
     for (const [k, a] of this.channels) {
-      out[k] = { n: a.n, mean: a.mean, std: a.n > 1 ? Math.sqrt(a.m2 / (a.n - 1)) : 0, min: a.min, max: a.max, nan: a.nan };
+      out[k] = {
+        n: a.n,
+        mean: a.mean,
+        std: a.n > 1 ? Math.sqrt(a.m2 / (a.n - 1)) : 0,
+        min: a.min,
+        max: a.max,
+        nan: a.nan,
+      };
     }
     return out;
   }
@@ -105,12 +112,23 @@ export class CaptureSummary {
     const lines: string[] = [];
     lines.push(`device          ${String(j.device)}  (mode ${String(j.mode)})`);
     lines.push(`bytes           ${stats.decoder.bytes}`);
-    lines.push(`frames          ${stats.decoder.frames} valid, ${stats.decoder.invalidTotal} invalid (CRC ${String(j.crcErrors)}), ${stats.decoder.resyncs} resyncs`);
-    lines.push(`loss            ${stats.stream.framesMissing} frames missing by seq, ${stats.stream.samplesLostTotal} samples lost by index`);
-    const samples = Object.entries(stats.stream.samples).map(([k, v]) => `${k} ${v}${stats.stream.samplesLost[k] ? ` (-${stats.stream.samplesLost[k]})` : ''}`);
+    lines.push(
+      `frames          ${stats.decoder.frames} valid, ${stats.decoder.invalidTotal} invalid (CRC ${String(j.crcErrors)}), ${stats.decoder.resyncs} resyncs`,
+    );
+    lines.push(
+      `loss            ${stats.stream.framesMissing} frames missing by seq, ${stats.stream.samplesLostTotal} samples lost by index`,
+    );
+    const samples = Object.entries(stats.stream.samples).map(
+      ([k, v]) => `${k} ${v}${stats.stream.samplesLost[k] ? ` (-${stats.stream.samplesLost[k]})` : ''}`,
+    );
     if (samples.length > 0) lines.push(`samples         ${samples.join(', ')}`);
-    if (stats.mode === 'csv') lines.push(`csv             ${stats.csv.lines} lines, ${stats.csv.badLines} bad, rate ${stats.csv.rateHz.toFixed(1)} Hz measured`);
-    lines.push(`windows         ${this.windows} (good ${this.windowsByStatus.good}, suspect ${this.windowsByStatus.suspect}, fail ${this.windowsByStatus.fail})`);
+    if (stats.mode === 'csv')
+      lines.push(
+        `csv             ${stats.csv.lines} lines, ${stats.csv.badLines} bad, rate ${stats.csv.rateHz.toFixed(1)} Hz measured`,
+      );
+    lines.push(
+      `windows         ${this.windows} (good ${this.windowsByStatus.good}, suspect ${this.windowsByStatus.suspect}, fail ${this.windowsByStatus.fail})`,
+    );
     const flags = this.flagCounts();
     if (flags.length > 0) {
       lines.push('', 'integrity flags (windows)');
@@ -120,10 +138,15 @@ export class CaptureSummary {
     }
     const ch = this.channelStats();
     if (Object.keys(ch).length > 0) {
-      lines.push('', `${'channel'.padEnd(14)} ${'n'.padStart(9)} ${'mean'.padStart(11)} ${'std'.padStart(11)} ${'min'.padStart(11)} ${'max'.padStart(11)}`);
+      lines.push(
+        '',
+        `${'channel'.padEnd(14)} ${'n'.padStart(9)} ${'mean'.padStart(11)} ${'std'.padStart(11)} ${'min'.padStart(11)} ${'max'.padStart(11)}`,
+      );
       for (const [k, s] of Object.entries(ch)) {
         const f = (x: number): string => x.toPrecision(5).padStart(11);
-        lines.push(`${k.padEnd(14)} ${String(s.n).padStart(9)} ${f(s.mean)} ${f(s.std)} ${f(s.min)} ${f(s.max)}`);
+        lines.push(
+          `${k.padEnd(14)} ${String(s.n).padStart(9)} ${f(s.mean)} ${f(s.std)} ${f(s.min)} ${f(s.max)}`,
+        );
       }
     }
     return lines.join('\n') + '\n';

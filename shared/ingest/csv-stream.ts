@@ -24,7 +24,10 @@ export type CsvEvent =
   | { readonly kind: 'dropped'; readonly code: ErrorCode; readonly reason: string };
 
 /** Groups column names into sensor descriptors (all f32; rate filled in as measured). */
-export function csvSensors(channels: readonly string[], ranges: CsvStreamOptions['ranges'] = {}): SensorDescriptor[] {
+export function csvSensors(
+  channels: readonly string[],
+  ranges: CsvStreamOptions['ranges'] = {},
+): SensorDescriptor[] {
   const groups = new Map<string, string[]>();
   for (const c of channels) {
     const dot = c.indexOf('.');
@@ -60,7 +63,13 @@ export class CsvStream {
 
   constructor(private readonly options: CsvStreamOptions) {
     const sensors = csvSensors(options.channels, options.ranges);
-    this.device = { deviceId: options.deviceId, firmwareVersion: 'csv', protocolVersion: 0, bootId: 0, sensors };
+    this.device = {
+      deviceId: options.deviceId,
+      firmwareVersion: 'csv',
+      protocolVersion: 0,
+      bootId: 0,
+      sensors,
+    };
     this.columns = options.channels.map((c) => {
       const dot = c.indexOf('.');
       const name = dot === -1 ? c : c.slice(0, dot);
@@ -117,6 +126,7 @@ export class CsvStream {
     this.arrivals.push(arrivalUs);
     while (this.arrivals.length > 2 && arrivalUs - (this.arrivals[0] as number) > span) this.arrivals.shift();
     const first = this.arrivals[0] as number;
-    if (this.arrivals.length >= 2 && arrivalUs > first) this.rateHz = ((this.arrivals.length - 1) * 1e6) / (arrivalUs - first);
+    if (this.arrivals.length >= 2 && arrivalUs > first)
+      this.rateHz = ((this.arrivals.length - 1) * 1e6) / (arrivalUs - first);
   }
 }

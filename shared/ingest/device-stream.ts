@@ -11,7 +11,12 @@ import { decodeSampleValues, type Frame, type StatusFrame } from '../serial/fram
 const U32 = 2 ** 32;
 
 export type StreamEvent =
-  | { readonly kind: 'hello'; readonly device: DeviceDescriptor; readonly reboot: boolean; readonly first: boolean }
+  | {
+      readonly kind: 'hello';
+      readonly device: DeviceDescriptor;
+      readonly reboot: boolean;
+      readonly first: boolean;
+    }
   | { readonly kind: 'block'; readonly block: SampleBlock }
   | { readonly kind: 'status'; readonly status: StatusFrame }
   | { readonly kind: 'frameGap'; readonly missingFrames: number; readonly afterSeq: number }
@@ -81,7 +86,11 @@ export class DeviceStream {
     if (this.device === undefined) {
       if (frame.type === 'samples') {
         this.counters.droppedNoHello += frame.count;
-        emit({ kind: 'dropped', code: 'EDGELOOP_ERR_NO_HELLO', reason: `${frame.count} samples before HELLO` });
+        emit({
+          kind: 'dropped',
+          code: 'EDGELOOP_ERR_NO_HELLO',
+          reason: `${frame.count} samples before HELLO`,
+        });
       }
       return;
     }
@@ -133,7 +142,9 @@ export class DeviceStream {
     const reboot = !first && this.device?.bootId !== device.bootId;
     if (first || reboot) {
       if (reboot) this.counters.reboots++;
-      this.sensors = new Map(device.sensors.map((s) => [s.id, { sensor: s, nextIndex: -1, lastRaw: -1, wraps: 0 }]));
+      this.sensors = new Map(
+        device.sensors.map((s) => [s.id, { sensor: s, nextIndex: -1, lastRaw: -1, wraps: 0 }]),
+      );
       this.lastSeq = seq;
     } else {
       this.trackSeq(seq, emit);

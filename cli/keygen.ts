@@ -1,0 +1,98 @@
+// `edgeloop keygen`: makes the Ed25519 key pair that signs model bundles (docs/model-bundle.md,
+// "Keys"). The private key is written with mode 0600 and never overwritten by accident: losing a signing
+// key to a typo would orphan every bundle signed with it.
+
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseCliArgs } from '../shared/config.ts';
+import { EdgeloopError } from '../shared/errors.ts';
+import { generateSigningKeyPair } from '../shared/bundle/signing.ts';
+import type { Command, CliIO } from './commands.ts';
+
+const help = `edgeloop keygen: make an Ed25519 key pair for signing model bundles
+
+Usage: edgeloop keygen --out <dir> [--name <name>] [--force]
+
+Options:
+  --out <dir>     directory for the key files (created if absent). Required.
+  --name <name>   file name stem: writes <name>.key (private, PEM PKCS#8, mode 0600)
+                  and <name>.pub (public, PEM SPKI). Default: edgeloop-signing.
+  --force         overwrite existing key files. Default: refuse.
+  -h, --help      show this help.
+
+Prints the key id (first 16 hex digits of SHA-256 over the public key, DER SPKI), which
+manifest.sig names. Give <name>.pub to agents and the registry as a trusted key; keep
+<name>.key secret.
+`;
+
+const options = {
+  out: { type: 'string' },
+  name: { type: 'string' },
+  force: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function run(argv: string[], io: CliIO): Promise<number> {
+  try {
+    const { values } = parseCliArgs(argv, options, false);
+    if (values.help === true) {
+      io.stdout.write(help);
+      return 0;
+    }
+    const out = values.out;
+    if (typeof out !== 'string' || out === '')
+      throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'keygen needs --out <dir>');
+    const name = typeof values.name === 'string' ? values.name : 'edgeloop-signing';
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) {
+      throw new EdgeloopError(
+        'EDGELOOP_ERR_CONFIG_INVALID',
+        `--name "${name}" must be a plain file name stem`,
+      );
+    }
+    const keyPath = join(out, `${name}.key`);
+    const pubPath = join(out, `${name}.pub`);
+    const force = values.force === true;
+    if (!force) {
+      for (const p of [keyPath, pubPath]) {
+        if (await exists(p)) throw new EdgeloopError('EDGELOOP_ERR_KEY_EXISTS', `${p} exists`);
+      }
+    }
+    const pair = generateSigningKeyPair();
+    await mkdir(out, { recursive: true });
+    // 'wx' guards the race between the check above and the write; with --force we truncate, then
+    // re-apply 0600 because writeFile's mode only applies when the file is created.
+    const flag = force ? 'w' : 'wx';
+    await writeFile(keyPath, pair.privateKeyPem, { mode: 0o600, flag });
+    if (force) await chmod(keyPath, 0o600);
+    await writeFile(pubPath, pair.publicKeyPem, { mode: 0o644, flag });
+    io.stdout.write(
+      `keyId ${pair.keyId}\nprivate key ${keyPath} (keep secret)\npublic key  ${pubPath} (pin on agents and the registry)\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof EdgeloopError) {
+      io.stderr.write(`edgeloop keygen: ${err.message} [${err.code}]\n`);
+      return err.code === 'EDGELOOP_ERR_USAGE' || err.code === 'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION' ? 2 : 1;
+    }
+    const e = err as NodeJS.ErrnoException;
+    io.stderr.write(
+      `edgeloop keygen: cannot write keys: ${e.message}${e.code === 'EEXIST' ? ' [EDGELOOP_ERR_KEY_EXISTS]' : ''}\n`,
+    );
+    return 1;
+  }
+}
+
+export const keygenCommand: Command = {
+  summary: 'make a signing key pair',
+  help,
+  run,
+};

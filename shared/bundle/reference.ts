@@ -1,0 +1,292 @@
+// The drift reference profile (docs/model-bundle.md, "reference.json"): what the training data looked
+// like, per model input feature, kept in a bundle file of role `reference`. Drift monitors compare live
+// windows against it, and the chunk-score distributions let them calibrate thresholds on the reference
+// itself, which matters because sensor features are autocorrelated (PRODUCT.md: KS at p<=0.05 flags ~70%
+// of windows of a stationary AR(1) process). One implementation, used by `edgeloop train` and by
+// `edgeloop registry push --onnx` alike.
+
+import { z } from 'zod';
+import { fail, ok, type Result } from '../errors.ts';
+import { canonicalJsonBytes } from './canonical-json.ts';
+import { formatIssues, type ReferenceSummary } from './manifest.ts';
+
+export const REFERENCE_FILE = 'reference.json';
+export const DEFAULT_REFERENCE_BINS = 10;
+export const DEFAULT_REFERENCE_SAMPLE = 2000;
+export const MAX_REFERENCE_SAMPLE = 10_000;
+export const DEFAULT_CHUNK_ROWS = 50;
+/** PSI smoothing: an empty bin counts as this proportion, so log(0) never happens. */
+export const PSI_EPSILON = 1e-4;
+
+const ascending = (xs: readonly number[]): boolean =>
+  xs.every((x, i) => i === 0 || (xs[i - 1] as number) < x);
+
+export const featureReferenceSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    /** Finite values seen; non-finite ones are counted apart and left out of every statistic. */
+    count: z.number().int().nonnegative(),
+    nonFinite: z.number().int().nonnegative(),
+    /** Interior quantile cut points, strictly increasing (tied quantiles are merged, so there may be fewer). */
+    binEdges: z.array(z.number()),
+    /** counts[k] holds values x with binEdges[k-1] < x <= binEdges[k]; see binIndex(). */
+    counts: z.array(z.number().int().nonnegative()),
+    mean: z.number(),
+    /** Population standard deviation (divides by n). */
+    std: z.number().nonnegative(),
+    /** Median absolute deviation from the median, unscaled (multiply by 1.4826 for a normal-consistent sigma). */
+    mad: z.number().nonnegative(),
+    min: z.number(),
+    max: z.number(),
+    /** Lag-1 autocorrelation over rows in time order; 0 when the variance is 0. */
+    lag1Autocorr: z.number(),
+    /** Evenly spaced order statistics of the values: sorted, at most MAX_REFERENCE_SAMPLE points. */
+    sample: z.array(z.number()).max(MAX_REFERENCE_SAMPLE),
+  })
+  .superRefine((f, ctx) => {
+    if (!ascending(f.binEdges))
+      ctx.addIssue({ code: 'custom', message: `${f.name}: binEdges must increase strictly` });
+    if (f.counts.length !== f.binEdges.length + 1)
+      ctx.addIssue({ code: 'custom', message: `${f.name}: counts must have binEdges.length + 1 entries` });
+    if (f.sample.some((x, i) => i > 0 && (f.sample[i - 1] as number) > x))
+      ctx.addIssue({ code: 'custom', message: `${f.name}: sample must be sorted` });
+  });
+export type FeatureReference = z.infer<typeof featureReferenceSchema>;
+
+export const chunkScoresSchema = z.strictObject({
+  /** Drift method name, e.g. `psi` (computed here) or one a drift strategy adds. */
+  method: z.string().min(1),
+  /** Consecutive reference rows per chunk (consecutive, not shuffled: autocorrelation is kept). */
+  chunkSize: z.number().int().min(1),
+  /** The feature scored, or null for a score over all features at once. */
+  feature: z.string().min(1).nullable(),
+  /** One score per full chunk, in time order. */
+  scores: z.array(z.number()),
+});
+export type ChunkScores = z.infer<typeof chunkScoresSchema>;
+
+export const referenceProfileSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  rows: z.number().int().nonnegative(),
+  features: z.array(featureReferenceSchema).min(1),
+  chunkScores: z.array(chunkScoresSchema),
+});
+export type ReferenceProfile = z.infer<typeof referenceProfileSchema>;
+
+/** The bin a value falls in: the number of edges strictly below it. Binary search, O(log bins). */
+export function binIndex(edges: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((edges[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Population stability index of `actual` counts against `expected` counts over the same bins. */
+export function psi(expected: readonly number[], actual: readonly number[], epsilon = PSI_EPSILON): number {
+  const te = expected.reduce((a, b) => a + b, 0);
+  const ta = actual.reduce((a, b) => a + b, 0);
+  if (te === 0 || ta === 0) return 0;
+  let s = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const e = Math.max((expected[i] as number) / te, epsilon);
+    const a = Math.max((actual[i] ?? 0) / ta, epsilon);
+    s += (a - e) * Math.log(a / e);
+  }
+  return s;
+}
+
+/** Type-7 (linear interpolation) quantile of sorted values. */
+function quantileSorted(sorted: readonly number[], q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const a = sorted[lo] as number;
+  const b = sorted[Math.min(lo + 1, sorted.length - 1)] as number;
+  return a + (b - a) * (pos - lo);
+}
+
+export interface ReferenceOptions {
+  /** Quantile bins per feature. Default 10. */
+  readonly bins?: number;
+  /** Sorted subsample points per feature. Default 2000, at most 10000. */
+  readonly sampleSize?: number;
+  /** Rows per reference chunk for chunk scores. Default 50. */
+  readonly chunkRows?: number;
+}
+
+export interface FeatureColumn {
+  readonly name: string;
+  /** One value per row, rows in time order (lag-1 autocorrelation depends on it). */
+  readonly values: ArrayLike<number>;
+}
+
+function featureReference(col: FeatureColumn, bins: number, sampleSize: number): FeatureReference {
+  const finite: number[] = [];
+  let nonFinite = 0;
+  for (let i = 0; i < col.values.length; i++) {
+    const v = col.values[i] as number;
+    if (Number.isFinite(v)) finite.push(v);
+    else nonFinite++;
+  }
+  const n = finite.length;
+  if (n === 0) {
+    return {
+      name: col.name,
+      count: 0,
+      nonFinite,
+      binEdges: [],
+      counts: [0],
+      mean: 0,
+      std: 0,
+      mad: 0,
+      min: 0,
+      max: 0,
+      lag1Autocorr: 0,
+      sample: [],
+    };
+  }
+  const mean = finite.reduce((a, b) => a + b, 0) / n;
+  let ss = 0;
+  let cross = 0;
+  for (let i = 0; i < n; i++) {
+    const d = (finite[i] as number) - mean;
+    ss += d * d;
+    if (i + 1 < n) cross += d * ((finite[i + 1] as number) - mean);
+  }
+  const sorted = Float64Array.from(finite).sort();
+  const sortedArr = Array.from(sorted);
+  const median = quantileSorted(sortedArr, 0.5);
+  const absDev = Float64Array.from(finite, (v) => Math.abs(v - median)).sort();
+  const edges: number[] = [];
+  for (let k = 1; k < bins; k++) {
+    const e = quantileSorted(sortedArr, k / bins);
+    if (edges.length === 0 || e > (edges[edges.length - 1] as number)) edges.push(e);
+  }
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const v of finite) counts[binIndex(edges, v)] = (counts[binIndex(edges, v)] as number) + 1;
+  const k = Math.min(sampleSize, n);
+  const sample: number[] = [];
+  for (let i = 0; i < k; i++) sample.push(sortedArr[Math.floor(((i + 0.5) * n) / k)] as number);
+  return {
+    name: col.name,
+    count: n,
+    nonFinite,
+    binEdges: edges,
+    counts,
+    mean,
+    std: Math.sqrt(ss / n),
+    mad: quantileSorted(Array.from(absDev), 0.5),
+    min: sortedArr[0] as number,
+    max: sortedArr[n - 1] as number,
+    lag1Autocorr: ss === 0 ? 0 : cross / ss,
+    sample,
+  };
+}
+
+/** PSI of each full chunk of consecutive rows against the whole reference, per feature. */
+function psiChunkScores(
+  cols: readonly FeatureColumn[],
+  feats: readonly FeatureReference[],
+  chunkRows: number,
+): ChunkScores[] {
+  return cols.map((col, j) => {
+    const f = feats[j] as FeatureReference;
+    const scores: number[] = [];
+    for (let start = 0; start + chunkRows <= col.values.length; start += chunkRows) {
+      const counts = new Array<number>(f.counts.length).fill(0);
+      for (let i = start; i < start + chunkRows; i++) {
+        const v = col.values[i] as number;
+        if (Number.isFinite(v))
+          counts[binIndex(f.binEdges, v)] = (counts[binIndex(f.binEdges, v)] as number) + 1;
+      }
+      scores.push(psi(f.counts, counts));
+    }
+    return { method: 'psi', chunkSize: chunkRows, feature: col.name, scores };
+  });
+}
+
+/**
+ * Builds the reference profile from feature columns of equal length (rows in time order). Adds `psi`
+ * chunk scores; pass `extraChunkScores` for other drift methods' calibrations.
+ */
+export function buildReferenceProfile(
+  columns: readonly FeatureColumn[],
+  options: ReferenceOptions = {},
+  extraChunkScores: readonly ChunkScores[] = [],
+): Result<ReferenceProfile> {
+  const bins = options.bins ?? DEFAULT_REFERENCE_BINS;
+  const sampleSize = options.sampleSize ?? DEFAULT_REFERENCE_SAMPLE;
+  const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
+  if (
+    !Number.isInteger(bins) ||
+    bins < 1 ||
+    !Number.isInteger(sampleSize) ||
+    sampleSize < 0 ||
+    sampleSize > MAX_REFERENCE_SAMPLE ||
+    !Number.isInteger(chunkRows) ||
+    chunkRows < 1
+  ) {
+    return fail(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      `reference options out of range (bins ${bins}, sampleSize ${sampleSize} <= ${MAX_REFERENCE_SAMPLE}, chunkRows ${chunkRows})`,
+    );
+  }
+  const first = columns[0];
+  if (first === undefined)
+    return fail('EDGELOOP_ERR_CONFIG_INVALID', 'reference profile needs at least one feature column');
+  const rows = first.values.length;
+  if (columns.some((c) => c.values.length !== rows))
+    return fail('EDGELOOP_ERR_CONFIG_INVALID', 'reference feature columns differ in length');
+  if (new Set(columns.map((c) => c.name)).size !== columns.length)
+    return fail('EDGELOOP_ERR_CONFIG_INVALID', 'duplicate feature name in reference');
+  const features = columns.map((c) => featureReference(c, bins, sampleSize));
+  const profile = {
+    schemaVersion: 1 as const,
+    rows,
+    features,
+    chunkScores: [...psiChunkScores(columns, features, chunkRows), ...extraChunkScores],
+  };
+  return parseReferenceProfile(profile);
+}
+
+/** Validates a reference profile given as bytes (reference.json) or a parsed value. */
+export function parseReferenceProfile(input: unknown): Result<ReferenceProfile> {
+  let value: unknown = input;
+  if (input instanceof Uint8Array) {
+    try {
+      value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(input));
+    } catch {
+      return fail('EDGELOOP_ERR_BUNDLE_MANIFEST_INVALID', 'reference profile is not UTF-8 JSON');
+    }
+  }
+  const r = referenceProfileSchema.safeParse(value);
+  if (!r.success)
+    return fail(
+      'EDGELOOP_ERR_BUNDLE_MANIFEST_INVALID',
+      `reference profile invalid: ${formatIssues(r.error)}`,
+    );
+  return ok(r.data);
+}
+
+/** reference.json bytes (canonical JSON, so the same data gives the same file digest). */
+export function encodeReferenceProfile(profile: ReferenceProfile): Uint8Array {
+  return canonicalJsonBytes(profile);
+}
+
+/** The manifest's `reference` summary for a profile stored at `path`. */
+export function summarizeReference(
+  profile: ReferenceProfile,
+  path: string = REFERENCE_FILE,
+): ReferenceSummary {
+  const bins = Math.max(1, ...profile.features.map((f) => f.counts.length));
+  return {
+    path,
+    rows: profile.rows,
+    features: profile.features.map((f) => f.name),
+    bins,
+    chunkMethods: [...new Set(profile.chunkScores.map((c) => c.method))].sort(),
+  };
+}

@@ -1,0 +1,197 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { generateSigningKeyPair } from '../../shared/bundle/signing.ts';
+import { decodeBundleArchive, decodeTar, encodeBundleArchive, encodeTar } from '../../shared/bundle/tar.ts';
+import {
+  readBundle,
+  readTrustedKeys,
+  verifyBundleDir,
+  writeBundleArchive,
+  writeBundleContents,
+  writeBundleDir,
+} from '../../cli/bundle-io.ts';
+import { keygenCommand } from '../../cli/keygen.ts';
+import type { CliIO } from '../../cli/commands.ts';
+import { fixtureBundle } from './bundle-fixture.ts';
+
+const signer = generateSigningKeyPair();
+
+async function tmp(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'edgeloop-bundle-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function hasTar(): boolean {
+  return spawnSync('tar', ['--version']).status === 0;
+}
+
+test('tar encode/decode round-trips files, including empty and block-sized ones', () => {
+  const entries = new Map<string, Uint8Array>([
+    ['a.bin', new Uint8Array(0)],
+    ['dir/b.bin', new Uint8Array(512).fill(7)],
+    ['dir/sub/c.bin', new Uint8Array(513).map((_, i) => i & 0xff)],
+  ]);
+  const tar = encodeTar(entries);
+  assert.equal(tar.byteLength % 512, 0);
+  const back = decodeTar(tar);
+  assert.ok(back.ok, back.ok ? '' : back.message);
+  assert.deepEqual([...back.value.keys()].sort(), [...entries.keys()].sort());
+  for (const [k, v] of entries) assert.deepEqual(back.value.get(k), v);
+  assert.deepEqual(encodeTar(entries), tar, 'deterministic bytes');
+});
+
+test('a corrupted tar header is EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID; a truncated one too', () => {
+  const tar = encodeTar(new Map([['a', new Uint8Array(3)]]));
+  const bad = Uint8Array.from(tar);
+  bad[0] = 0x62; // name byte changes, checksum no longer matches
+  const r = decodeTar(bad);
+  assert.equal(r.ok ? 'ok' : r.code, 'EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID');
+  const cut = decodeTar(tar.subarray(0, 512));
+  assert.equal(cut.ok ? 'ok' : cut.code, 'EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID');
+});
+
+test('bundle archives round-trip as .tar and .tar.gz and still verify', () => {
+  const b = fixtureBundle(signer.privateKeyPem);
+  for (const gzip of [false, true]) {
+    const bytes = encodeBundleArchive(b.contents, { gzip });
+    assert.equal(bytes[0] === 0x1f && bytes[1] === 0x8b, gzip);
+    const back = decodeBundleArchive(bytes);
+    assert.ok(back.ok, back.ok ? '' : back.message);
+    assert.deepEqual(back.value.manifest, b.contents.manifest);
+    assert.deepEqual(back.value.signature, b.contents.signature);
+    assert.deepEqual(new Map([...back.value.files].sort()), new Map([...b.contents.files].sort()));
+  }
+});
+
+test('archive limits bound file count and expanded size', () => {
+  const b = fixtureBundle(signer.privateKeyPem);
+  const few = decodeBundleArchive(encodeBundleArchive(b.contents), { maxFiles: 2 });
+  assert.equal(few.ok ? 'ok' : few.code, 'EDGELOOP_ERR_BUNDLE_TOO_LARGE');
+  const bomb = encodeBundleArchive(
+    { ...b.contents, files: new Map([['big.bin', new Uint8Array(1 << 20)]]) },
+    { gzip: true },
+  );
+  const small = decodeBundleArchive(bomb, { maxBytes: 64 * 1024 });
+  assert.equal(small.ok ? 'ok' : small.code, 'EDGELOOP_ERR_BUNDLE_TOO_LARGE');
+});
+
+test('directory write, read and verify round trip; a tampered file on disk is caught', async (t) => {
+  const dir = join(await tmp(t), 'bundle');
+  const b = fixtureBundle(signer.privateKeyPem);
+  const w = await writeBundleDir(dir, b.manifest, b.contents.files, b.signature);
+  assert.ok(w.ok, w.ok ? '' : w.message);
+  assert.deepEqual(new Uint8Array(await readFile(join(dir, 'manifest.json'))), b.contents.manifest);
+  const v = await verifyBundleDir(dir, [signer.publicKeyPem]);
+  assert.ok(v.ok, v.ok ? '' : v.message);
+  assert.equal(v.value.keyId, signer.keyId);
+
+  const again = await writeBundleDir(dir, b.manifest, b.contents.files, b.signature);
+  assert.equal(again.ok ? 'ok' : again.code, 'EDGELOOP_ERR_BUNDLE_WRITE', 'refuses a non-empty directory');
+
+  await writeFile(join(dir, 'reports', 'report.md'), '# Test REPORT\n');
+  const bad = await verifyBundleDir(dir, [signer.publicKeyPem]);
+  assert.equal(bad.ok ? 'ok' : bad.code, 'EDGELOOP_ERR_BUNDLE_HASH_MISMATCH');
+  await writeFile(join(dir, 'stray.txt'), 'x');
+  const extra = await verifyBundleDir(dir, [signer.publicKeyPem]);
+  assert.equal(extra.ok ? 'ok' : extra.code, 'EDGELOOP_ERR_BUNDLE_EXTRA_FILE');
+});
+
+test('a symlink inside a bundle directory is refused', async (t) => {
+  const root = await tmp(t);
+  const dir = join(root, 'bundle');
+  const b = fixtureBundle(signer.privateKeyPem);
+  assert.ok((await writeBundleContents(dir, b.contents)).ok);
+  await symlink('/etc/hostname', join(dir, 'link'));
+  const r = await readBundle(dir);
+  assert.equal(r.ok ? 'ok' : r.code, 'EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID');
+});
+
+test('tarball written to disk verifies, and system tar reads it (and we read system tar)', async (t) => {
+  const root = await tmp(t);
+  const b = fixtureBundle(signer.privateKeyPem);
+  const file = join(root, 'out', 'bundle.tar.gz');
+  assert.ok((await writeBundleArchive(file, b.contents)).ok);
+  const v = await verifyBundleDir(file, [signer.publicKeyPem]);
+  assert.ok(v.ok, v.ok ? '' : v.message);
+  if (!hasTar()) {
+    t.diagnostic('system tar not installed; interop half skipped');
+    return;
+  }
+  const listed = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).trim().split('\n').sort();
+  assert.deepEqual(listed, [
+    'golden.json',
+    'manifest.json',
+    'manifest.sig',
+    'model.onnx',
+    'reference.json',
+    'reports/report.md',
+  ]);
+  // A user re-packs the bundle directory with GNU tar: "./" prefixes and directory entries are fine.
+  const dir = join(root, 'dir');
+  assert.ok((await writeBundleContents(dir, b.contents)).ok);
+  const repacked = join(root, 'repacked.tgz');
+  execFileSync('tar', ['-czf', repacked, '-C', dir, '.']);
+  const v2 = await verifyBundleDir(repacked, [signer.publicKeyPem]);
+  assert.ok(v2.ok, v2.ok ? '' : v2.message);
+});
+
+function fakeIO(): CliIO & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let o = '';
+  let e = '';
+  stdout.on('data', (d: Buffer) => (o += d.toString()));
+  stderr.on('data', (d: Buffer) => (e += d.toString()));
+  return { stdout, stderr, env: {}, signal: new AbortController().signal, out: () => o, err: () => e };
+}
+
+test('edgeloop keygen writes a 0600 private key and a public key, prints the keyId, refuses to overwrite', async (t) => {
+  const root = await tmp(t);
+  const io = fakeIO();
+  assert.equal(await keygenCommand.run(['--out', join(root, 'keys'), '--name', 'ci'], io), 0);
+  const keyPath = join(root, 'keys', 'ci.key');
+  assert.equal((await stat(keyPath)).mode & 0o777, 0o600);
+  const keys = await readTrustedKeys([join(root, 'keys', 'ci.pub')]);
+  assert.ok(keys.ok);
+  const m = /keyId ([0-9a-f]{16})/.exec(io.out());
+  assert.ok(m);
+  // The new key signs a bundle that verifies against the new public key, under the printed keyId.
+  const b = fixtureBundle(await readFile(keyPath, 'utf8'));
+  assert.equal(b.signature.keyId, m[1]);
+  const dir = join(root, 'b');
+  assert.ok((await writeBundleDir(dir, b.manifest, b.contents.files, b.signature)).ok);
+  assert.ok((await verifyBundleDir(dir, keys.value)).ok);
+
+  const io2 = fakeIO();
+  const before = await readFile(keyPath, 'utf8');
+  assert.equal(await keygenCommand.run(['--out', join(root, 'keys'), '--name', 'ci'], io2), 1);
+  assert.match(io2.err(), /EDGELOOP_ERR_KEY_EXISTS/);
+  assert.equal(await readFile(keyPath, 'utf8'), before);
+
+  assert.equal(
+    await keygenCommand.run(['--out', join(root, 'keys'), '--name', 'ci', '--force'], fakeIO()),
+    0,
+  );
+  assert.notEqual(await readFile(keyPath, 'utf8'), before);
+  assert.equal((await stat(keyPath)).mode & 0o777, 0o600);
+});
+
+test('edgeloop keygen usage errors', async (t) => {
+  const root = await tmp(t);
+  await mkdir(root, { recursive: true });
+  const io = fakeIO();
+  assert.equal(await keygenCommand.run([], io), 2);
+  assert.match(io.err(), /EDGELOOP_ERR_USAGE/);
+  const io2 = fakeIO();
+  assert.equal(await keygenCommand.run(['--out', root, '--nmae', 'x'], io2), 2);
+  assert.match(io2.err(), /did you mean --name/);
+  const io3 = fakeIO();
+  assert.equal(await keygenCommand.run(['--out', root, '--name', '../x'], io3), 1);
+  assert.match(io3.err(), /EDGELOOP_ERR_CONFIG_INVALID/);
+});
