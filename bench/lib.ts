@@ -53,12 +53,20 @@ export interface Row {
   readonly ratio?: number | string;
 }
 
-export function section(title: string, command: string, rows: readonly Row[], notes: readonly string[] = []): string {
-  const cell = (v: number | string | undefined): string => (v === undefined ? '' : typeof v === 'number' ? fmt(v) : v);
+export function section(
+  title: string,
+  command: string,
+  rows: readonly Row[],
+  notes: readonly string[] = [],
+): string {
+  const cell = (v: number | string | undefined): string =>
+    v === undefined ? '' : typeof v === 'number' ? fmt(v) : v;
   const lines = rows.map((r) => {
     const ratio =
       r.ratio ??
-      (typeof r.median === 'number' && typeof r.baseline === 'number' && r.baseline !== 0 ? `${fmt(r.median / r.baseline)}x` : '');
+      (typeof r.median === 'number' && typeof r.baseline === 'number' && r.baseline !== 0
+        ? `${fmt(r.median / r.baseline)}x`
+        : '');
     return `| ${r.metric} | ${cell(r.median)}${r.unit === undefined ? '' : ` ${r.unit}`} | ${cell(r.baseline)}${
       r.unit === undefined || r.baseline === undefined ? '' : ` ${r.unit}`
     } | ${typeof ratio === 'number' ? `${fmt(ratio)}x` : ratio} |`;

@@ -39,5 +39,7 @@ Every figure is a median over repeated runs, next to a baseline measured in the 
 
 `;
 writeFileSync(`${root}docs/benchmarks.md`, header + sections.join('\n'));
-process.stderr.write(`bench: wrote docs/benchmarks.md (${String(files.length)} benchmarks, ${String(failed)} failed)\n`);
+process.stderr.write(
+  `bench: wrote docs/benchmarks.md (${String(files.length)} benchmarks, ${String(failed)} failed)\n`,
+);
 process.exit(failed > 0 ? 1 : 0);

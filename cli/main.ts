@@ -25,7 +25,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   const entry = commands[name];
   if (entry === undefined) {
     const guess = closest(name, Object.keys(commands));
-    io.stderr.write(`edgeloop: unknown command "${name}"${guess === undefined ? '' : ` (did you mean "${guess}"?)`} [EDGELOOP_ERR_USAGE]\n\n${usage()}`);
+    io.stderr.write(
+      `edgeloop: unknown command "${name}"${guess === undefined ? '' : ` (did you mean "${guess}"?)`} [EDGELOOP_ERR_USAGE]\n\n${usage()}`,
+    );
     return 2;
   }
   const command = await entry.load();

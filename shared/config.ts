@@ -15,7 +15,11 @@ export function editDistance(a: string, b: string): number {
     prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = prev[j] as number;
-      prev[j] = Math.min((prev[j] as number) + 1, (prev[j - 1] as number) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev[j] = Math.min(
+        (prev[j] as number) + 1,
+        (prev[j - 1] as number) + 1,
+        diag + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
       diag = tmp;
     }
   }
@@ -25,8 +29,11 @@ export function editDistance(a: string, b: string): number {
 export function closest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
+  const n = name.toLowerCase();
   for (const k of known) {
-    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    const lk = k.toLowerCase();
+    // A prefix either way (--baudrate for --baud, --win for --window-ms) is as good as one typo.
+    const d = lk.startsWith(n) || n.startsWith(lk) ? 1 : editDistance(n, lk);
     if (d < bestD) {
       bestD = d;
       best = k;
@@ -49,7 +56,11 @@ export interface ParsedArgs {
 }
 
 /** util.parseArgs in strict mode, with errors that carry a stable code and a suggestion. */
-export function parseCliArgs(argv: readonly string[], options: OptionSpec, allowPositionals = true): ParsedArgs {
+export function parseCliArgs(
+  argv: readonly string[],
+  options: OptionSpec,
+  allowPositionals = true,
+): ParsedArgs {
   try {
     const r = parseArgs({ args: [...argv], options, allowPositionals, strict: true });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
@@ -70,7 +81,15 @@ export function envOptions(
   names: readonly string[],
   ignore: readonly string[] = [],
 ): Record<string, string> {
-  const byEnv = new Map(names.map((n) => [`EDGELOOP_${n.replace(/([A-Z])/g, '_$1').replace(/-/g, '_').toUpperCase()}`, n]));
+  const byEnv = new Map(
+    names.map((n) => [
+      `EDGELOOP_${n
+        .replace(/([A-Z])/g, '_$1')
+        .replace(/-/g, '_')
+        .toUpperCase()}`,
+      n,
+    ]),
+  );
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith('EDGELOOP_') || v === undefined || ignore.includes(k)) continue;

@@ -7,21 +7,27 @@ export const errorCatalogue = {
   EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION: 'An option is not recognised. Check its spelling against --help.',
   EDGELOOP_ERR_USAGE: 'The command line is malformed. Run the command with --help.',
   EDGELOOP_ERR_NOT_AVAILABLE: 'This command is not available in this version of edgeloop yet.',
-  EDGELOOP_ERR_FRAME_CRC: 'A serial frame failed its CRC-32 check and was dropped. Check cabling and baud rate.',
+  EDGELOOP_ERR_FRAME_CRC:
+    'A serial frame failed its CRC-32 check and was dropped. Check cabling and baud rate.',
   EDGELOOP_ERR_FRAME_COBS: 'A serial frame was not valid COBS and was dropped. Check cabling and baud rate.',
   EDGELOOP_ERR_FRAME_TOO_LONG:
     'Bytes ran past the longest legal frame without a delimiter and were discarded. Check the baud rate.',
-  EDGELOOP_ERR_FRAME_TRUNCATED: 'A serial frame is shorter than its header or declared payload and was dropped.',
+  EDGELOOP_ERR_FRAME_TRUNCATED:
+    'A serial frame is shorter than its header or declared payload and was dropped.',
   EDGELOOP_ERR_FRAME_TYPE: 'A serial frame has an unknown type byte and was dropped.',
   EDGELOOP_ERR_HELLO_INVALID:
     'A HELLO frame describes an impossible sensor (unknown sample type, no axes, non-positive rate or resolution, empty range, duplicate or reserved id) and was dropped. Fix the descriptor in the firmware.',
   EDGELOOP_ERR_PROTOCOL_VERSION:
     'The device speaks a serial protocol version this agent does not support. Update the agent or the firmware.',
-  EDGELOOP_ERR_UNKNOWN_SENSOR: 'A sample frame names a sensor the HELLO did not describe. The frame was dropped.',
-  EDGELOOP_ERR_NO_HELLO: 'Samples arrived before any HELLO; they are dropped until the device describes itself.',
+  EDGELOOP_ERR_UNKNOWN_SENSOR:
+    'A sample frame names a sensor the HELLO did not describe. The frame was dropped.',
+  EDGELOOP_ERR_NO_HELLO:
+    'Samples arrived before any HELLO; they are dropped until the device describes itself.',
   EDGELOOP_ERR_CSV_LINE: 'A CSV line could not be parsed as numbers, or has the wrong number of columns.',
-  EDGELOOP_ERR_SERIAL_OPEN: 'The serial port could not be opened. Check the path, permissions and that no other process holds it.',
-  EDGELOOP_ERR_SERIAL_LOST: 'The serial port went away (unplugged or closed). The agent reconnects by itself.',
+  EDGELOOP_ERR_SERIAL_OPEN:
+    'The serial port could not be opened. Check the path, permissions and that no other process holds it.',
+  EDGELOOP_ERR_SERIAL_LOST:
+    'The serial port went away (unplugged or closed). The agent reconnects by itself.',
   EDGELOOP_ERR_SCENARIO_INVALID: 'The scenario file is not valid. The message names the field at fault.',
   EDGELOOP_ERR_SCENARIO_NOT_FOUND: 'No bundled scenario or file has that name. Run `edgeloop sim --list`.',
   EDGELOOP_ERR_PTY: 'A virtual serial port could not be created. Install socat (apt-get install socat).',
@@ -31,13 +37,23 @@ export const errorCatalogue = {
     'The model needs a feature pipeline version this edgeloop build does not implement. Upgrade the agent or retrain the model.',
   EDGELOOP_ERR_FEATURE_PARAMS_MISMATCH:
     'The model was trained with feature parameters whose hash this build cannot reproduce. Ship the exact params with the bundle or retrain.',
-  EDGELOOP_ERR_MQTT_TOPIC: 'An MQTT topic is not an edgeloop/v1 topic this version understands. The message was ignored.',
+  EDGELOOP_ERR_MQTT_TOPIC:
+    'An MQTT topic is not an edgeloop/v1 topic this version understands. The message was ignored.',
   EDGELOOP_ERR_MQTT_DEVICE_ID:
     'A device id is not valid in an MQTT topic: use 1-64 characters from A-Z a-z 0-9 . _ : - (no +, #, / or spaces).',
-  EDGELOOP_ERR_MQTT_PAYLOAD: 'An MQTT payload does not match its schema (docs/mqtt.md). The message was dropped.',
+  EDGELOOP_ERR_MQTT_PAYLOAD:
+    'An MQTT payload does not match its schema (docs/mqtt.md). The message was dropped.',
   EDGELOOP_ERR_MQTT_DEVICE_MISMATCH:
     'An MQTT payload names a different device than its topic. The message was dropped; check the sender.',
-  EDGELOOP_ERR_OUTBOX_CLOSED: 'The outbox is closed; nothing more can be written. This is a shutdown-order bug.',
+  // Agent MQTT link and publisher (docs/agent.md).
+  EDGELOOP_ERR_MQTT_CONNECT:
+    'The agent could not connect to the MQTT broker (unreachable, TLS or credentials refused). It keeps retrying with backoff; check --mqtt, TLS files and credentials.',
+  EDGELOOP_ERR_MQTT_PUBLISH:
+    'A publish was not acknowledged (not connected, or the connection dropped before PUBACK). The message stays in the outbox and is sent again.',
+  EDGELOOP_ERR_HTTP_LISTEN:
+    'The metrics/health HTTP server could not listen on its port (in use or not permitted). Choose another --metrics-port or free the port.',
+  EDGELOOP_ERR_OUTBOX_CLOSED:
+    'The outbox is closed; nothing more can be written. This is a shutdown-order bug.',
   EDGELOOP_ERR_OUTBOX_STORAGE:
     'The outbox could not write to its SQLite file (disk full, read-only or corrupt). Free disk space or check --data-dir.',
   // Model bundles (docs/model-bundle.md).
@@ -66,17 +82,26 @@ export const errorCatalogue = {
     'A key file already exists at that path. Pass --force to overwrite it, or choose another --name.',
   // HTTP layer (collector/adapters/http.ts) and the model registry (collector/registry/).
   EDGELOOP_ERR_HTTP_NOT_FOUND: 'No endpoint has that path. Check the URL against docs/registry-api.md.',
-  EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED: 'The endpoint does not accept that method; the Allow header lists the ones it does.',
-  EDGELOOP_ERR_HTTP_BODY_TOO_LARGE: 'The request body is larger than the server accepts. Send a smaller body or raise the server limit.',
-  EDGELOOP_ERR_HTTP_BAD_REQUEST: 'The request is malformed (path encoding, JSON body or a field). The message names what.',
-  EDGELOOP_ERR_HTTP_INTERNAL: 'The server hit an internal error. The request was not applied; check the server log.',
-  EDGELOOP_ERR_REGISTRY_UNAUTHORIZED: 'This request needs a registry token. Pass --token or set EDGELOOP_REGISTRY_TOKEN.',
-  EDGELOOP_ERR_REGISTRY_FORBIDDEN: 'The token is valid but may not do this (read-only token). Use a token with write access.',
-  EDGELOOP_ERR_REGISTRY_NOT_FOUND: 'No such model, version, file or alias in the registry. List what exists with `edgeloop registry list`.',
+  EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED:
+    'The endpoint does not accept that method; the Allow header lists the ones it does.',
+  EDGELOOP_ERR_HTTP_BODY_TOO_LARGE:
+    'The request body is larger than the server accepts. Send a smaller body or raise the server limit.',
+  EDGELOOP_ERR_HTTP_BAD_REQUEST:
+    'The request is malformed (path encoding, JSON body or a field). The message names what.',
+  EDGELOOP_ERR_HTTP_INTERNAL:
+    'The server hit an internal error. The request was not applied; check the server log.',
+  EDGELOOP_ERR_REGISTRY_UNAUTHORIZED:
+    'This request needs a registry token. Pass --token or set EDGELOOP_REGISTRY_TOKEN.',
+  EDGELOOP_ERR_REGISTRY_FORBIDDEN:
+    'The token is valid but may not do this (read-only token). Use a token with write access.',
+  EDGELOOP_ERR_REGISTRY_NOT_FOUND:
+    'No such model, version, file or alias in the registry. List what exists with `edgeloop registry list`.',
   EDGELOOP_ERR_REGISTRY_BAD_NAME:
     'A model name, version or alias is not allowed. Names are [a-z0-9._-] (at most 64, starting with a letter or digit), versions MAJOR.MINOR.PATCH, aliases staging, canary or production.',
-  EDGELOOP_ERR_REGISTRY_NAME_MISMATCH: 'The bundle manifest names another model or version than the URL it was pushed to.',
-  EDGELOOP_ERR_REGISTRY_ONNX_LOAD: 'onnxruntime-node could not load the bundle model. Check that the model file is a valid ONNX model.',
+  EDGELOOP_ERR_REGISTRY_NAME_MISMATCH:
+    'The bundle manifest names another model or version than the URL it was pushed to.',
+  EDGELOOP_ERR_REGISTRY_ONNX_LOAD:
+    'onnxruntime-node could not load the bundle model. Check that the model file is a valid ONNX model.',
   EDGELOOP_ERR_REGISTRY_IO_MISMATCH:
     "The ONNX model's inputs or outputs (names, dtypes, shapes) do not match the manifest signature. Re-export or fix the manifest.",
   EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH:
@@ -87,9 +112,12 @@ export const errorCatalogue = {
     'The alias no longer points where expectedVersion said (someone moved it). Re-read the alias and retry.',
   EDGELOOP_ERR_REGISTRY_GATE_FAILED:
     "The version does not meet the model's promotion policy for production. The reasons list what failed.",
-  EDGELOOP_ERR_REGISTRY_RANGE: 'The requested byte range is outside the file. Ask for a range within Content-Length.',
-  EDGELOOP_ERR_REGISTRY_STORAGE: 'The registry could not write to its data directory (disk full or permissions). Free space and retry.',
-  EDGELOOP_ERR_REGISTRY_UNREACHABLE: 'The registry did not answer. Check --url and that `edgeloop registry serve` is running.',
+  EDGELOOP_ERR_REGISTRY_RANGE:
+    'The requested byte range is outside the file. Ask for a range within Content-Length.',
+  EDGELOOP_ERR_REGISTRY_STORAGE:
+    'The registry could not write to its data directory (disk full or permissions). Free space and retry.',
+  EDGELOOP_ERR_REGISTRY_UNREACHABLE:
+    'The registry did not answer. Check --url and that `edgeloop registry serve` is running.',
   EDGELOOP_ERR_ONNX_LOAD:
     'onnxruntime could not load the ONNX model. Check that the file is a valid ONNX model (IR <= 10, opset <= 21).',
   EDGELOOP_ERR_ONNX_RUN:
@@ -98,6 +126,35 @@ export const errorCatalogue = {
     'The training data is unusable (empty, ragged feature rows, non-finite values or fewer than two classes). Regenerate the dataset.',
   EDGELOOP_ERR_TRAINING_SPLIT:
     'The grouped split or the validation folds left a partition empty. Use more groups (devices x minutes), or change testFraction or folds.',
+  // Agent model manager (docs/agent-models.md).
+  EDGELOOP_ERR_MODEL_DOWNGRADE:
+    'The model command has a deploySeq not greater than the last one this agent applied (a replay or a downgrade). It was refused; the current model keeps serving.',
+  EDGELOOP_ERR_MODEL_DOWNLOAD:
+    'The bundle download failed for good (the registry answered 4xx, or the body was larger than allowed or shorter than announced). Check the command url.',
+  EDGELOOP_ERR_MODEL_DIGEST_MISMATCH:
+    'The downloaded bundle matches neither the command digest as archive SHA-256 nor as manifest digest. It was discarded; check the rollout command.',
+  EDGELOOP_ERR_MODEL_NAME_MISMATCH:
+    'The downloaded bundle names another model or version than the command. It was discarded; check the rollout command.',
+  EDGELOOP_ERR_MODEL_IO_MISMATCH:
+    "The model's inputs or outputs do not match its manifest, or its input width does not match the feature vector. Re-export the model or fix the manifest.",
+  EDGELOOP_ERR_MODEL_FEATURES_MISMATCH:
+    "The device's sensors give other features than the model was trained on. Deploy a model trained for this board.",
+  EDGELOOP_ERR_MODEL_GOLDEN_MISMATCH:
+    'On this device the model did not reproduce its golden outputs within tolerance. It was not activated; the current model keeps serving.',
+  EDGELOOP_ERR_MODEL_HEALTH_ERRORS:
+    'The new model failed too many inferences during its health window and was rolled back to the last known good model.',
+  EDGELOOP_ERR_MODEL_HEALTH_LATENCY:
+    'The new model was much slower than the model it replaced during its health window and was rolled back to the last known good model.',
+  EDGELOOP_ERR_MODEL_STORE:
+    'The model store under <data-dir>/models could not be read or written (disk full, permissions, corrupt active.json). Check --data-dir.',
+  EDGELOOP_ERR_MODEL_ACTIVE_INVALID:
+    'The stored active model failed verification at start (altered on disk or its key is no longer pinned); the agent fell back to the last known good model or to none.',
+  EDGELOOP_ERR_MODEL_SUPERSEDED:
+    'A newer model command arrived before this one started; only the newest is applied.',
+  EDGELOOP_ERR_MODEL_NO_ROLLBACK_TARGET:
+    'A rollback was requested but there is no last known good model other than the one serving. Nothing changed.',
+  EDGELOOP_ERR_MODEL_CLOSED:
+    'The model manager is closed; the command was not applied. This is a shutdown-order bug.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -101,6 +101,7 @@ export class IngestPipeline {
   /** The port was reopened: a partial frame or line from before is meaningless now. */
   connectionReset(): void {
     this.decoder.reset();
+    this.lines.reset();
   }
 
   /** Closes every open window (end of a capture, or shutdown). */

@@ -44,7 +44,10 @@ export function parseCsvLine(line: string, expectedColumns?: number): Result<Flo
     const p = parts[i] as string;
     const v = parseCsvNumber(p);
     if (v === undefined) {
-      return fail('EDGELOOP_ERR_CSV_LINE', `column ${i + 1} is not a number: ${JSON.stringify(p.trim().slice(0, 20))}`);
+      return fail(
+        'EDGELOOP_ERR_CSV_LINE',
+        `column ${i + 1} is not a number: ${JSON.stringify(p.trim().slice(0, 20))}`,
+      );
     }
     out[i] = v;
   }

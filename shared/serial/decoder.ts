@@ -9,7 +9,8 @@ import { encodeFrame, MAX_FRAME_BYTES, parseFrame, type Frame } from './frames.t
 
 export const MAX_ENCODED_FRAME_BYTES = cobsMaxEncodedLength(MAX_FRAME_BYTES);
 
-export type DecodeEvent = { readonly ok: true; readonly frame: Frame } | (Failure & { readonly bytes: number });
+export type DecodeEvent =
+  { readonly ok: true; readonly frame: Frame } | (Failure & { readonly bytes: number });
 
 export interface DecoderCounters {
   bytes: number;
@@ -31,7 +32,14 @@ export class FrameDecoder {
   /** True while discarding an over-long run until the next delimiter. */
   private skipping = false;
   private inSync = true;
-  readonly counters: DecoderCounters = { bytes: 0, frames: 0, invalid: {}, invalidTotal: 0, resyncs: 0, bytesDiscarded: 0 };
+  readonly counters: DecoderCounters = {
+    bytes: 0,
+    frames: 0,
+    invalid: {},
+    invalidTotal: 0,
+    resyncs: 0,
+    bytesDiscarded: 0,
+  };
 
   constructor(private readonly maxEncodedBytes = MAX_ENCODED_FRAME_BYTES) {
     this.buf = new Uint8Array(maxEncodedBytes);

@@ -9,8 +9,15 @@
 //
 // The whole is COBS-encoded and followed by one 0x00 delimiter.
 
-import { fail, ok, type Result } from '../errors.ts';
-import { sampleTypeBytes, sampleTypeCode, sampleTypes, type DeviceDescriptor, type SampleType, type SensorDescriptor } from '../sensors.ts';
+import { fail, ok, type Failure, type Result } from '../errors.ts';
+import {
+  sampleTypeBytes,
+  sampleTypeCode,
+  sampleTypes,
+  type DeviceDescriptor,
+  type SampleType,
+  type SensorDescriptor,
+} from '../sensors.ts';
 import { Reader, Writer } from './bytes.ts';
 import { crc32 } from './crc32.ts';
 
@@ -141,7 +148,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
       break;
   }
   const out = w.finish();
-  if (out.length > MAX_FRAME_BYTES) throw new RangeError(`frame of ${out.length} bytes exceeds ${MAX_FRAME_BYTES}`);
+  if (out.length > MAX_FRAME_BYTES)
+    throw new RangeError(`frame of ${out.length} bytes exceeds ${MAX_FRAME_BYTES}`);
   return out;
 }
 
@@ -154,7 +162,8 @@ function byteField(what: string, v: number): void {
  * by the resolution and judges clipping against the range, so each of these must be sane.
  */
 export function sensorDescriptorProblem(s: SensorDescriptor): string | null {
-  if (s.id === DEVICE_SENSOR_ID) return `sensor ${s.name} uses id ${DEVICE_SENSOR_ID}, reserved for the device`;
+  if (s.id === DEVICE_SENSOR_ID)
+    return `sensor ${s.name} uses id ${DEVICE_SENSOR_ID}, reserved for the device`;
   if (s.name === '') return `sensor ${s.id} has an empty name`;
   if (s.axes.length < 1 || s.axes.length > MAX_AXES) {
     return `sensor ${s.name} declares ${s.axes.length} axes (1..${MAX_AXES} allowed)`;
@@ -182,7 +191,8 @@ const sampleTypeByCode = new Map<number, SampleType>(sampleTypes.map((t) => [sam
  * layout. Never throws on bad input.
  */
 export function parseFrame(bytes: Uint8Array): Result<Frame> {
-  if (bytes.length < HEADER_BYTES + CRC_BYTES) return fail('EDGELOOP_ERR_FRAME_TRUNCATED', `frame of ${bytes.length} bytes`);
+  if (bytes.length < HEADER_BYTES + CRC_BYTES)
+    return fail('EDGELOOP_ERR_FRAME_TRUNCATED', `frame of ${bytes.length} bytes`);
   const body = bytes.length - CRC_BYTES;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const want = view.getUint32(body, true);
@@ -195,25 +205,26 @@ export function parseFrame(bytes: Uint8Array): Result<Frame> {
     );
   }
   const type = typeByCode.get(bytes[1] as number);
-  if (type === undefined) return fail('EDGELOOP_ERR_FRAME_TYPE', `type byte 0x${(bytes[1] as number).toString(16)}`);
+  if (type === undefined)
+    return fail('EDGELOOP_ERR_FRAME_TYPE', `type byte 0x${(bytes[1] as number).toString(16)}`);
   const r = new Reader(bytes, 2, body);
   const seq = r.u32();
-  const truncated = fail('EDGELOOP_ERR_FRAME_TRUNCATED', `${type} frame payload is short`);
+  const truncated = (): Failure => fail('EDGELOOP_ERR_FRAME_TRUNCATED', `${type} frame payload is short`);
   switch (type) {
     case 'hello': {
-      if (!r.has(4)) return truncated;
+      if (!r.has(4)) return truncated();
       const bootId = r.u32();
       const deviceId = r.str8();
       const firmwareVersion = r.str8();
-      if (deviceId === null || firmwareVersion === null || !r.has(1)) return truncated;
+      if (deviceId === null || firmwareVersion === null || !r.has(1)) return truncated();
       const n = r.u8();
       const sensors: SensorDescriptor[] = [];
       for (let i = 0; i < n; i++) {
-        if (!r.has(1)) return truncated;
+        if (!r.has(1)) return truncated();
         const id = r.u8();
         const name = r.str8();
         const unit = r.str8();
-        if (name === null || unit === null || !r.has(2)) return truncated;
+        if (name === null || unit === null || !r.has(2)) return truncated();
         const typeCode = r.u8();
         const st = sampleTypeByCode.get(typeCode);
         if (st === undefined) {
@@ -223,10 +234,10 @@ export function parseFrame(bytes: Uint8Array): Result<Frame> {
         const axes: string[] = [];
         for (let a = 0; a < nAxes; a++) {
           const axis = r.str8();
-          if (axis === null) return truncated;
+          if (axis === null) return truncated();
           axes.push(axis);
         }
-        if (!r.has(16)) return truncated;
+        if (!r.has(16)) return truncated();
         const sensor: SensorDescriptor = {
           id,
           name,
@@ -240,14 +251,19 @@ export function parseFrame(bytes: Uint8Array): Result<Frame> {
         };
         const problem = sensorDescriptorProblem(sensor);
         if (problem !== null) return fail('EDGELOOP_ERR_HELLO_INVALID', problem);
-        if (sensors.some((o) => o.id === id)) return fail('EDGELOOP_ERR_HELLO_INVALID', `sensor id ${id} is used twice`);
+        if (sensors.some((o) => o.id === id))
+          return fail('EDGELOOP_ERR_HELLO_INVALID', `sensor id ${id} is used twice`);
         sensors.push(sensor);
       }
       if (deviceId === '') return fail('EDGELOOP_ERR_HELLO_INVALID', 'the device id is empty');
-      return ok({ type, seq, device: { deviceId, firmwareVersion, protocolVersion: version, bootId, sensors } });
+      return ok({
+        type,
+        seq,
+        device: { deviceId, firmwareVersion, protocolVersion: version, bootId, sensors },
+      });
     }
     case 'samples': {
-      if (!r.has(15)) return truncated;
+      if (!r.has(15)) return truncated();
       const sensorId = r.u8();
       const timestampUs = r.u64();
       const firstIndex = r.u32();
@@ -256,13 +272,13 @@ export function parseFrame(bytes: Uint8Array): Result<Frame> {
       return ok({ type, seq, sensorId, timestampUs, firstIndex, count, data });
     }
     case 'status': {
-      if (!r.has(8)) return truncated;
+      if (!r.has(8)) return truncated();
       const code = r.u16();
       const severity = statusSeverity[r.u8()] ?? 'error';
       const sensorId = r.u8();
       const droppedSamples = r.u32();
       const message = r.str8();
-      if (message === null) return truncated;
+      if (message === null) return truncated();
       return ok({ type, seq, code, severity, sensorId, droppedSamples, message });
     }
     case 'helloRequest':
@@ -279,24 +295,19 @@ export function decodeSampleValues(frame: SamplesFrame, sensor: SensorDescriptor
   const size = sampleTypeBytes[sensor.type];
   const expected = frame.count * nAxes * size;
   if (frame.data.length !== expected) {
-    return fail('EDGELOOP_ERR_FRAME_TRUNCATED', `samples for ${sensor.name}: ${frame.data.length} bytes, expected ${expected}`);
+    return fail(
+      'EDGELOOP_ERR_FRAME_TRUNCATED',
+      `samples for ${sensor.name}: ${frame.data.length} bytes, expected ${expected}`,
+    );
   }
   const out = new Float64Array(frame.count * nAxes);
   const v = new DataView(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
   const res = Math.fround(sensor.resolution);
-  for (let i = 0; i < out.length; i++) {
-    switch (sensor.type) {
-      case 'i16':
-        out[i] = v.getInt16(i * 2, true) * res;
-        break;
-      case 'i32':
-        out[i] = v.getInt32(i * 4, true) * res;
-        break;
-      case 'f32':
-        out[i] = v.getFloat32(i * 4, true);
-        break;
-    }
-  }
+  // One loop per type: this runs for every sample the agent ingests (benchmarked in bench/decoder.bench.ts).
+  const n = out.length;
+  if (sensor.type === 'i16') for (let i = 0; i < n; i++) out[i] = v.getInt16(i * 2, true) * res;
+  else if (sensor.type === 'i32') for (let i = 0; i < n; i++) out[i] = v.getInt32(i * 4, true) * res;
+  else for (let i = 0; i < n; i++) out[i] = v.getFloat32(i * 4, true);
   return ok(out);
 }
 
@@ -313,7 +324,11 @@ export function encodeSampleValues(values: ArrayLike<number>, sensor: SensorDesc
         v.setInt16(i * 2, Number.isNaN(x) ? 0 : Math.max(-32768, Math.min(32767, Math.round(x / res))), true);
         break;
       case 'i32':
-        v.setInt32(i * 4, Number.isNaN(x) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.round(x / res))), true);
+        v.setInt32(
+          i * 4,
+          Number.isNaN(x) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.round(x / res))),
+          true,
+        );
         break;
       case 'f32':
         v.setFloat32(i * 4, x, true);

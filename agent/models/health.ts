@@ -1,0 +1,97 @@
+// The health window after a swap (issue #4 §4 "Rollback"): the new model's first windows are watched.
+// Too many failed inferences end the window early with a rollback; at its end, a p95 latency beyond the
+// configured limits against the old model's p95 is a rollback too; otherwise the model is committed.
+// Pure: the manager feeds it outcomes and asks for the verdict.
+
+import type { ErrorCode } from '../../shared/errors.ts';
+import type { ModelManagerConfig } from './config.ts';
+
+export type HealthVerdict =
+  | { readonly healthy: true; readonly reason: string }
+  | { readonly healthy: false; readonly code: ErrorCode; readonly reason: string };
+
+/** p-th percentile (0..100) by nearest rank; NaN for no samples. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
+}
+
+type Limits = Pick<
+  ModelManagerConfig,
+  | 'healthWindows'
+  | 'healthMaxErrorRate'
+  | 'healthLatencyFactor'
+  | 'healthLatencyMarginMs'
+  | 'healthMaxLatencyMs'
+>;
+
+export class HealthWindow {
+  private readonly latencies: number[] = [];
+  private errors = 0;
+  private lastError = '';
+  /** Failures tolerated before the window ends early. */
+  readonly allowedErrors: number;
+
+  constructor(
+    private readonly limits: Limits,
+    /** p95 latency of the model being replaced, ms; undefined on a first install. */
+    readonly baselineP95Ms: number | undefined,
+  ) {
+    this.allowedErrors = Math.floor(limits.healthMaxErrorRate * limits.healthWindows);
+  }
+
+  get windows(): number {
+    return this.latencies.length + this.errors;
+  }
+
+  get failures(): number {
+    return this.errors;
+  }
+
+  /** Records one outcome; returns a verdict when the window is decided, else undefined. */
+  record(outcome: { readonly latencyMs: number } | { readonly error: string }): HealthVerdict | undefined {
+    if ('error' in outcome) {
+      this.errors++;
+      this.lastError = outcome.error;
+      if (this.errors > this.allowedErrors) return this.verdict();
+    } else {
+      this.latencies.push(outcome.latencyMs);
+    }
+    return this.windows >= this.limits.healthWindows ? this.verdict() : undefined;
+  }
+
+  /** The verdict on what was seen so far (at the end of the window or at its time limit). */
+  verdict(): HealthVerdict {
+    const n = this.windows;
+    if (this.errors > this.allowedErrors) {
+      return {
+        healthy: false,
+        code: 'EDGELOOP_ERR_MODEL_HEALTH_ERRORS',
+        reason: `${this.errors} of ${n} inferences failed in the health window (at most ${this.allowedErrors} allowed); last error: ${this.lastError}`,
+      };
+    }
+    const p95 = percentile(this.latencies, 95);
+    const { healthMaxLatencyMs: abs, healthLatencyFactor: k, healthLatencyMarginMs: margin } = this.limits;
+    if (abs > 0 && p95 > abs) {
+      return {
+        healthy: false,
+        code: 'EDGELOOP_ERR_MODEL_HEALTH_LATENCY',
+        reason: `p95 latency ${p95.toFixed(2)} ms over ${this.latencies.length} windows exceeds the ${abs} ms limit`,
+      };
+    }
+    const base = this.baselineP95Ms;
+    if (base !== undefined && Number.isFinite(base) && p95 > k * base && p95 - base > margin) {
+      return {
+        healthy: false,
+        code: 'EDGELOOP_ERR_MODEL_HEALTH_LATENCY',
+        reason: `p95 latency ${p95.toFixed(2)} ms is over ${k}x the previous model's ${base.toFixed(2)} ms (and ${margin} ms more)`,
+      };
+    }
+    const lat = Number.isNaN(p95) ? 'no latency samples' : `p95 latency ${p95.toFixed(2)} ms`;
+    return {
+      healthy: true,
+      reason: `${n} windows in the health window, ${this.errors} failed, ${lat}${base === undefined ? '' : ` (previous model ${base.toFixed(2)} ms)`}`,
+    };
+  }
+}

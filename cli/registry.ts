@@ -1,0 +1,643 @@
+// `edgeloop registry`: serve the model registry, and push, list, show, pull, verify, promote and read the
+// history of model bundles, all through the HTTP API (docs/registry-api.md). Only `verify` works offline:
+// it checks a pulled bundle against a pinned public key, trusting nothing the server said.
+
+import { readFile } from 'node:fs/promises';
+import { readBundle, readTrustedKeys, verifyBundleDir, writeBundleContents } from './bundle-io.ts';
+import { parseCliArgs } from '../shared/config.ts';
+import { EdgeloopError, errorCatalogue } from '../shared/errors.ts';
+import { decodeBundleArchive, encodeBundleArchive } from '../shared/bundle/tar.ts';
+import { verifyBundle } from '../shared/bundle/verify.ts';
+import { metricsSchema, type Metrics } from '../shared/bundle/manifest.ts';
+import type { Command, CliIO } from './commands.ts';
+import { parseRegistryTokens, type RegistryToken } from '../collector/registry/auth.ts';
+
+export const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:8470';
+
+const help = `edgeloop registry: push, list, pull, verify and promote model bundles
+
+Usage:
+  edgeloop registry serve --data-dir <dir> --trusted-key <pub.pem> [--trusted-key ...]
+                          [--tokens-file <tokens.json>] [--read-auth open|token] [--port 8470] [--host 127.0.0.1]
+  edgeloop registry push <bundle dir|.tar|.tar.gz> [--model <name>]
+  edgeloop registry push --onnx <model.onnx> --labels <a,b,..> --pipeline <id> [--pipeline-hash <hex>]
+                         --dataset <features.csv> --key <signing.key> --name <model> --version <x.y.z>
+                         [--metrics <metrics.json>] [--golden-rows 8] [--out <new bundle dir>]
+  edgeloop registry list [<model>]
+  edgeloop registry show <model> <version|alias> [--lineage]
+  edgeloop registry pull <model> <version|alias> --out <new dir> [--trusted-key <pub.pem>]
+  edgeloop registry verify <bundle dir|.tar|.tar.gz> --trusted-key <pub.pem> [--trusted-key ...]
+  edgeloop registry promote <model> <version> [--to production] [--expect <version|none>] [--reason <text>]
+  edgeloop registry policy <model> [--min-macro-f1 <0..1>] [--max-regression <0..1>] [--require-staging-first]
+  edgeloop registry history <model> [--alias staging|canary|production]
+
+Client options:
+  --url <url>       registry base URL. Env EDGELOOP_REGISTRY_URL. Default ${DEFAULT_REGISTRY_URL}.
+  --token <token>   bearer token (writes always need one). Env EDGELOOP_REGISTRY_TOKEN.
+  --json            print the server's JSON instead of a table.
+
+Bring your own model (push --onnx): reads the model's I/O signature and ONNX metadata, computes the
+drift reference profile from the dataset (CSV: a header of feature names, then one row per window, in
+time order), records golden cases by running the model on the first --golden-rows rows, signs with --key
+and pushes. --pipeline-hash defaults to the built-in pipeline's default parameters when --pipeline is
+edgeloop-features/v1. --metrics is a JSON object (e.g. {"macroF1": 0.91}) the promotion gate can read.
+
+Serve options:
+  --data-dir <dir>      SQLite metadata (registry.sqlite) and the blob store (blobs/). Required.
+  --trusted-key <pem>   public key whose signatures pushes must carry; repeat for several. Required.
+  --tokens-file <file>  JSON [{"token": "...", "actor": "ci", "write": true}]; tokens >= 16 chars.
+                        Without it, EDGELOOP_REGISTRY_TOKEN becomes one write token (actor "admin").
+  --read-auth <mode>    open (default): reads need no token; token: reads need any valid token.
+  --port <n>            TCP port, 0 picks a free one. Default 8470.
+  --host <addr>         interface to bind. Default 127.0.0.1.
+  --max-bundle-mb <n>   largest push accepted, MiB. Default 256.
+
+promote moves an alias by compare-and-set: --expect names the version the alias must point at now
+("none": it must not exist); without --expect the move is unconditional. Moving production checks the
+model's promotion policy (see policy) and fails with the reasons when the version does not meet it.
+
+Exit codes: 0 done, 1 refused or failed (the message carries an EDGELOOP_ERR_* code), 2 usage.
+`;
+
+const options = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  model: { type: 'string' },
+  out: { type: 'string' },
+  lineage: { type: 'boolean' },
+  'trusted-key': { type: 'string', multiple: true },
+  to: { type: 'string' },
+  expect: { type: 'string' },
+  reason: { type: 'string' },
+  alias: { type: 'string' },
+  'min-macro-f1': { type: 'string' },
+  'max-regression': { type: 'string' },
+  'require-staging-first': { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  'tokens-file': { type: 'string' },
+  'read-auth': { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'max-bundle-mb': { type: 'string' },
+  onnx: { type: 'string' },
+  labels: { type: 'string' },
+  pipeline: { type: 'string' },
+  'pipeline-hash': { type: 'string' },
+  dataset: { type: 'string' },
+  key: { type: 'string' },
+  name: { type: 'string' },
+  version: { type: 'string' },
+  metrics: { type: 'string' },
+  'golden-rows': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** A refusal from the server or a local check: printed with its code, exit 1. */
+class Refused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly reasons: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+interface Client {
+  /** JSON request (body serialized) or, with raw, a tarball upload; returns the parsed JSON reply. */
+  json(method: string, path: string, body?: unknown, raw?: Uint8Array): Promise<unknown>;
+  bytes(method: string, path: string): Promise<Uint8Array>;
+}
+
+function client(values: Values, env: CliIO['env']): Client {
+  const base = (
+    typeof values.url === 'string' ? values.url : (env.EDGELOOP_REGISTRY_URL ?? DEFAULT_REGISTRY_URL)
+  ).replace(/\/+$/, '');
+  const token = typeof values.token === 'string' ? values.token : env.EDGELOOP_REGISTRY_TOKEN;
+  async function call(
+    method: string,
+    path: string,
+    body?: Uint8Array | string,
+    type?: string,
+  ): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
+    if (type !== undefined) headers['content-type'] = type;
+    let res: Response;
+    try {
+      res = await fetch(`${base}/api/v1${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
+      throw new Refused(
+        'EDGELOOP_ERR_REGISTRY_UNREACHABLE',
+        `${base}: ${cause}. ${errorCatalogue.EDGELOOP_ERR_REGISTRY_UNREACHABLE}`,
+      );
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let e: { code?: string; message?: string; reasons?: string[] } = {};
+    try {
+      e = (JSON.parse(text) as { error?: typeof e }).error ?? {};
+    } catch {
+      // not our JSON: fall back to the status line
+    }
+    throw new Refused(
+      e.code ?? `HTTP ${res.status}`,
+      e.message ?? `HTTP ${res.status} ${text.slice(0, 200)}`,
+      e.reasons ?? [],
+    );
+  }
+  return {
+    async json(method, path, body, raw) {
+      const res =
+        raw !== undefined
+          ? await call(method, path, raw, 'application/gzip')
+          : await call(
+              method,
+              path,
+              body === undefined ? undefined : JSON.stringify(body),
+              body === undefined ? undefined : 'application/json',
+            );
+      return res.json();
+    },
+    async bytes(method, path) {
+      const res = await call(method, path);
+      return new Uint8Array(await res.arrayBuffer());
+    },
+  };
+}
+
+const enc = encodeURIComponent;
+const aliasSet = new Set(['staging', 'canary', 'production']);
+
+async function resolveVersion(c: Client, model: string, ref: string): Promise<string> {
+  if (!aliasSet.has(ref)) return ref;
+  const { aliases } = (await c.json('GET', `/models/${enc(model)}/aliases`)) as {
+    aliases: { alias: string; version: string }[];
+  };
+  const hit = aliases.find((a) => a.alias === ref);
+  if (hit === undefined) throw new Refused('EDGELOOP_ERR_REGISTRY_NOT_FOUND', `${model} has no ${ref} alias`);
+  return hit.version;
+}
+
+function need(positionals: string[], n: number, usage: string): string[] {
+  if (positionals.length !== n)
+    throw new EdgeloopError('EDGELOOP_ERR_USAGE', `expected: edgeloop registry ${usage}`);
+  return positionals;
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}
+
+function trustedKeyPaths(values: Values): string[] {
+  const v = values['trusted-key'];
+  return Array.isArray(v) ? v : [];
+}
+
+async function serve(values: Values, io: CliIO): Promise<number> {
+  const dataDir = values['data-dir'];
+  if (typeof dataDir !== 'string')
+    throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'serve needs --data-dir <dir>');
+  const keyPaths = trustedKeyPaths(values);
+  if (keyPaths.length === 0)
+    throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'serve needs at least one --trusted-key <pub.pem>');
+  const keys = await readTrustedKeys(keyPaths);
+  if (!keys.ok) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', keys.message);
+  let tokens: RegistryToken[] = [];
+  if (typeof values['tokens-file'] === 'string') {
+    let text: string;
+    try {
+      text = await readFile(values['tokens-file'], 'utf8');
+    } catch (err) {
+      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `--tokens-file: ${(err as Error).message}`);
+    }
+    tokens = [...parseRegistryTokens(text, '--tokens-file')];
+  } else if (io.env.EDGELOOP_REGISTRY_TOKEN !== undefined && io.env.EDGELOOP_REGISTRY_TOKEN !== '') {
+    tokens = [{ token: io.env.EDGELOOP_REGISTRY_TOKEN, actor: 'admin' }];
+  }
+  if (tokens.length === 0)
+    io.stderr.write('edgeloop registry serve: no tokens configured: every write will be refused (401)\n');
+  const readAuth = values['read-auth'] ?? 'open';
+  if (readAuth !== 'open' && readAuth !== 'token')
+    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--read-auth must be open or token');
+  const port = Number(values.port ?? '8470');
+  const maxMb = Number(values['max-bundle-mb'] ?? '256');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--port must be 0..65535');
+  if (!(maxMb > 0))
+    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--max-bundle-mb must be positive');
+  // Loaded here, not at the top, so client subcommands never load onnxruntime or SQLite.
+  const { createRegistryServer } = await import('../collector/registry/server.ts');
+  const server = await createRegistryServer({
+    dataDir,
+    tokens,
+    readAuth,
+    trustedKeys: keys.value,
+    port,
+    ...(typeof values.host === 'string' ? { host: values.host } : {}),
+    maxBundleBytes: Math.floor(maxMb * 1024 * 1024),
+  });
+  io.stdout.write(
+    `registry listening on ${server.url}/api/v1 (data ${dataDir}, reads ${readAuth}, ${keys.value.length} trusted key(s))\n`,
+  );
+  await new Promise<void>((resolve) => {
+    if (io.signal.aborted) resolve();
+    else
+      io.signal.addEventListener(
+        'abort',
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
+  });
+  await server.close();
+  return 0;
+}
+
+interface VersionJson {
+  version: string;
+  manifestDigest: string;
+  createdAt: string;
+  pushedBy: string;
+  aliases: string[];
+  files: { path: string; role: string; sha256: string; size: number }[];
+  manifest?: {
+    metrics?: Record<string, unknown>;
+    labels?: string[];
+    pipeline?: { id: string };
+    description?: string;
+  };
+}
+
+async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<number> {
+  const str = (k: string): string => {
+    const v = values[k];
+    if (typeof v !== 'string' || v === '')
+      throw new EdgeloopError('EDGELOOP_ERR_USAGE', `push --onnx needs --${k}`);
+    return v;
+  };
+  const read = async (path: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new Refused('EDGELOOP_ERR_INPUT_READ', `cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  const [{ packageOnnxModel, parseFeatureCsv }, { loadOnnxModel }, { createSignedBundle }, features] =
+    await Promise.all([
+      import('../collector/registry/byo.ts'),
+      import('../collector/adapters/onnxruntime.ts'),
+      import('../shared/bundle/build.ts'),
+      import('../shared/features/pipeline.ts'),
+    ]);
+  const pipelineId = str('pipeline');
+  let paramsHash = typeof values['pipeline-hash'] === 'string' ? values['pipeline-hash'] : undefined;
+  if (paramsHash === undefined && pipelineId === features.featurePipelineId)
+    paramsHash = features.createFeaturePipeline().paramsHash;
+  if (paramsHash === undefined)
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_USAGE',
+      `--pipeline ${pipelineId} is not built in: pass --pipeline-hash`,
+    );
+  const datasetPath = str('dataset');
+  const dataset = parseFeatureCsv(
+    (await read(datasetPath)).toString('utf8'),
+    datasetPath.slice(datasetPath.lastIndexOf('/') + 1),
+  );
+  if (!dataset.ok) throw new Refused(dataset.code, dataset.message);
+  let metrics: Metrics | undefined;
+  if (typeof values.metrics === 'string') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse((await read(values.metrics)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof Refused) throw err;
+    }
+    const m = metricsSchema.safeParse(parsed);
+    if (!m.success)
+      throw new EdgeloopError(
+        'EDGELOOP_ERR_CONFIG_INVALID',
+        `--metrics ${values.metrics} must be a JSON object of numbers`,
+      );
+    metrics = m.data;
+  }
+  const packaged = await packageOnnxModel(
+    {
+      onnx: new Uint8Array(await read(str('onnx'))),
+      name: str('name'),
+      version: str('version'),
+      labels: str('labels')
+        .split(',')
+        .map((l) => l.trim()),
+      pipeline: { id: pipelineId, paramsHash },
+      dataset: dataset.value,
+      ...(typeof values['golden-rows'] === 'string' ? { goldenRows: Number(values['golden-rows']) } : {}),
+      ...(metrics === undefined ? {} : { metrics }),
+      createdAt: new Date().toISOString(),
+      libraries: { edgeloop: '0.1.0', node: process.versions.node },
+    },
+    (b) => loadOnnxModel(b),
+  );
+  if (!packaged.ok) throw new Refused(packaged.code, packaged.message);
+  const signed = createSignedBundle(
+    packaged.value.manifest,
+    packaged.value.files,
+    (await read(str('key'))).toString('utf8'),
+  );
+  if (!signed.ok) throw new Refused(signed.code, signed.message);
+  if (typeof values.out === 'string') {
+    const w = await writeBundleContents(values.out, signed.value.contents);
+    if (!w.ok) throw new Refused(w.code, w.message);
+  }
+  const name = signed.value.manifest.name;
+  const r = (await c.json(
+    'POST',
+    `/models/${enc(name)}/versions`,
+    undefined,
+    encodeBundleArchive(signed.value.contents, { gzip: true }),
+  )) as VersionJson & { created: boolean };
+  io.stdout.write(
+    values.json === true
+      ? `${JSON.stringify(r, null, 2)}\n`
+      : `${r.created ? 'packaged and pushed' : 'already present (identical)'} ${name}@${r.version} manifest ${r.manifestDigest} (${signed.value.manifest.golden.cases} golden cases)\n`,
+  );
+  return 0;
+}
+
+async function runSub(sub: string, positionals: string[], values: Values, io: CliIO): Promise<number> {
+  const print = (value: unknown, text: () => string): number => {
+    io.stdout.write(values.json === true ? `${JSON.stringify(value, null, 2)}\n` : text());
+    return 0;
+  };
+  const c = client(values, io.env);
+  switch (sub) {
+    case 'serve':
+      return serve(values, io);
+    case 'push': {
+      if (typeof values.onnx === 'string') return pushOnnx(c, values, io);
+      const [path] = need(positionals, 1, 'push <bundle dir|.tar|.tar.gz>');
+      const contents = await readBundle(path as string);
+      if (!contents.ok) throw new Refused(contents.code, contents.message);
+      let name = typeof values.model === 'string' ? values.model : undefined;
+      if (name === undefined) {
+        try {
+          name = String(
+            (JSON.parse(new TextDecoder().decode(contents.value.manifest)) as { name?: unknown }).name,
+          );
+        } catch {
+          throw new Refused(
+            'EDGELOOP_ERR_BUNDLE_MANIFEST_INVALID',
+            'manifest.json is not JSON; pass --model to push anyway',
+          );
+        }
+      }
+      // The server re-verifies everything; the archive is rebuilt from the files read, so a directory
+      // and a tarball push the same bytes.
+      const r = (await c.json(
+        'POST',
+        `/models/${enc(name)}/versions`,
+        undefined,
+        encodeBundleArchive(contents.value, { gzip: true }),
+      )) as VersionJson & {
+        created: boolean;
+      };
+      return print(
+        r,
+        () =>
+          `${r.created ? 'pushed' : 'already present (identical)'} ${name}@${r.version} manifest ${r.manifestDigest}\n`,
+      );
+    }
+    case 'list': {
+      if (positionals.length === 0) {
+        const r = (await c.json('GET', '/models')) as {
+          models: {
+            name: string;
+            versions: number;
+            latestVersion: string | null;
+            aliases: Record<string, string>;
+          }[];
+        };
+        return print(r, () =>
+          table([
+            ['MODEL', 'VERSIONS', 'LATEST', 'STAGING', 'CANARY', 'PRODUCTION'],
+            ...r.models.map((m) => [
+              m.name,
+              String(m.versions),
+              m.latestVersion ?? '-',
+              m.aliases.staging ?? '-',
+              m.aliases.canary ?? '-',
+              m.aliases.production ?? '-',
+            ]),
+          ]),
+        );
+      }
+      const [model] = need(positionals, 1, 'list [<model>]');
+      const r = (await c.json('GET', `/models/${enc(model as string)}/versions`)) as {
+        versions: VersionJson[];
+      };
+      return print(r, () =>
+        table([
+          ['VERSION', 'CREATED', 'PUSHED BY', 'ALIASES', 'DIGEST'],
+          ...r.versions.map((v) => [
+            v.version,
+            v.createdAt,
+            v.pushedBy,
+            v.aliases.join(',') || '-',
+            v.manifestDigest.slice(0, 16),
+          ]),
+        ]),
+      );
+    }
+    case 'show': {
+      const [model, ref] = need(positionals, 2, 'show <model> <version|alias>') as [string, string];
+      const version = await resolveVersion(c, model, ref);
+      if (values.lineage === true) {
+        const r = await c.json('GET', `/models/${enc(model)}/versions/${enc(version)}/lineage`);
+        io.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return 0;
+      }
+      const v = (await c.json('GET', `/models/${enc(model)}/versions/${enc(version)}`)) as VersionJson;
+      return print(v, () => {
+        const m = v.manifest ?? {};
+        const metrics = Object.entries(m.metrics ?? {})
+          .filter(([, x]) => typeof x === 'number')
+          .map(([k, x]) => `${k}=${String(x)}`)
+          .join(' ');
+        return (
+          `${model}@${v.version}${v.aliases.length > 0 ? ` (${v.aliases.join(', ')})` : ''}\n` +
+          `  manifest digest  ${v.manifestDigest}\n  pushed           ${v.createdAt} by ${v.pushedBy}\n` +
+          `  pipeline         ${m.pipeline?.id ?? '-'}\n  labels           ${(m.labels ?? []).join(', ')}\n  metrics          ${metrics || '-'}\n` +
+          `  files\n${table(v.files.map((f) => ['   ', f.path, f.role, String(f.size), f.sha256.slice(0, 16)]))}`
+        );
+      });
+    }
+    case 'pull': {
+      const [model, ref] = need(positionals, 2, 'pull <model> <version|alias> --out <dir>') as [
+        string,
+        string,
+      ];
+      if (typeof values.out !== 'string')
+        throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'pull needs --out <new dir>');
+      const version = await resolveVersion(c, model, ref);
+      const tar = await c.bytes('GET', `/models/${enc(model)}/versions/${enc(version)}/bundle`);
+      const contents = decodeBundleArchive(tar);
+      if (!contents.ok) throw new Refused(contents.code, contents.message);
+      const keyPaths = trustedKeyPaths(values);
+      let note = 'not verified: pass --trusted-key or run `edgeloop registry verify`';
+      if (keyPaths.length > 0) {
+        const keys = await readTrustedKeys(keyPaths);
+        if (!keys.ok) throw new Refused(keys.code, keys.message);
+        const v = verifyBundle({ ...contents.value, trustedKeys: keys.value });
+        if (!v.ok) throw new Refused(v.code, `${v.message} (nothing was written)`);
+        note = `verified, key ${v.value.keyId}`;
+      }
+      const w = await writeBundleContents(values.out, contents.value);
+      if (!w.ok) throw new Refused(w.code, w.message);
+      io.stdout.write(
+        `pulled ${model}@${version} into ${values.out} (${contents.value.files.size + 2} files, ${note})\n`,
+      );
+      return 0;
+    }
+    case 'verify': {
+      const [path] = need(positionals, 1, 'verify <bundle dir|.tar|.tar.gz> --trusted-key <pub.pem>');
+      const keyPaths = trustedKeyPaths(values);
+      if (keyPaths.length === 0)
+        throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'verify needs --trusted-key <pub.pem>');
+      const keys = await readTrustedKeys(keyPaths);
+      if (!keys.ok) throw new Refused(keys.code, keys.message);
+      const v = await verifyBundleDir(path as string, keys.value);
+      if (!v.ok) throw new Refused(v.code, v.message);
+      const m = v.value.manifest;
+      return print(
+        {
+          name: m.name,
+          version: m.version,
+          digest: v.value.digest,
+          keyId: v.value.keyId,
+          files: m.files.length,
+        },
+        () =>
+          `OK ${m.name}@${m.version}: signature by key ${v.value.keyId}, ${m.files.length} files match manifest ${v.value.digest}\n`,
+      );
+    }
+    case 'promote': {
+      const [model, version] = need(positionals, 2, 'promote <model> <version> [--to <alias>]') as [
+        string,
+        string,
+      ];
+      const alias = typeof values.to === 'string' ? values.to : 'production';
+      const expect = values.expect;
+      const body = {
+        version,
+        ...(typeof expect === 'string' ? { expectedVersion: expect === 'none' ? null : expect } : {}),
+        reason: typeof values.reason === 'string' ? values.reason : `promoted with edgeloop registry promote`,
+      };
+      const r = (await c.json('PUT', `/models/${enc(model)}/aliases/${enc(alias)}`, body)) as {
+        from: string | null;
+        to: string;
+        changed: boolean;
+      };
+      return print(r, () =>
+        r.changed
+          ? `${model} ${alias}: ${r.from ?? '(none)'} -> ${r.to}\n`
+          : `${model} ${alias} already points at ${r.to}\n`,
+      );
+    }
+    case 'policy': {
+      const [model] = need(
+        positionals,
+        1,
+        'policy <model> [--min-macro-f1 x] [--max-regression y] [--require-staging-first]',
+      );
+      const num = (k: string): number | undefined =>
+        typeof values[k] === 'string' ? Number(values[k]) : undefined;
+      const policy = {
+        ...(num('min-macro-f1') === undefined ? {} : { minMacroF1: num('min-macro-f1') }),
+        ...(num('max-regression') === undefined ? {} : { maxRegressionVsProduction: num('max-regression') }),
+        ...(values['require-staging-first'] === true ? { requireStagingFirst: true } : {}),
+      };
+      const r =
+        Object.keys(policy).length === 0
+          ? await c.json('GET', `/models/${enc(model as string)}/policy`)
+          : await c.json('PUT', `/models/${enc(model as string)}/policy`, policy);
+      return print(r, () => `${JSON.stringify((r as { policy: unknown }).policy)}\n`);
+    }
+    case 'history': {
+      const [model] = need(positionals, 1, 'history <model> [--alias <alias>]');
+      const path =
+        typeof values.alias === 'string'
+          ? `/models/${enc(model as string)}/aliases/${enc(values.alias)}/history`
+          : `/models/${enc(model as string)}/history`;
+      const r = (await c.json('GET', path)) as {
+        history: {
+          alias: string;
+          from: string | null;
+          to: string;
+          actor: string;
+          reason: string;
+          at: string;
+        }[];
+      };
+      return print(r, () =>
+        table([
+          ['WHEN', 'ALIAS', 'FROM', 'TO', 'WHO', 'WHY'],
+          ...r.history.map((h) => [h.at, h.alias, h.from ?? '-', h.to, h.actor, h.reason]),
+        ]),
+      );
+    }
+    default:
+      throw new EdgeloopError(
+        'EDGELOOP_ERR_USAGE',
+        `unknown subcommand "${sub}" (serve, push, list, show, pull, verify, promote, policy, history)`,
+      );
+  }
+}
+
+async function run(argv: string[], io: CliIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === 'help') {
+    io.stdout.write(help);
+    return sub === undefined ? 2 : 0;
+  }
+  try {
+    const { values, positionals } = parseCliArgs(rest, options, true);
+    return await runSub(sub, positionals, values, io);
+  } catch (err) {
+    if (err instanceof Refused) {
+      io.stderr.write(
+        `edgeloop registry ${sub}: ${err.message} [${err.code}]\n${err.reasons.map((r) => `  - ${r}\n`).join('')}`,
+      );
+      return 1;
+    }
+    if (err instanceof EdgeloopError) {
+      io.stderr.write(`edgeloop registry ${sub}: ${err.message} [${err.code}]\n`);
+      return err.code === 'EDGELOOP_ERR_USAGE' || err.code === 'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION' ? 2 : 1;
+    }
+    throw err;
+  }
+}
+
+export const registryCommand: Command = {
+  summary: 'push, list, pull, verify and promote model bundles',
+  help,
+  run,
+};

@@ -1,0 +1,216 @@
+// Bring your own model (issue #3 section 5, docs/model-bundle.md "Bring your own model"): packages an
+// ONNX model made elsewhere (PyTorch, scikit-learn) into a bundle. The I/O signature and ONNX metadata
+// are read from the model itself, the drift reference profile is computed from a dataset of feature rows,
+// and golden cases are produced by running the model on the first rows, so the registry's push checks
+// hold by construction and keep holding for as long as the model file is unchanged.
+
+import onnxProto from 'onnx-proto';
+import type { ManifestInput } from '../../shared/bundle/build.ts';
+import { canonicalJsonBytes } from '../../shared/bundle/canonical-json.ts';
+import {
+  DEFAULT_GOLDEN_TOLERANCE,
+  encodeGolden,
+  GOLDEN_FILE,
+  type GoldenCase,
+  type GoldenTensor,
+} from '../../shared/bundle/golden.ts';
+import { tensorDtypes, type Metrics, type TensorSpec } from '../../shared/bundle/manifest.ts';
+import {
+  buildReferenceProfile,
+  encodeReferenceProfile,
+  REFERENCE_FILE,
+  summarizeReference,
+} from '../../shared/bundle/reference.ts';
+import { sha256Hex } from '../../shared/bundle/signing.ts';
+import { fail, ok, type Result } from '../../shared/errors.ts';
+import type { OnnxOutput, OnnxValueInfo } from '../adapters/onnxruntime.ts';
+import type { ModelLoader } from './push-check.ts';
+
+const { onnx } = onnxProto;
+
+export interface ByoModelInput {
+  readonly onnx: Uint8Array;
+  readonly name: string;
+  readonly version: string;
+  /** Class labels in the order of the probability columns. */
+  readonly labels: readonly string[];
+  readonly pipeline: { readonly id: string; readonly paramsHash: string };
+  /** Feature rows from that pipeline, in time order; they become the reference profile and golden inputs. */
+  readonly dataset: {
+    readonly name: string;
+    readonly featureNames: readonly string[];
+    readonly rows: readonly (readonly number[])[];
+  };
+  /** Golden cases taken from the first dataset rows. Default 8. */
+  readonly goldenRows?: number;
+  /** Test metrics measured elsewhere (e.g. { macroF1: 0.91 }); the promotion gate reads macroF1. */
+  readonly metrics?: Metrics;
+  readonly description?: string;
+  /** ISO-8601 time for createdAt and the lineage times. */
+  readonly createdAt: string;
+  readonly libraries?: Readonly<Record<string, string>>;
+}
+
+const bad = (detail: string): Result<never> => fail('EDGELOOP_ERR_REGISTRY_IO_MISMATCH', detail);
+
+function toSpec(info: OnnxValueInfo): Result<TensorSpec> {
+  if (!(tensorDtypes as readonly string[]).includes(info.dtype)) {
+    return bad(
+      `"${info.name}" is ${info.dtype === 'non-tensor' ? 'not a tensor (a sequence or map, e.g. ZipMap; export with zipmap disabled)' : `of dtype ${info.dtype}, which a bundle cannot describe`}`,
+    );
+  }
+  // onnxruntime reports an unnamed dynamic dimension as -1; the manifest names it instead.
+  const shape = info.shape.map((d, i) => (typeof d === 'number' && d < 0 ? `${info.name}_dim${i}` : d));
+  return ok({ name: info.name, dtype: info.dtype as TensorSpec['dtype'], shape });
+}
+
+function goldenTensor(out: OnnxOutput): GoldenTensor {
+  const data =
+    out.dtype === 'bool'
+      ? Array.from(out.data as Uint8Array, (v) => v !== 0)
+      : Array.from(out.data as ArrayLike<number | bigint | string>, (v) =>
+          typeof v === 'bigint' ? Number(v) : v,
+        );
+  return { dims: [...out.dims], data: data as GoldenTensor['data'] };
+}
+
+function onnxInfo(bytes: Uint8Array): {
+  opset: number;
+  irVersion: number;
+  opsetImports: Record<string, number>;
+  producer?: string;
+} {
+  const m = onnx.ModelProto.decode(bytes);
+  const opsetImports: Record<string, number> = {};
+  for (const o of m.opsetImport) opsetImports[o.domain ?? ''] = Number(String(o.version));
+  return {
+    opset: opsetImports[''] ?? opsetImports['ai.onnx'] ?? 1,
+    irVersion: Number(String(m.irVersion)),
+    opsetImports,
+    ...(m.producerName
+      ? { producer: `${m.producerName}${m.producerVersion ? ` ${m.producerVersion}` : ''}` }
+      : {}),
+  };
+}
+
+/** Builds the files and manifest input of a bundle for an imported model; sign with createSignedBundle. */
+export async function packageOnnxModel(
+  input: ByoModelInput,
+  loadModel: ModelLoader,
+): Promise<Result<{ readonly manifest: ManifestInput; readonly files: Map<string, Uint8Array> }>> {
+  const { featureNames, rows } = input.dataset;
+  if (rows.length === 0) return fail('EDGELOOP_ERR_INPUT_READ', `dataset ${input.dataset.name} has no rows`);
+  const ragged = rows.findIndex(
+    (r) => r.length !== featureNames.length || r.some((v) => !Number.isFinite(v)),
+  );
+  if (ragged >= 0)
+    return fail(
+      'EDGELOOP_ERR_INPUT_READ',
+      `dataset row ${ragged + 1} does not hold ${featureNames.length} finite numbers`,
+    );
+  const loaded = await loadModel(input.onnx);
+  if (!loaded.ok) return fail('EDGELOOP_ERR_REGISTRY_ONNX_LOAD', loaded.message);
+  const model = loaded.value;
+  try {
+    const only = model.inputs[0];
+    if (model.inputs.length !== 1 || only === undefined)
+      return bad(`the model has ${model.inputs.length} inputs; one feature-vector input is supported`);
+    if (only.dtype !== 'float32' || only.shape.length !== 2)
+      return bad(
+        `input "${only.name}" is ${only.dtype} [${only.shape.join(', ')}], expected float32 [batch, features]`,
+      );
+    const width = only.shape[1];
+    if (typeof width === 'number' && width >= 0 && width !== featureNames.length) {
+      return bad(
+        `input "${only.name}" takes ${width} features, the dataset has ${featureNames.length} columns`,
+      );
+    }
+    const io: TensorSpec[] = [];
+    for (const info of [...model.inputs, ...model.outputs]) {
+      const spec = toSpec(info);
+      if (!spec.ok) return spec;
+      io.push(spec.value);
+    }
+
+    const cases: GoldenCase[] = [];
+    for (const row of rows.slice(0, Math.max(1, input.goldenRows ?? 8))) {
+      const out = await model.run({
+        [only.name]: { dtype: 'float32', data: Float32Array.from(row), dims: [1, row.length] },
+      });
+      if (!out.ok)
+        return fail(
+          'EDGELOOP_ERR_REGISTRY_ONNX_LOAD',
+          `the model does not run on a dataset row: ${out.message}`,
+        );
+      const outputs: Record<string, GoldenTensor> = {};
+      for (const [name, value] of Object.entries(out.value)) outputs[name] = goldenTensor(value);
+      // Feed what the model will see: float32-rounded values, so re-running reproduces bit for bit.
+      cases.push({
+        inputs: { [only.name]: { dims: [1, row.length], data: Array.from(Float32Array.from(row)) } },
+        outputs,
+      });
+    }
+
+    const profile = buildReferenceProfile(
+      featureNames.map((name, j) => ({ name, values: rows.map((r) => r[j] as number) })),
+    );
+    if (!profile.ok) return profile;
+    const datasetDigest = sha256Hex(canonicalJsonBytes({ featureNames, rows }));
+    const files = new Map<string, Uint8Array>([
+      ['model.onnx', input.onnx],
+      [REFERENCE_FILE, encodeReferenceProfile(profile.value)],
+      [GOLDEN_FILE, encodeGolden({ schemaVersion: 1, cases })],
+    ]);
+    const manifest: ManifestInput = {
+      name: input.name,
+      version: input.version,
+      createdAt: input.createdAt,
+      ...(input.description === undefined ? {} : { description: input.description }),
+      io: { inputs: io.slice(0, 1), outputs: io.slice(1) },
+      pipeline: { id: input.pipeline.id, paramsHash: input.pipeline.paramsHash },
+      labels: [...input.labels],
+      reference: summarizeReference(profile.value),
+      metrics: input.metrics ?? {},
+      golden: { path: GOLDEN_FILE, cases: cases.length, tolerance: DEFAULT_GOLDEN_TOLERANCE },
+      lineage: {
+        origin: 'imported',
+        datasets: [
+          {
+            name: input.dataset.name,
+            digest: datasetDigest,
+            rows: rows.length,
+            splitSeed: null,
+            partition: 'reference',
+          },
+        ],
+        code: { commit: null, dirty: null },
+        hyperparameters: {},
+        trials: [],
+        startedAt: input.createdAt,
+        endedAt: input.createdAt,
+        libraries: { ...(input.libraries ?? {}) },
+      },
+      onnx: onnxInfo(input.onnx),
+    };
+    return ok({ manifest, files });
+  } finally {
+    await model.close();
+  }
+}
+
+/** Parses a CSV dataset: a header of feature names, then one row of numbers per line. */
+export function parseFeatureCsv(text: string, name: string): Result<ByoModelInput['dataset']> {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  const header = lines[0];
+  if (header === undefined) return fail('EDGELOOP_ERR_INPUT_READ', `${name} is empty`);
+  const featureNames = header.split(',').map((s) => s.trim());
+  const rows: number[][] = [];
+  for (const [i, line] of lines.slice(1).entries()) {
+    const row = line.split(',').map((s) => Number(s.trim()));
+    if (row.length !== featureNames.length || row.some((v) => !Number.isFinite(v))) {
+      return fail('EDGELOOP_ERR_CSV_LINE', `${name} line ${i + 2}: expected ${featureNames.length} numbers`);
+    }
+    rows.push(row);
+  }
+  return ok({ name, featureNames, rows });
+}

@@ -1,0 +1,438 @@
+// Real, small, signed bundles for the agent model tests: a softmax-regression ONNX graph over the reference
+// board's 192 features (edgeloop-features/v1, default params), golden outputs produced by running it in
+// onnxruntime-node, reference windows, a static HTTP file server on port 0 that can fail or cut on purpose,
+// and command builders.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { loadOnnxSession, type OnnxSessionLoader } from '../../agent/adapters/onnxruntime.ts';
+import { InferenceRunner, type InferenceOutcome } from '../../agent/inference/runner.ts';
+import { resolveModelManagerConfig, type ModelManagerConfig } from '../../agent/models/config.ts';
+import { ModelManager } from '../../agent/models/manager.ts';
+import type { ModelStateReport } from '../../agent/models/report.ts';
+import { createSignedBundle, type SignedBundle } from '../../shared/bundle/build.ts';
+import { encodeGolden, GOLDEN_FILE, type GoldenData } from '../../shared/bundle/golden.ts';
+import {
+  buildReferenceProfile,
+  encodeReferenceProfile,
+  REFERENCE_FILE,
+  summarizeReference,
+} from '../../shared/bundle/reference.ts';
+import { sha256Hex, type SigningKeyPair } from '../../shared/bundle/signing.ts';
+import { encodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { createFeaturePipeline } from '../../shared/features/pipeline.ts';
+import type { ModelCommandPayload } from '../../shared/mqtt/schemas.ts';
+import type { ChannelWindow, Window } from '../../shared/samples.ts';
+import { channelNames, referenceSensors } from '../../shared/sensors.ts';
+
+const { onnx } = onnxProto;
+export const sensors = referenceSensors;
+export const pipeline = createFeaturePipeline();
+export const featureNames = pipeline.featureNames(sensors);
+export const WIDTH = featureNames.length;
+export const LABELS = ['normal', 'imbalance', 'bearing_wear'] as const;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** features[N,WIDTH] -MatMul-Add-Softmax-> probabilities[N,3]; ArgMax -> label[N] (int64). */
+export function softmaxOnnx(seed: number): Uint8Array {
+  const u = rng(seed);
+  const C = LABELS.length;
+  const f32 = (name: string, dims: number[], n: number, scale: number) => {
+    const raw = new Uint8Array(n * 4);
+    const view = new DataView(raw.buffer);
+    for (let i = 0; i < n; i++) view.setFloat32(i * 4, (u() - 0.5) * scale, true);
+    return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw });
+  };
+  const vi = (name: string, elemType: number, dims: (number | string)[]) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: {
+        tensorType: {
+          elemType,
+          shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        },
+      },
+    });
+  const INT = onnx.AttributeProto.AttributeType.INT;
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    producerName: 'agent-model-test',
+    graph: {
+      name: 'softmax',
+      initializer: [f32('w', [WIDTH, C], WIDTH * C, 0.2), f32('b', [C], C, 0.1)],
+      node: [
+        onnx.NodeProto.create({ opType: 'MatMul', input: ['features', 'w'], output: ['mm'] }),
+        onnx.NodeProto.create({ opType: 'Add', input: ['mm', 'b'], output: ['logits'] }),
+        onnx.NodeProto.create({
+          opType: 'Softmax',
+          input: ['logits'],
+          output: ['probabilities'],
+          attribute: [{ name: 'axis', i: -1, type: INT }],
+        }),
+        onnx.NodeProto.create({
+          opType: 'ArgMax',
+          input: ['probabilities'],
+          output: ['label'],
+          attribute: [
+            { name: 'axis', i: 1, type: INT },
+            { name: 'keepdims', i: 0, type: INT },
+          ],
+        }),
+      ],
+      input: [vi('features', onnx.TensorProto.DataType.FLOAT, ['N', WIDTH])],
+      output: [
+        vi('probabilities', onnx.TensorProto.DataType.FLOAT, ['N', C]),
+        vi('label', onnx.TensorProto.DataType.INT64, ['N']),
+      ],
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** One reference-board window (1 s, every channel full) with the given index; seed varies the signal. */
+export function makeWindow(index: number, seed = 1): Window {
+  const u = rng(seed);
+  const channels: ChannelWindow[] = [];
+  for (const s of sensors) {
+    channelNames(s).forEach((channel, axis) => {
+      const n = Math.round(s.rateHz);
+      const values = new Float64Array(n);
+      const timestampsUs = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const t = i / s.rateHz;
+        values[i] =
+          Math.sin(2 * Math.PI * 29.5 * t + axis) + 0.3 * Math.sin(2 * Math.PI * 59 * t) + 0.05 * (u() - 0.5);
+        timestampsUs[i] = t * 1e6;
+      }
+      channels.push({
+        channel,
+        sensorId: s.id,
+        axis,
+        unit: s.unit,
+        rateHz: s.rateHz,
+        values,
+        timestampsUs,
+        expected: n,
+        missing: 0,
+      });
+    });
+  }
+  return {
+    deviceId: 'dev-1',
+    bootId: 1,
+    index,
+    startUs: index * 1e6,
+    endUs: (index + 1) * 1e6,
+    channels,
+    integrity: { status: 'good', channels: {}, flags: [] },
+  };
+}
+
+async function goldenFor(model: Uint8Array): Promise<GoldenData> {
+  const s = await loadOnnxSession(model);
+  if (!s.ok) throw new Error(s.message);
+  const cases = [];
+  for (const seed of [1, 2]) {
+    const x = pipeline.compute(makeWindow(0, seed), sensors);
+    const out = await s.value.run({ features: { dtype: 'float32', data: x, dims: [1, WIDTH] } });
+    if (!out.ok) throw new Error(out.message);
+    const p = out.value.probabilities!;
+    const l = out.value.label!;
+    cases.push({
+      inputs: { features: { dims: [1, WIDTH], data: Array.from(x) } },
+      outputs: {
+        probabilities: { dims: [...p.dims], data: Array.from(p.data as Float32Array) },
+        label: { dims: [...l.dims], data: Array.from(l.data as BigInt64Array, Number) },
+      },
+    });
+  }
+  await s.value.close();
+  return { schemaVersion: 1, cases };
+}
+
+const reference = (() => {
+  const cols = featureNames
+    .slice(0, 4)
+    .map((name, j) => ({ name, values: Array.from({ length: 100 }, (_, i) => Math.sin(i * 0.37 + j)) }));
+  const r = buildReferenceProfile(cols, { sampleSize: 50 });
+  if (!r.ok) throw new Error(r.message);
+  return r.value;
+})();
+
+export interface BundleOptions {
+  readonly name?: string;
+  readonly version?: string;
+  /** Weight seed: different seeds give different (but valid) models. */
+  readonly seed?: number;
+  /** Add this to every golden probability (the model then fails its golden test). */
+  readonly goldenShift?: number;
+}
+
+export async function makeModelBundle(key: SigningKeyPair, o: BundleOptions = {}): Promise<SignedBundle> {
+  const model = softmaxOnnx(o.seed ?? 7);
+  const golden = await goldenFor(model);
+  if (o.goldenShift !== undefined)
+    for (const c of golden.cases) {
+      const p = c.outputs.probabilities!;
+      p.data = (p.data as number[]).map((v) => v + o.goldenShift!);
+    }
+  const files = new Map<string, Uint8Array>([
+    ['model.onnx', model],
+    [REFERENCE_FILE, encodeReferenceProfile(reference)],
+    [GOLDEN_FILE, encodeGolden(golden)],
+  ]);
+  const r = createSignedBundle(
+    {
+      name: o.name ?? 'pump-condition',
+      version: o.version ?? '1.0.0',
+      createdAt: '2026-01-02T03:04:05.000Z',
+      io: {
+        inputs: [{ name: 'features', dtype: 'float32', shape: ['N', WIDTH] }],
+        outputs: [
+          { name: 'probabilities', dtype: 'float32', shape: ['N', LABELS.length] },
+          { name: 'label', dtype: 'int64', shape: ['N'] },
+        ],
+      },
+      pipeline: { ...pipeline.ref },
+      labels: [...LABELS],
+      reference: summarizeReference(reference),
+      metrics: { accuracy: 0.95, macroF1: 0.93 },
+      golden: {
+        path: GOLDEN_FILE,
+        cases: golden.cases.length,
+        tolerance: { absolute: 1e-5, relative: 1e-4 },
+      },
+      lineage: {
+        origin: 'imported',
+        datasets: [{ name: 'lab', digest: 'b'.repeat(64), rows: 100, splitSeed: 7, partition: 'test' }],
+        code: { commit: null, dirty: null },
+        hyperparameters: {},
+        trials: [],
+        startedAt: '2026-01-02T03:00:00.000Z',
+        endedAt: '2026-01-02T03:04:00.000Z',
+        libraries: { 'onnx-proto': '8.0.1' },
+      },
+      onnx: { opset: 17, irVersion: 8 },
+    },
+    files,
+    key.privateKeyPem,
+  );
+  if (!r.ok) throw new Error(r.message);
+  return r.value;
+}
+
+export const archiveOf = (b: SignedBundle): Uint8Array => encodeBundleArchive(b.contents);
+export const digestOf = (bytes: Uint8Array): string => `sha256:${sha256Hex(bytes)}`;
+
+let msgSeq = 0;
+export function installCommand(
+  url: string,
+  bytes: Uint8Array,
+  o: { deploySeq: number; name?: string; version?: string; digest?: string },
+): ModelCommandPayload {
+  return {
+    v: 1,
+    deviceId: 'dev-1',
+    runId: 1,
+    msgSeq: ++msgSeq,
+    tsMs: Date.now(),
+    action: 'install',
+    deploySeq: o.deploySeq,
+    model: { name: o.name ?? 'pump-condition', version: o.version ?? '1.0.0' },
+    url,
+    digest: o.digest ?? digestOf(bytes),
+  };
+}
+
+export interface FileServer {
+  readonly url: string;
+  /** Every request: path and Range header. */
+  readonly requests: { path: string; range: string | undefined }[];
+  set(path: string, bytes: Uint8Array): void;
+  /** The next `n` requests answer 503. */
+  failNext(n: number): void;
+  /** The next request sends half the body, then cuts the connection. */
+  cutNext(): void;
+  close(): Promise<void>;
+}
+
+/** A tiny static server with Range support (bytes=a-), enough for the download adapter. */
+export async function startFileServer(t: { after(fn: () => unknown): void }): Promise<FileServer> {
+  const files = new Map<string, Uint8Array>();
+  const requests: { path: string; range: string | undefined }[] = [];
+  let failing = 0;
+  let cut = false;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url ?? '/';
+    requests.push({ path, range: req.headers.range });
+    if (failing > 0) {
+      failing--;
+      res.writeHead(503).end();
+      return;
+    }
+    const body = files.get(path);
+    if (body === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const start = m === null ? 0 : Number(m[1]);
+    if (start >= body.length && m !== null) {
+      res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
+      return;
+    }
+    const slice = body.subarray(start);
+    const headers: Record<string, string | number> = {
+      'content-length': slice.length,
+      'accept-ranges': 'bytes',
+    };
+    if (m !== null) headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
+    res.writeHead(m === null ? 200 : 206, headers);
+    if (cut) {
+      cut = false;
+      res.write(slice.subarray(0, slice.length >> 1), () => res.destroy());
+      return;
+    }
+    res.end(slice);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    server.closeAllConnections();
+    await new Promise<void>((r) => {
+      server.close(() => {
+        r();
+      });
+    });
+  };
+  t.after(close);
+  return {
+    url,
+    requests,
+    set: (p, b) => {
+      files.set(p, b);
+    },
+    failNext: (n) => {
+      failing = n;
+    },
+    cutNext: () => {
+      cut = true;
+    },
+    close,
+  };
+}
+
+export function tempDir(t: { after(fn: () => unknown): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeloop-agent-model-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+export interface AgentHarness {
+  readonly runner: InferenceRunner;
+  readonly manager: ModelManager;
+  readonly reports: ModelStateReport[];
+  readonly outcomes: InferenceOutcome[];
+  /** Starts submitting a window every `everyMs` (default 1 ms) until stopFeed(). */
+  startFeed(everyMs?: number): void;
+  stopFeed(): void;
+  /** Submits windows until `n` more outcomes arrived. */
+  pump(n: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const template = makeWindow(0);
+
+export async function startAgent(
+  t: { after(fn: () => unknown): void },
+  o: {
+    dataDir: string;
+    trustedKeys: readonly string[];
+    config?: Partial<ModelManagerConfig>;
+    loadSession?: OnnxSessionLoader;
+    onReport?: (r: ModelStateReport) => void;
+    start?: boolean;
+  },
+): Promise<AgentHarness> {
+  const runner = new InferenceRunner({ maxQueue: 100_000 });
+  const reports: ModelStateReport[] = [];
+  const outcomes: InferenceOutcome[] = [];
+  runner.observe((x) => outcomes.push(x));
+  const manager = new ModelManager({
+    dataDir: o.dataDir,
+    runner,
+    config: resolveModelManagerConfig({
+      trustedKeys: o.trustedKeys,
+      retryBaseMs: 20,
+      retryCapMs: 100,
+      downloadDeadlineMs: 3_000,
+      downloadAttemptTimeoutMs: 5_000,
+      healthWindows: 5,
+      healthMaxMs: 20_000,
+      ...o.config,
+    }),
+    reportState: (r) => {
+      reports.push(r);
+      o.onReport?.(r);
+    },
+    sensors: () => sensors,
+    ...(o.loadSession === undefined ? {} : { loadSession: o.loadSession }),
+  });
+  let index = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const submit = () => runner.submit({ ...template, index: index++ }, sensors);
+  let closed = false;
+  const h: AgentHarness = {
+    runner,
+    manager,
+    reports,
+    outcomes,
+    startFeed(everyMs = 1) {
+      timer ??= setInterval(submit, everyMs);
+    },
+    stopFeed() {
+      clearInterval(timer);
+      timer = undefined;
+    },
+    async pump(n) {
+      const target = outcomes.length + n;
+      while (outcomes.length < target) {
+        submit();
+        await runner.whenIdle();
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      h.stopFeed();
+      await runner.close();
+      await manager.close();
+    },
+  };
+  t.after(() => h.close());
+  if (o.start !== false) {
+    const s = await manager.start();
+    if (!s.ok) throw new Error(s.message);
+  }
+  return h;
+}

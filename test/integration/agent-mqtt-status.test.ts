@@ -1,0 +1,146 @@
+// Retained status and last will (issue #4 §2 "Delivery"): a subscriber sees the agent online, then offline
+// with reason "lwt" (msgSeq 0, published by the broker) when the agent's socket is destroyed without a
+// DISCONNECT, online again after the automatic reconnect, and offline with reason "shutdown" after a clean
+// close. The socket is cut by a TCP proxy between agent and broker, so the agent code under test is the
+// production code, unchanged. Runs against aedes and the system Mosquitto.
+
+import { strict as assert } from 'node:assert';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { connect } from 'mqtt';
+import { MemoryOutbox } from '../../agent/outbox/memory-outbox.ts';
+import type { StatusPayload } from '../../shared/mqtt/schemas.ts';
+import {
+  startAedes,
+  startAgentStack,
+  Subscriber,
+  systemMosquitto,
+  waitFor,
+  type Broker,
+} from './agent-mqtt-fixture.ts';
+
+interface Proxy {
+  readonly url: string;
+  /** Destroys every proxied connection on both sides, as a dead link would. */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+async function startProxy(targetPort: number): Promise<Proxy> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = netConnect({ host: '127.0.0.1', port: targetPort });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    cut: () => {
+      for (const s of sockets) s.destroy();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => {
+          r();
+        });
+      }),
+  };
+}
+
+async function statusLifecycle(t: { after(fn: () => Promise<void>): void }, broker: Broker): Promise<void> {
+  const deviceId = `status-${Math.random().toString(16).slice(2, 10)}`;
+  const sub = await Subscriber.connect(broker.url, `edgeloop/v1/devices/${deviceId}/status`);
+  t.after(() => sub.close());
+  const proxy = await startProxy(broker.port);
+  t.after(() => proxy.close());
+  const outbox = new MemoryOutbox({ clock: { nowMs: () => Date.now() } });
+  const agent = startAgentStack({ url: proxy.url, deviceId, outbox, reconnectMaxMs: 300 });
+  t.after(() => agent.close());
+  const commandTopic = `edgeloop/v1/devices/${deviceId}/model/command`;
+  const commands: Uint8Array[] = [];
+  agent.link.subscribe(commandTopic, 1);
+  agent.link.onMessage((topic, payload) => {
+    if (topic === commandTopic) commands.push(payload);
+  });
+
+  const states = (): Pick<StatusPayload, 'state' | 'reason' | 'msgSeq'>[] =>
+    sub
+      .of('status')
+      .map((m) => ({ state: m.payload.state, reason: m.payload.reason, msgSeq: m.payload.msgSeq }));
+
+  await waitFor(() => states().length >= 1, 5000, 'online');
+  assert.deepEqual(states()[0], { state: 'online', reason: 'startup', msgSeq: 1 });
+
+  proxy.cut();
+  await waitFor(() => states().length >= 2, 10_000, 'the last will');
+  assert.deepEqual(states()[1], { state: 'offline', reason: 'lwt', msgSeq: 0 });
+  const will = sub.of('status')[1]?.payload;
+  assert.equal(will?.runId, agent.sequence.runId);
+  assert.equal(will.model?.version, '1.0.0', 'the will carries the model active when it connected');
+
+  // The link reconnects by itself and announces itself again with a new msgSeq.
+  await waitFor(() => states().length >= 3, 10_000, 'online after reconnect');
+  assert.equal(states()[2]?.state, 'online');
+  assert.ok((states()[2]?.msgSeq ?? 0) > 1);
+
+  // The subscription is applied again on the new connection, and payloads arrive as aligned copies
+  // (MQTT.js hands out slices of its socket buffer at any offset).
+  const sender = connect(broker.url, { clientId: `sender-${deviceId}`, reconnectPeriod: 0 });
+  t.after(() => sender.endAsync(true));
+  await new Promise<void>((r) =>
+    sender.once('connect', () => {
+      r();
+    }),
+  );
+  const body = new Uint8Array(45).map((_, k) => k);
+  await waitFor(
+    async () => {
+      await sender.publishAsync(commandTopic, Buffer.from(body), { qos: 1 });
+      await new Promise((r) => setTimeout(r, 100));
+      return commands.length > 0;
+    },
+    5000,
+    'a command after the reconnect',
+  );
+  const got = commands[0];
+  assert.ok(got !== undefined);
+  assert.deepEqual([...got], [...body]);
+  assert.equal(got.byteOffset, 0);
+  assert.equal(got.buffer.byteLength, body.byteLength, 'a copy that owns its buffer');
+
+  await agent.close();
+  await waitFor(() => states().length >= 4, 5000, 'offline on shutdown');
+  assert.deepEqual(
+    { state: states()[3]?.state, reason: states()[3]?.reason },
+    { state: 'offline', reason: 'shutdown' },
+  );
+  // A clean DISCONNECT: the broker must not publish the will afterwards (MQTT-3.14.4-3).
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(states().length, 4);
+  assert.deepEqual(sub.invalid, []);
+}
+
+test('status is online, then offline by last will when the socket dies, then shutdown (aedes)', async (t) => {
+  const broker = await startAedes();
+  t.after(() => broker.close());
+  await statusLifecycle(t, broker);
+});
+
+test('status is online, then offline by last will when the socket dies, then shutdown (Mosquitto)', async (t) => {
+  const broker = await systemMosquitto();
+  if (broker === undefined) {
+    t.skip('Mosquitto is not reachable on 127.0.0.1:1883 (CI starts it; locally: apt-get install mosquitto)');
+    return;
+  }
+  await statusLifecycle(t, broker);
+});

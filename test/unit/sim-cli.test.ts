@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { loadScenario } from '../../firmware-sim/adapters/scenario-files.ts';
+import { createBoard } from '../../firmware-sim/board.ts';
+import { simCommand } from '../../firmware-sim/cli.ts';
+import { streamOutput } from '../../firmware-sim/adapters/stream-output.ts';
+import { runSim } from '../../firmware-sim/run.ts';
+import { EdgeloopError } from '../../shared/errors.ts';
+
+function io(signal = new AbortController().signal) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (d: Buffer) => out.push(d));
+  stderr.on('data', (d: Buffer) => err.push(d));
+  return {
+    io: { stdout, stderr, env: {}, signal },
+    stdout: () => Buffer.concat(out),
+    stderr: () => Buffer.concat(err).toString(),
+  };
+}
+
+test('--help documents every option with its default', () => {
+  for (const opt of [
+    '--scenario',
+    '--seed',
+    '--duration',
+    '--speed',
+    '--out',
+    '--ground-truth',
+    '--device-id',
+    '--baud',
+    '--pty-dir',
+    '--list',
+  ]) {
+    assert.ok(simCommand.help.includes(opt), opt);
+  }
+  assert.equal(simCommand.help.match(/\(default/g)?.length, 9);
+});
+
+test('--list prints the bundled scenarios', async () => {
+  const c = io();
+  assert.equal(await simCommand.run(['--list'], c.io), 0);
+  assert.match(c.stdout().toString(), /^noisy-link +A bad cable/m);
+});
+
+test('an unknown option suggests the right one; bad values and names are clear', async () => {
+  await assert.rejects(
+    simCommand.run(['--sead', '3'], io().io),
+    (e: unknown) =>
+      e instanceof EdgeloopError &&
+      e.code === 'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION' &&
+      /--seed/.test(e.message),
+  );
+  await assert.rejects(
+    simCommand.run(['--speed', 'fast'], io().io),
+    (e: unknown) => e instanceof EdgeloopError && e.code === 'EDGELOOP_ERR_CONFIG_INVALID',
+  );
+  const c = io();
+  assert.equal(await simCommand.run(['--scenario', 'nope'], c.io), 2);
+  assert.match(c.stderr(), /EDGELOOP_ERR_SCENARIO_NOT_FOUND/);
+});
+
+test('--out - writes the same bytes as the board; --out <file> captures them with ground truth', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const sc = loadScenario('noisy-link');
+  assert.ok(sc.ok);
+  const expected = createBoard({ scenario: sc.value, seed: 9 }).generate(5e6);
+  const c = io();
+  assert.equal(
+    await simCommand.run(
+      ['--scenario', 'noisy-link', '--seed', '9', '--duration', '5', '--speed', 'max', '--out', '-'],
+      c.io,
+    ),
+    0,
+  );
+  const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+  assert.equal(sha(c.stdout()), sha(expected));
+  assert.match(c.stderr(), /sim: done: 5\.0 s of device time/);
+  const file = join(dir, 'capture.bin');
+  const gtFile = join(dir, 'gt.jsonl');
+  const c2 = io();
+  assert.equal(
+    await simCommand.run(
+      [
+        '--scenario',
+        'noisy-link',
+        '--seed',
+        '9',
+        '--duration',
+        '5',
+        '--speed',
+        'max',
+        '--out',
+        file,
+        '--ground-truth',
+        gtFile,
+      ],
+      c2.io,
+    ),
+    0,
+  );
+  assert.equal(sha(readFileSync(file)), sha(expected));
+  const lines = readFileSync(gtFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; frames?: { corrupted: number } });
+  assert.equal(lines[0]?.type, 'run');
+  const totals = lines.at(-1);
+  assert.equal(totals?.type, 'totals');
+  assert.equal(lines.filter((l) => l.type === 'frame_lost').length > 0, true);
+});
+
+test('runSim paces at the requested speed, stops on abort and still reports ground truth', async () => {
+  const sc = loadScenario('steady');
+  assert.ok(sc.ok);
+  const sink = new PassThrough();
+  let got = 0;
+  sink.on('data', (d: Buffer) => (got += d.length));
+  const ac = new AbortController();
+  const progress: number[] = [];
+  setTimeout(() => {
+    ac.abort();
+  }, 1500).unref();
+  const s = await runSim({
+    scenario: sc.value,
+    seed: 1,
+    durationS: 3600,
+    speed: 2,
+    out: streamOutput(sink),
+    signal: ac.signal,
+    onProgress: (p) => progress.push(p.timeS),
+  });
+  assert.equal(s.aborted, true);
+  // Paced, not flat out: an hour at speed 2 would take 30 minutes.
+  assert.ok(s.timeS > 0 && s.timeS < 60, `device time ${s.timeS}`);
+  assert.ok(progress.length >= 1);
+  assert.equal(got, s.bytes);
+  assert.equal(s.groundTruth.sensors.accel!.generated, Math.round(s.timeS * 1000));
+});
