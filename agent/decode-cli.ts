@@ -29,6 +29,7 @@ Options:
   --mode <m>             auto | binary | csv (default auto)
   --csv-channels <list>  CSV column names, e.g. accel.x,accel.y,accel.z
   --window-ms <ms>       window length for the integrity checks (default 1000)
+  --csv-rate-hz <hz>     CSV captures have no arrival times: space lines at this rate (default 1000)
   --windows              also print one line per window
   -h, --help             show this help
 `;
@@ -39,6 +40,7 @@ const options = {
   'csv-channels': { type: 'string' },
   'window-ms': { type: 'string' },
   windows: { type: 'boolean' },
+  'csv-rate-hz': { type: 'string' },
 } as const;
 
 export async function decodeStream(
@@ -47,18 +49,21 @@ export async function decodeStream(
     mode?: 'auto' | 'binary' | 'csv';
     csvChannels?: string[];
     windowMs?: number;
+    /** CSV captures carry no arrival times: lines are spaced 1/csvRateHz apart. Default 1000. */
+    csvRateHz?: number;
     onWindowLine?: (s: string) => void;
   },
 ): Promise<{ summary: CaptureSummary; pipeline: IngestPipeline }> {
   const summary = new CaptureSummary();
-  // Capture replay: CSV arrival times are not in the file, so CSV lines are spaced by their order only.
+  // Capture replay: CSV arrival times are not in the file, so lines are spaced at the rate the user gives.
+  const stepUs = 1e6 / (opts.csvRateHz ?? 1000);
   let fakeClock = 0;
   const pipeline = new IngestPipeline(
     {
       mode: opts.mode ?? 'auto',
       windowMs: opts.windowMs ?? 1000,
       ...(opts.csvChannels === undefined ? {} : { csvChannels: opts.csvChannels }),
-      nowUs: () => (fakeClock += 1000),
+      nowUs: () => (fakeClock += stepUs),
     },
     (w) => {
       summary.add(w);
@@ -89,10 +94,14 @@ export const decodeCommand = {
       throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', 'window-ms: an integer of at least 10');
     const input = path === '-' ? process.stdin : createReadStream(path);
     const csv = args.values['csv-channels'] as string | undefined;
+    const csvRateHz = Number(args.values['csv-rate-hz'] ?? 1000);
+    if (!(csvRateHz > 0 && csvRateHz <= 1e6))
+      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', 'csv-rate-hz: a rate in Hz above 0');
     try {
       const { summary, pipeline } = await decodeStream(input, {
         mode: mode as 'auto',
         windowMs,
+        csvRateHz,
         ...(csv === undefined ? {} : { csvChannels: csv.split(',').map((s) => s.trim()) }),
         ...(args.values.windows === true ? { onWindowLine: (s: string) => io.stdout.write(`${s}\n`) } : {}),
       });

@@ -127,10 +127,16 @@ export function predictScaled(w: MlpWeights, x: Float64Array, n: number): Float6
   return forward(w, x, n).probs;
 }
 
-/** Class probabilities [n x c] for raw feature rows (row-major [n x f]). */
+/**
+ * Class probabilities [n x c] for raw feature rows (row-major [n x f]). The exported graph takes float32
+ * features and standardises them in float64 (onnx-export.ts), so this does the same: each input is
+ * rounded to float32 first (a no-op for pipeline features, which are float32 already), then scaled in
+ * float64. The parity check of issue #3 §4 then compares like with like.
+ */
 export function predictProba(model: TrainedModel, x: Float64Array, n: number): Float64Array {
   const f = model.weights.features;
-  return predictScaled(model.weights, applyScaler(model.scaler, x, n, f), n);
+  const x32 = Float64Array.from(x, Math.fround);
+  return predictScaled(model.weights, applyScaler(model.scaler, x32, n, f), n);
 }
 
 /** Index of the largest probability per row; ties go to the lower index, as ONNX ArgMax does. */

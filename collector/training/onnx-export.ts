@@ -1,8 +1,14 @@
 // Scaler + MLP -> ONNX (issue #3 §4), built with the protobufjs classes from `onnx-proto`, never by
 // hand-writing bytes. The graph uses default-domain ops only, so any onnxruntime since 1.13 loads it:
-//   features[N,F] -Sub(mean)-Div(std)-MatMul(W1)-Add(b1)-Relu-MatMul(W2)-Add(b2)-Softmax -> probabilities[N,C]
+//   features[N,F] -Cast(double)-Sub(mean)-Div(std)-Cast(float)
+//     -MatMul(W1)-Add(b1)-Relu-MatMul(W2)-Add(b2)-Softmax -> probabilities[N,C]
 //   probabilities -ArgMax(axis=1, keepdims=0) -> label[N] (int64 index into the class labels)
 // With hidden = 0 the W1/b1/Relu nodes are left out (softmax regression).
+// The scaler runs in float64 because a float32 mean is off by up to half an ulp of the feature: for
+// pressure (~1013 hPa, ulp 6.1e-5, std ~0.02) that is 1.5e-3 of a standard deviation, which moved the
+// probabilities by up to 2.4e-5 on lab data, above the 1e-5 parity bound of issue #3 §4. A float32
+// input is exact in float64, so Cast-Sub-Div in double matches the TypeScript scaler to the last bit
+// before the single rounding back to float32. onnxruntime's CPU provider has Cast, Sub and Div for double.
 import onnxProto from 'onnx-proto';
 import { fail, ok, type Result } from '../../shared/errors.ts';
 import type { TrainedModel } from './model.ts';
@@ -63,6 +69,18 @@ function floatTensor(
   return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw });
 }
 
+/** A float64 initializer (the scaler's mean and std, kept at full precision), little-endian raw_data. */
+function doubleTensor(
+  name: string,
+  dims: number[],
+  values: Float64Array,
+): InstanceType<typeof onnx.TensorProto> {
+  const raw = new Uint8Array(values.length * 8);
+  const view = new DataView(raw.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat64(i * 8, values[i] as number, true);
+  return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.DOUBLE, rawData: raw });
+}
+
 function valueInfo(sig: OnnxTensorSignature): InstanceType<typeof onnx.ValueInfoProto> {
   const elemType =
     sig.dtype === 'float32' ? onnx.TensorProto.DataType.FLOAT : onnx.TensorProto.DataType.INT64;
@@ -94,12 +112,15 @@ export function exportOnnx(model: TrainedModel, options: OnnxExportOptions): Onn
     { name: LABEL_NAME, dtype: 'int64', shape: ['N'] },
   ];
   const initializer = [
-    floatTensor('scaler_mean', [f], model.scaler.mean),
-    floatTensor('scaler_std', [f], model.scaler.std),
+    doubleTensor('scaler_mean', [f], model.scaler.mean),
+    doubleTensor('scaler_std', [f], model.scaler.std),
   ];
+  // Standardise in float64 (see the header), then one rounding to float32 for the layers.
   const nodes = [
-    node('Sub', [INPUT_NAME, 'scaler_mean'], ['centred']),
-    node('Div', ['centred', 'scaler_std'], ['scaled']),
+    node('Cast', [INPUT_NAME], ['features_f64'], [{ name: 'to', i: onnx.TensorProto.DataType.DOUBLE }]),
+    node('Sub', ['features_f64', 'scaler_mean'], ['centred']),
+    node('Div', ['centred', 'scaler_std'], ['scaled_f64']),
+    node('Cast', ['scaled_f64'], ['scaled'], [{ name: 'to', i: onnx.TensorProto.DataType.FLOAT }]),
   ];
   let last = 'scaled';
   if (h > 0) {
