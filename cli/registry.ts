@@ -1,18 +1,31 @@
 // `edgeloop registry`: serve the model registry, and push, list, show, pull, verify, promote and read the
 // history of model bundles, all through the HTTP API (docs/registry-api.md). Only `verify` works offline:
 // it checks a pulled bundle against a pinned public key, trusting nothing the server said.
+// This file parses arguments and runs the client subcommands; `serve` is registry-serve.ts, `push --onnx`
+// is registry-byo.ts, and the HTTP client and shared helpers are registry-client.ts.
 
-import { readFile } from 'node:fs/promises';
 import { readBundle, readTrustedKeys, verifyBundleDir, writeBundleContents } from './bundle-io.ts';
 import { parseCliArgs } from '../shared/config.ts';
-import { EdgeloopError, errorCatalogue } from '../shared/errors.ts';
+import { EdgeloopError } from '../shared/errors.ts';
 import { decodeBundleArchive, encodeBundleArchive } from '../shared/bundle/tar.ts';
 import { verifyBundle } from '../shared/bundle/verify.ts';
-import { metricsSchema, type Metrics } from '../shared/bundle/manifest.ts';
 import type { Command, CliIO } from './commands.ts';
-import { parseRegistryTokens, type RegistryToken } from '../collector/registry/auth.ts';
+import { pushOnnx } from './registry-byo.ts';
+import {
+  createRegistryClient,
+  DEFAULT_REGISTRY_URL,
+  enc,
+  need,
+  Refused,
+  resolveVersion,
+  table,
+  trustedKeyPaths,
+  type Values,
+  type VersionJson,
+} from './registry-client.ts';
+import { serve } from './registry-serve.ts';
 
-export const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:8470';
+export { DEFAULT_REGISTRY_URL };
 
 const help = `edgeloop registry: push, list, pull, verify and promote model bundles
 
@@ -93,302 +106,12 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-/** A refusal from the server or a local check: printed with its code, exit 1. */
-class Refused extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly reasons: readonly string[] = [],
-  ) {
-    super(message);
-  }
-}
-
-interface Client {
-  /** JSON request (body serialized) or, with raw, a tarball upload; returns the parsed JSON reply. */
-  json(method: string, path: string, body?: unknown, raw?: Uint8Array): Promise<unknown>;
-  bytes(method: string, path: string): Promise<Uint8Array>;
-}
-
-function client(values: Values, env: CliIO['env']): Client {
-  const base = (
-    typeof values.url === 'string' ? values.url : (env.EDGELOOP_REGISTRY_URL ?? DEFAULT_REGISTRY_URL)
-  ).replace(/\/+$/, '');
-  const token = typeof values.token === 'string' ? values.token : env.EDGELOOP_REGISTRY_TOKEN;
-  async function call(
-    method: string,
-    path: string,
-    body?: Uint8Array | string,
-    type?: string,
-  ): Promise<Response> {
-    const headers: Record<string, string> = {};
-    if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
-    if (type !== undefined) headers['content-type'] = type;
-    let res: Response;
-    try {
-      res = await fetch(`${base}/api/v1${path}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body }),
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-      throw new Refused(
-        'EDGELOOP_ERR_REGISTRY_UNREACHABLE',
-        `${base}: ${cause}. ${errorCatalogue.EDGELOOP_ERR_REGISTRY_UNREACHABLE}`,
-      );
-    }
-    if (res.ok) return res;
-    const text = await res.text();
-    let e: { code?: string; message?: string; reasons?: string[] } = {};
-    try {
-      e = (JSON.parse(text) as { error?: typeof e }).error ?? {};
-    } catch {
-      // not our JSON: fall back to the status line
-    }
-    throw new Refused(
-      e.code ?? `HTTP ${res.status}`,
-      e.message ?? `HTTP ${res.status} ${text.slice(0, 200)}`,
-      e.reasons ?? [],
-    );
-  }
-  return {
-    async json(method, path, body, raw) {
-      const res =
-        raw !== undefined
-          ? await call(method, path, raw, 'application/gzip')
-          : await call(
-              method,
-              path,
-              body === undefined ? undefined : JSON.stringify(body),
-              body === undefined ? undefined : 'application/json',
-            );
-      return res.json();
-    },
-    async bytes(method, path) {
-      const res = await call(method, path);
-      return new Uint8Array(await res.arrayBuffer());
-    },
-  };
-}
-
-const enc = encodeURIComponent;
-const aliasSet = new Set(['staging', 'canary', 'production']);
-
-async function resolveVersion(c: Client, model: string, ref: string): Promise<string> {
-  if (!aliasSet.has(ref)) return ref;
-  const { aliases } = (await c.json('GET', `/models/${enc(model)}/aliases`)) as {
-    aliases: { alias: string; version: string }[];
-  };
-  const hit = aliases.find((a) => a.alias === ref);
-  if (hit === undefined) throw new Refused('EDGELOOP_ERR_REGISTRY_NOT_FOUND', `${model} has no ${ref} alias`);
-  return hit.version;
-}
-
-function need(positionals: string[], n: number, usage: string): string[] {
-  if (positionals.length !== n)
-    throw new EdgeloopError('EDGELOOP_ERR_USAGE', `expected: edgeloop registry ${usage}`);
-  return positionals;
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
-}
-
-function trustedKeyPaths(values: Values): string[] {
-  const v = values['trusted-key'];
-  return Array.isArray(v) ? v : [];
-}
-
-async function serve(values: Values, io: CliIO): Promise<number> {
-  const dataDir = values['data-dir'];
-  if (typeof dataDir !== 'string')
-    throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'serve needs --data-dir <dir>');
-  const keyPaths = trustedKeyPaths(values);
-  if (keyPaths.length === 0)
-    throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'serve needs at least one --trusted-key <pub.pem>');
-  const keys = await readTrustedKeys(keyPaths);
-  if (!keys.ok) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', keys.message);
-  let tokens: RegistryToken[] = [];
-  if (typeof values['tokens-file'] === 'string') {
-    let text: string;
-    try {
-      text = await readFile(values['tokens-file'], 'utf8');
-    } catch (err) {
-      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `--tokens-file: ${(err as Error).message}`);
-    }
-    tokens = [...parseRegistryTokens(text, '--tokens-file')];
-  } else if (io.env.EDGELOOP_REGISTRY_TOKEN !== undefined && io.env.EDGELOOP_REGISTRY_TOKEN !== '') {
-    tokens = [{ token: io.env.EDGELOOP_REGISTRY_TOKEN, actor: 'admin' }];
-  }
-  if (tokens.length === 0)
-    io.stderr.write('edgeloop registry serve: no tokens configured: every write will be refused (401)\n');
-  const readAuth = values['read-auth'] ?? 'open';
-  if (readAuth !== 'open' && readAuth !== 'token')
-    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--read-auth must be open or token');
-  const port = Number(values.port ?? '8470');
-  const maxMb = Number(values['max-bundle-mb'] ?? '256');
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--port must be 0..65535');
-  if (!(maxMb > 0))
-    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--max-bundle-mb must be positive');
-  // Loaded here, not at the top, so client subcommands never load onnxruntime or SQLite.
-  const { createRegistryServer } = await import('../collector/registry/server.ts');
-  const server = await createRegistryServer({
-    dataDir,
-    tokens,
-    readAuth,
-    trustedKeys: keys.value,
-    port,
-    ...(typeof values.host === 'string' ? { host: values.host } : {}),
-    maxBundleBytes: Math.floor(maxMb * 1024 * 1024),
-  });
-  io.stdout.write(
-    `registry listening on ${server.url}/api/v1 (data ${dataDir}, reads ${readAuth}, ${keys.value.length} trusted key(s))\n`,
-  );
-  await new Promise<void>((resolve) => {
-    if (io.signal.aborted) resolve();
-    else
-      io.signal.addEventListener(
-        'abort',
-        () => {
-          resolve();
-        },
-        { once: true },
-      );
-  });
-  await server.close();
-  return 0;
-}
-
-interface VersionJson {
-  version: string;
-  manifestDigest: string;
-  createdAt: string;
-  pushedBy: string;
-  aliases: string[];
-  files: { path: string; role: string; sha256: string; size: number }[];
-  manifest?: {
-    metrics?: Record<string, unknown>;
-    labels?: string[];
-    pipeline?: { id: string };
-    description?: string;
-  };
-}
-
-async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<number> {
-  const str = (k: string): string => {
-    const v = values[k];
-    if (typeof v !== 'string' || v === '')
-      throw new EdgeloopError('EDGELOOP_ERR_USAGE', `push --onnx needs --${k}`);
-    return v;
-  };
-  const read = async (path: string): Promise<Buffer> => {
-    try {
-      return await readFile(path);
-    } catch (err) {
-      throw new Refused('EDGELOOP_ERR_INPUT_READ', `cannot read ${path}: ${(err as Error).message}`);
-    }
-  };
-  const [{ packageOnnxModel, parseFeatureCsv }, { loadOnnxModel }, { createSignedBundle }, features] =
-    await Promise.all([
-      import('../collector/registry/byo.ts'),
-      import('../collector/adapters/onnxruntime.ts'),
-      import('../shared/bundle/build.ts'),
-      import('../shared/features/pipeline.ts'),
-    ]);
-  const pipelineId = str('pipeline');
-  let paramsHash = typeof values['pipeline-hash'] === 'string' ? values['pipeline-hash'] : undefined;
-  if (paramsHash === undefined && pipelineId === features.featurePipelineId)
-    paramsHash = features.createFeaturePipeline().paramsHash;
-  if (paramsHash === undefined)
-    throw new EdgeloopError(
-      'EDGELOOP_ERR_USAGE',
-      `--pipeline ${pipelineId} is not built in: pass --pipeline-hash`,
-    );
-  const datasetPath = str('dataset');
-  const dataset = parseFeatureCsv(
-    (await read(datasetPath)).toString('utf8'),
-    datasetPath.slice(datasetPath.lastIndexOf('/') + 1),
-  );
-  if (!dataset.ok) throw new Refused(dataset.code, dataset.message);
-  let metrics: Metrics | undefined;
-  if (typeof values.metrics === 'string') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse((await read(values.metrics)).toString('utf8'));
-    } catch (err) {
-      if (err instanceof Refused) throw err;
-    }
-    const m = metricsSchema.safeParse(parsed);
-    if (!m.success)
-      throw new EdgeloopError(
-        'EDGELOOP_ERR_CONFIG_INVALID',
-        `--metrics ${values.metrics} must be a JSON object of numbers`,
-      );
-    metrics = m.data;
-  }
-  const packaged = await packageOnnxModel(
-    {
-      onnx: new Uint8Array(await read(str('onnx'))),
-      name: str('name'),
-      version: str('version'),
-      labels: str('labels')
-        .split(',')
-        .map((l) => l.trim()),
-      pipeline: { id: pipelineId, paramsHash },
-      dataset: dataset.value,
-      ...(typeof values['golden-rows'] === 'string' ? { goldenRows: Number(values['golden-rows']) } : {}),
-      ...(metrics === undefined ? {} : { metrics }),
-      createdAt: new Date().toISOString(),
-      libraries: { edgeloop: '0.1.0', node: process.versions.node },
-    },
-    (b) => loadOnnxModel(b),
-  );
-  if (!packaged.ok) throw new Refused(packaged.code, packaged.message);
-  const signed = createSignedBundle(
-    packaged.value.manifest,
-    packaged.value.files,
-    (await read(str('key'))).toString('utf8'),
-  );
-  if (!signed.ok) throw new Refused(signed.code, signed.message);
-  if (typeof values.out === 'string') {
-    const w = await writeBundleContents(values.out, signed.value.contents);
-    if (!w.ok) throw new Refused(w.code, w.message);
-  }
-  const name = signed.value.manifest.name;
-  const r = (await c.json(
-    'POST',
-    `/models/${enc(name)}/versions`,
-    undefined,
-    encodeBundleArchive(signed.value.contents, { gzip: true }),
-  )) as VersionJson & { created: boolean };
-  io.stdout.write(
-    values.json === true
-      ? `${JSON.stringify(r, null, 2)}\n`
-      : `${r.created ? 'packaged and pushed' : 'already present (identical)'} ${name}@${r.version} manifest ${r.manifestDigest} (${signed.value.manifest.golden.cases} golden cases)\n`,
-  );
-  return 0;
-}
-
 async function runSub(sub: string, positionals: string[], values: Values, io: CliIO): Promise<number> {
   const print = (value: unknown, text: () => string): number => {
     io.stdout.write(values.json === true ? `${JSON.stringify(value, null, 2)}\n` : text());
     return 0;
   };
-  const c = client(values, io.env);
+  const c = createRegistryClient(values, io.env);
   switch (sub) {
     case 'serve':
       return serve(values, io);

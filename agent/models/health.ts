@@ -1,9 +1,12 @@
 // The health window after a swap (issue #4 §4 "Rollback"): the new model's first windows are watched.
 // Too many failed inferences end the window early with a rollback; at its end, a p95 latency beyond the
 // configured limits against the old model's p95 is a rollback too; otherwise the model is committed.
-// Pure: the manager feeds it outcomes and asks for the verdict.
+// HealthWindow is pure: it is fed outcomes and asked for the verdict. watchHealth() feeds it the runner's
+// outcomes for the new engine and ends it at the configured time limit.
 
 import type { ErrorCode } from '../../shared/errors.ts';
+import type { InferenceEngine } from '../inference/engine.ts';
+import type { InferenceRunner } from '../inference/runner.ts';
 import type { ModelManagerConfig } from './config.ts';
 
 export type HealthVerdict =
@@ -94,4 +97,58 @@ export class HealthWindow {
       reason: `${n} windows in the health window, ${this.errors} failed, ${lat}${base === undefined ? '' : ` (previous model ${base.toFixed(2)} ms)`}`,
     };
   }
+}
+
+export interface HealthWatch {
+  /** The verdict; on a bad one, `previous` was swapped back synchronously before it resolved. */
+  readonly verdict: Promise<HealthVerdict>;
+  /** Ends the window now as unhealthy (the agent is shutting down). No-op once decided. */
+  readonly stop: () => void;
+}
+
+/**
+ * Watches `engine`'s windows in the runner for at most `config.healthMaxMs` (the timer is unref'd).
+ * Deciding is one-shot: the first verdict stops observing and, if bad, swaps `previous` back between
+ * two windows while `engine` is still the active one.
+ */
+export function watchHealth(
+  runner: InferenceRunner,
+  engine: InferenceEngine,
+  previous: InferenceEngine | null,
+  config: Limits & Pick<ModelManagerConfig, 'healthMaxMs'>,
+  baselineP95Ms: number | undefined,
+): HealthWatch {
+  const window = new HealthWindow(config, baselineP95Ms);
+  let settle: (v: HealthVerdict) => void = () => undefined;
+  const verdict = new Promise<HealthVerdict>((resolve) => (settle = resolve));
+  let decided = false;
+  const done = (v: HealthVerdict): void => {
+    if (decided) return;
+    decided = true;
+    off();
+    clearTimeout(timer);
+    if (!v.healthy && runner.active === engine) runner.swap(previous);
+    settle(v);
+  };
+  const off = runner.observe((o) => {
+    if (o.engine !== engine || o.result === null) return;
+    const v = window.record(
+      o.result.ok ? { latencyMs: o.result.value.latencyMs } : { error: o.result.message },
+    );
+    if (v !== undefined) done(v);
+  });
+  const timer = setTimeout(() => {
+    done(window.verdict());
+  }, config.healthMaxMs);
+  timer.unref();
+  return {
+    verdict,
+    stop: () => {
+      done({
+        healthy: false,
+        code: 'EDGELOOP_ERR_MODEL_CLOSED',
+        reason: 'agent shutting down during the health window',
+      });
+    },
+  };
 }

@@ -5,11 +5,10 @@
 //             HEALTH_CHECK -> COMMITTED | ROLLED_BACK;  any refusal -> FAILED, the old model still serving.
 //   rollback: deploySeq guard -> ACTIVATING -> ROLLED_BACK to the last known good model.
 //
+// The download is fetch.ts, verifying and loading a bundle stage.ts, the health window health.ts.
 // Every transition goes to the injected reportState() (the MQTT side publishes it retained). The manager
 // never touches MQTT: the composition root passes commands in and state out.
 
-import { readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { trustedKeySet, type TrustedKey } from '../../shared/bundle/signing.ts';
 import { fail, ok, type ErrorCode, type Result } from '../../shared/errors.ts';
 import type { FeatureParams } from '../../shared/features/params.ts';
@@ -20,14 +19,14 @@ import {
   type ModelStateName,
 } from '../../shared/mqtt/schemas.ts';
 import type { SensorDescriptor } from '../../shared/sensors.ts';
-import { download } from '../adapters/download.ts';
 import { loadOnnxSession, type OnnxSessionLoader } from '../adapters/onnxruntime.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { InferenceRunner } from '../inference/runner.ts';
 import type { ModelManagerConfig } from './config.ts';
-import { HealthWindow, percentile, type HealthVerdict } from './health.ts';
+import { fetchBundle, type InstallCommand } from './fetch.ts';
+import { percentile, watchHealth } from './health.ts';
 import type { ModelStateReport } from './report.ts';
-import { decodeArchive, stageBundle, type StagedModel } from './stage.ts';
+import { stageBundle, stageStored, type StagedModel, type StageOptions } from './stage.ts';
 import { emptyActiveState, ModelStore, type ActiveState, type StoredModel } from './store.ts';
 
 export interface ModelManagerOptions {
@@ -227,8 +226,7 @@ export class ModelManager {
     });
   }
 
-  private async install(cmd: Extract<ModelCommandPayload, { action: 'install' }>): Promise<ModelStateReport> {
-    const { config } = this.options;
+  private async install(cmd: InstallCommand): Promise<ModelStateReport> {
     const base = { deploySeq: cmd.deploySeq, target: cmd.model };
     const failed = (code: ErrorCode, reason: string) => this.finish('FAILED', { ...base, reason, code });
     const hex = cmd.digest.slice('sha256:'.length);
@@ -239,65 +237,23 @@ export class ModelManager {
         reason: `${active.name}@${active.version} is already serving`,
       });
 
-    const dest = join(this.store.downloadsDir, `${hex}.bundle`);
-    const have = await stat(dest).then(
-      () => true,
-      () => false,
-    );
-    this.report('DOWNLOADING', {
-      ...base,
-      reason: have ? `bundle already downloaded` : `downloading ${cmd.url}`,
+    const fetched = await fetchBundle({
+      cmd,
+      config: this.options.config,
+      downloadsDir: this.store.downloadsDir,
+      signal: this.abort.signal,
+      serving: () => this.servingText(),
+      report: ({ state, ...p }) => this.report(state, { ...base, ...p }),
     });
-    if (!have) {
-      const serving = this.servingText();
-      const dl = await download({
-        url: cmd.url,
-        dest,
-        deadlineMs: config.downloadDeadlineMs,
-        attemptTimeoutMs: config.downloadAttemptTimeoutMs,
-        maxBytes: config.maxBundleBytes,
-        ...(cmd.sizeBytes === undefined ? {} : { expectedBytes: cmd.sizeBytes }),
-        retryBaseMs: config.retryBaseMs,
-        retryCapMs: config.retryCapMs,
-        ...(config.registryToken === ''
-          ? {}
-          : { headers: { authorization: `Bearer ${config.registryToken}` } }),
-        signal: this.abort.signal,
-        onRetry: (r) => {
-          this.report('DOWNLOADING', {
-            ...base,
-            reason: `${r.message}; retry ${r.attempt} in ${r.delayMs} ms (${r.haveBytes} bytes kept for resume); ${serving}`,
-            code: r.code,
-          });
-        },
-      });
-      if (!dl.ok) return failed(dl.code, `${dl.message}; ${serving}`);
-    }
-
-    this.report('VERIFYING', {
-      ...base,
-      reason: 'checking digest, file hashes, signature, I/O and golden outputs',
-    });
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readFile(dest));
-    } catch (err) {
-      return failed('EDGELOOP_ERR_MODEL_STORE', `cannot read ${dest}: ${String(err)}`);
-    }
-    // A refused download is deleted, so a later command re-fetches it instead of re-reading bad bytes.
-    const discard = () => rm(dest, { force: true }).catch(() => undefined);
-    const contents = decodeArchive(bytes, cmd.digest, config.maxBundleBytes);
-    if (!contents.ok) {
-      await discard();
-      return failed(contents.code, `${contents.message}; ${this.servingText()}`);
-    }
-    const staged = await stageBundle(contents.value, this.stageOptions(cmd.model));
+    if (!fetched.ok) return failed(fetched.code, fetched.message);
+    const { contents, discard } = fetched.value;
+    const staged = await stageBundle(contents, this.stageOptions(cmd.model));
     if (!staged.ok) {
       await discard();
       return failed(staged.code, `${staged.message}; ${this.servingText()}`);
     }
     const stored = toStored(staged.value);
-    const written = await this.store.writeBundle(stored.name, stored.version, contents.value);
+    const written = await this.store.writeBundle(stored.name, stored.version, contents);
     await discard();
     if (!written.ok) {
       await staged.value.engine.close();
@@ -324,7 +280,16 @@ export class ModelManager {
       ...base,
       reason: `watching ${this.options.config.healthWindows} windows or ${this.options.config.healthMaxMs} ms`,
     });
-    const verdict = await this.watch(engine, previous, previous === null ? undefined : baseline);
+    // On a bad verdict the previous engine is already back, swapped between two windows (health.ts).
+    const health = watchHealth(
+      runner,
+      engine,
+      previous,
+      this.options.config,
+      previous === null ? undefined : baseline,
+    );
+    this.stopHealth = health.stop;
+    const verdict = await health.verdict.finally(() => (this.stopHealth = undefined));
     if (verdict.healthy) {
       const saved = await this.persist({
         active: stored,
@@ -343,50 +308,11 @@ export class ModelManager {
         code: saved.code,
       });
     }
-    // watch() already swapped the previous engine back, between two windows.
     await this.retire(engine);
     if (this.state.active?.manifestDigest !== stored.manifestDigest)
       await this.store.removeVersion(stored.name, stored.version);
     this.recent.length = 0;
     return this.finish('ROLLED_BACK', { ...base, reason: verdict.reason, code: verdict.code });
-  }
-
-  /** Resolves with the health verdict; on a bad one, swaps `previous` back synchronously first. */
-  private watch(
-    engine: InferenceEngine,
-    previous: InferenceEngine | null,
-    baselineP95Ms: number | undefined,
-  ): Promise<HealthVerdict> {
-    const runner = this.options.runner;
-    const cfg = this.options.config;
-    const window = new HealthWindow(cfg, baselineP95Ms);
-    return new Promise((resolve) => {
-      const done = (v: HealthVerdict): void => {
-        off();
-        clearTimeout(timer);
-        this.stopHealth = undefined;
-        if (!v.healthy && runner.active === engine) runner.swap(previous);
-        resolve(v);
-      };
-      const off = runner.observe((o) => {
-        if (o.engine !== engine || o.result === null) return;
-        const v = window.record(
-          o.result.ok ? { latencyMs: o.result.value.latencyMs } : { error: o.result.message },
-        );
-        if (v !== undefined) done(v);
-      });
-      const timer = setTimeout(() => {
-        done(window.verdict());
-      }, cfg.healthMaxMs);
-      timer.unref();
-      this.stopHealth = () => {
-        done({
-          healthy: false,
-          code: 'EDGELOOP_ERR_MODEL_CLOSED',
-          reason: 'agent shutting down during the health window',
-        });
-      };
-    });
   }
 
   private async rollbackTo(deploySeq: number, why: string): Promise<ModelStateReport> {
@@ -410,19 +336,11 @@ export class ModelManager {
     return this.finish('ROLLED_BACK', { ...base, reason: `rolled back by command: ${why}` });
   }
 
-  private async loadStored(m: StoredModel): Promise<Result<StagedModel>> {
-    const contents = await this.store.readBundle(m.name, m.version);
-    if (!contents.ok) return contents;
-    const staged = await stageBundle(contents.value, this.stageOptions(m));
-    if (!staged.ok) return staged;
-    if (staged.value.manifestDigest !== m.manifestDigest) {
-      await staged.value.engine.close();
-      return fail('EDGELOOP_ERR_MODEL_ACTIVE_INVALID', `stored manifest digest differs from active.json's`);
-    }
-    return staged;
+  private loadStored(m: StoredModel): Promise<Result<StagedModel>> {
+    return stageStored(this.store, m, this.stageOptions(m));
   }
 
-  private stageOptions(expect: ModelRef) {
+  private stageOptions(expect: ModelRef): StageOptions {
     return {
       trustedKeys: this.keys,
       loadSession: this.loadSession,

@@ -15,6 +15,7 @@ import type { OnnxSessionLoader } from '../adapters/onnxruntime.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import { bindModel, checkFeatures, createOnnxEngine } from '../inference/onnx-engine.ts';
 import { checkIo, runGolden, type GoldenSummary } from './checks.ts';
+import type { ModelStore, StoredModel } from './store.ts';
 
 export interface StageOptions {
   readonly trustedKeys: ReadonlyMap<string, TrustedKey>;
@@ -110,4 +111,24 @@ export async function stageBundle(
     keyId: verified.value.keyId,
     golden: golden.value,
   });
+}
+
+/**
+ * Stages a model kept in the store (the active one at start, or the last known good one on rollback) as
+ * if it were new, and checks it is still the bundle active.json recorded.
+ */
+export async function stageStored(
+  store: ModelStore,
+  m: StoredModel,
+  options: StageOptions,
+): Promise<Result<StagedModel>> {
+  const contents = await store.readBundle(m.name, m.version);
+  if (!contents.ok) return contents;
+  const staged = await stageBundle(contents.value, options);
+  if (!staged.ok) return staged;
+  if (staged.value.manifestDigest !== m.manifestDigest) {
+    await staged.value.engine.close();
+    return fail('EDGELOOP_ERR_MODEL_ACTIVE_INVALID', `stored manifest digest differs from active.json's`);
+  }
+  return staged;
 }

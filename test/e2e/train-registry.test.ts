@@ -119,6 +119,7 @@ test('train -> sign -> push -> staging -> production -> pull -> verify, reproduc
   const manifest = readJson(join(first, 'manifest.json')) as ManifestView;
   const report = readJson(join(first, 'report.json')) as {
     metrics: { macroF1: number; accuracy: number };
+    rows: number;
     onnxParity?: { maxAbsDiff: number; labelMismatches: number };
   };
   // The simulator's machine states are physically distinct signatures; the model must separate them
@@ -128,15 +129,17 @@ test('train -> sign -> push -> staging -> production -> pull -> verify, reproduc
   );
   assert.ok(report.metrics.macroF1 >= 0.9, `macro-F1 ${report.metrics.macroF1} below 0.9`);
   assert.equal(manifest.metrics.macroF1, report.metrics.macroF1);
-  // onnxruntime agrees on every label. The probabilities differ by up to ~1.5e-5 on this data, above the
-  // 1e-5 of issue #3 §4: the exported scaler subtracts the mean in float32, and a feature like pressure
-  // (~1013 hPa, std ~0.02) loses digits there. Reported to the trainer's owner; until the export standardizes
-  // in float64, this test holds the looser bound so it still catches a real divergence.
+  // Issue #3 §4: onnxruntime agrees with the TypeScript model on every label, and on every probability
+  // within 1e-5, over the whole test partition. Lab data has features like pressure (~1013 hPa, std
+  // ~0.02) that need the exported scaler to standardise in float64 (it did not, and the gap was 2.4e-5
+  // here); measured about 3e-7 now.
   const parity = report.onnxParity;
   assert.ok(parity !== undefined);
   t.diagnostic(`onnx parity max |dp| ${parity.maxAbsDiff.toExponential(2)}`);
   assert.equal(parity.labelMismatches, 0);
-  assert.ok(parity.maxAbsDiff < 1e-4, `onnx parity ${parity.maxAbsDiff}`);
+  assert.ok(parity.maxAbsDiff <= 1e-5, `onnx parity ${parity.maxAbsDiff}`);
+  // ...and the parity figure covers the whole test partition, not a sample of it.
+  assert.equal(report.rows, manifest.lineage.datasets.find((d) => d.partition === 'test')?.rows);
   assert.deepEqual(manifest.labels, ['normal', 'imbalance', 'misalignment', 'bearing_wear', 'overheating']);
   assert.equal(manifest.pipeline.id, 'edgeloop-features/v1');
   // Lineage: both partitions with digests and the split seed, every trial, the search, libraries.

@@ -189,7 +189,7 @@ test('the exported graph records IR version, opset, classes and pipeline id', ()
   assert.equal(inits.get('w2'), FLOAT);
   const casts = (decoded.graph?.node ?? []).filter((n) => n.opType === 'Cast');
   assert.deepEqual(
-    casts.map((n) => Number(n.attribute[0]?.i)),
+    casts.map((n) => Number(n.attribute?.[0]?.i)),
     [DOUBLE, FLOAT],
   );
   assert.deepEqual(exported.metadata.metadataProps, props);

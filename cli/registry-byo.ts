@@ -1,0 +1,105 @@
+// `edgeloop registry push --onnx`: bring your own model (issue #3 §5). Packages an ONNX file that did not
+// come from our trainer (reference profile from a feature CSV, golden cases from running the model), signs
+// it and pushes it. See docs/model-bundle.md for the steps.
+import { readFile } from 'node:fs/promises';
+import { writeBundleContents } from './bundle-io.ts';
+import { EdgeloopError } from '../shared/errors.ts';
+import { encodeBundleArchive } from '../shared/bundle/tar.ts';
+import { metricsSchema, type Metrics } from '../shared/bundle/manifest.ts';
+import type { CliIO } from './commands.ts';
+import { type Client, enc, Refused, type Values, type VersionJson } from './registry-client.ts';
+
+export async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<number> {
+  const str = (k: string): string => {
+    const v = values[k];
+    if (typeof v !== 'string' || v === '')
+      throw new EdgeloopError('EDGELOOP_ERR_USAGE', `push --onnx needs --${k}`);
+    return v;
+  };
+  const read = async (path: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new Refused('EDGELOOP_ERR_INPUT_READ', `cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  const [{ packageOnnxModel, parseFeatureCsv }, { loadOnnxModel }, { createSignedBundle }, features] =
+    await Promise.all([
+      import('../collector/registry/byo.ts'),
+      import('../collector/adapters/onnxruntime.ts'),
+      import('../shared/bundle/build.ts'),
+      import('../shared/features/pipeline.ts'),
+    ]);
+  const pipelineId = str('pipeline');
+  let paramsHash = typeof values['pipeline-hash'] === 'string' ? values['pipeline-hash'] : undefined;
+  if (paramsHash === undefined && pipelineId === features.featurePipelineId)
+    paramsHash = features.createFeaturePipeline().paramsHash;
+  if (paramsHash === undefined)
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_USAGE',
+      `--pipeline ${pipelineId} is not built in: pass --pipeline-hash`,
+    );
+  const datasetPath = str('dataset');
+  const dataset = parseFeatureCsv(
+    (await read(datasetPath)).toString('utf8'),
+    datasetPath.slice(datasetPath.lastIndexOf('/') + 1),
+  );
+  if (!dataset.ok) throw new Refused(dataset.code, dataset.message);
+  let metrics: Metrics | undefined;
+  if (typeof values.metrics === 'string') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse((await read(values.metrics)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof Refused) throw err;
+    }
+    const m = metricsSchema.safeParse(parsed);
+    if (!m.success)
+      throw new EdgeloopError(
+        'EDGELOOP_ERR_CONFIG_INVALID',
+        `--metrics ${values.metrics} must be a JSON object of numbers`,
+      );
+    metrics = m.data;
+  }
+  const packaged = await packageOnnxModel(
+    {
+      onnx: new Uint8Array(await read(str('onnx'))),
+      name: str('name'),
+      version: str('version'),
+      labels: str('labels')
+        .split(',')
+        .map((l) => l.trim()),
+      pipeline: { id: pipelineId, paramsHash },
+      dataset: dataset.value,
+      ...(typeof values['golden-rows'] === 'string' ? { goldenRows: Number(values['golden-rows']) } : {}),
+      ...(metrics === undefined ? {} : { metrics }),
+      createdAt: new Date().toISOString(),
+      libraries: { edgeloop: '0.1.0', node: process.versions.node },
+    },
+    (b) => loadOnnxModel(b),
+  );
+  if (!packaged.ok) throw new Refused(packaged.code, packaged.message);
+  const signed = createSignedBundle(
+    packaged.value.manifest,
+    packaged.value.files,
+    (await read(str('key'))).toString('utf8'),
+  );
+  if (!signed.ok) throw new Refused(signed.code, signed.message);
+  if (typeof values.out === 'string') {
+    const w = await writeBundleContents(values.out, signed.value.contents);
+    if (!w.ok) throw new Refused(w.code, w.message);
+  }
+  const name = signed.value.manifest.name;
+  const r = (await c.json(
+    'POST',
+    `/models/${enc(name)}/versions`,
+    undefined,
+    encodeBundleArchive(signed.value.contents, { gzip: true }),
+  )) as VersionJson & { created: boolean };
+  io.stdout.write(
+    values.json === true
+      ? `${JSON.stringify(r, null, 2)}\n`
+      : `${r.created ? 'packaged and pushed' : 'already present (identical)'} ${name}@${r.version} manifest ${r.manifestDigest} (${signed.value.manifest.golden.cases} golden cases)\n`,
+  );
+  return 0;
+}
