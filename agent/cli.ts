@@ -1,13 +1,13 @@
-// `edgeloop agent`: the device agent. This issue's scope is ingestion: it reads the serial port, decodes,
-// checks integrity and windows, and prints one line per window (or JSON with --json). Later issues add
-// inference, the outbox and MQTT publishing behind the same command.
+// `edgeloop agent`: the device agent. With --mqtt it is the full runtime of agent/main.ts (inference,
+// durable outbox, MQTT, model updates, /metrics and /healthz); without it, it only reads, checks and
+// windows the serial stream and prints one line per window (or JSON with --json).
 
 import { parseCliArgs } from '../shared/config.ts';
-import { openSerialPort } from './adapters/serialport.ts';
-import { loadAgentConfig } from './config.ts';
+import { loadAgentConfig, type AgentConfig } from './config.ts';
 import { formatWindowLine, windowSummary } from './ingest/format.ts';
-import { IngestPipeline, type IngestNotice } from './ingest/pipeline.ts';
-import { SerialReader } from './ingest/serial-reader.ts';
+import { startAgent, type AgentRuntime } from './main.ts';
+
+export { noticeLine } from './main.ts';
 
 interface CliIO {
   readonly stdout: NodeJS.WritableStream;
@@ -16,26 +16,64 @@ interface CliIO {
   readonly signal: AbortSignal;
 }
 
-const help = `edgeloop agent: read a sensor board over serial, check and window its samples
+const help = `edgeloop agent: read a sensor board over serial, run its model, stream to MQTT
 
-Usage: edgeloop agent --serial <path> [options]
+Usage: edgeloop agent --serial <path> [options]                         print windows (no publishing)
+       edgeloop agent --serial <path> --mqtt <url> --device-id <id> --data-dir <dir> --trusted-key <pem>
 
-Options (flag / EDGELOOP_* variable / config-file key):
-  --serial <path>        serial device path, e.g. /dev/ttyUSB0 (required)      EDGELOOP_SERIAL
-  --baud <n>             line rate in baud (default 921600)                     EDGELOOP_BAUD
-  --mode <m>             auto | binary | csv (default auto: detected from data) EDGELOOP_MODE
-  --csv-channels <list>  CSV column names, e.g. accel.x,accel.y,accel.z         EDGELOOP_CSV_CHANNELS
-  --device-id <id>       device id for CSV boards (binary boards send theirs)  EDGELOOP_DEVICE_ID
-  --window-ms <ms>       window length in ms (default 1000)                     EDGELOOP_WINDOW_MS
-  --hop-ms <ms>          window hop in ms (default: the window length)          EDGELOOP_HOP_MS
-  --json                 print each window as a JSON line                       EDGELOOP_JSON
-  --max-windows <n>      stop after n windows (default 0: run until Ctrl-C)     EDGELOOP_MAX_WINDOWS
-  --config <file>        JSON config file with the keys above in camelCase
-  -h, --help             show this help
+Every option is also a config-file key (camelCase, e.g. mqttCa) and an EDGELOOP_* variable
+(e.g. EDGELOOP_MQTT_CA). Precedence: flag > variable > --config file > default.
 
-The port is reopened with jittered backoff when it disappears (unplug), and the device is asked for its
-HELLO again. Loss is counted from frame sequence and per-sensor sample index gaps. Status and a final
-summary go to stderr; windows go to stdout.
+Serial and windows:
+  --serial <path>              serial device, e.g. /dev/ttyUSB0 (required)
+  --baud <n>                   line rate, baud (default 921600)
+  --mode <m>                   auto | binary | csv (default auto: detected from the data)
+  --csv-channels <list>        CSV column names, e.g. accel.x,accel.y,accel.z (required for csv)
+  --device-id <id>             device id, MQTT client id and topic level (required with --mqtt);
+                               a board whose HELLO names another id is published under this one
+  --window-ms <ms>             window length, ms (default 1000)
+  --hop-ms <ms>                window hop, ms (default 0: the window length)
+  --max-windows <n>            stop after n windows (default 0: run until SIGINT/SIGTERM)
+  --json                       print mode: each window as a JSON line (default false)
+
+Publishing (setting --mqtt turns the runtime on):
+  --mqtt <url>                 broker, mqtt://host:1883 or mqtts://host:8883 (default none)
+  --mqtt-username <name>       broker user (default none)
+  --mqtt-password <pw>         broker password (default none); prefer EDGELOOP_MQTT_PASSWORD
+  --mqtt-ca <file>             PEM CA of the broker certificate (default: system CAs; mqtts only)
+  --mqtt-cert <file>           PEM client certificate for mutual TLS, with --mqtt-key (default none)
+  --mqtt-key <file>            PEM client key for mutual TLS (default none)
+  --mqtt-keepalive-sec <s>     MQTT keepalive, s (default 30)
+  --mqtt-reconnect-max-ms <ms> largest reconnect delay, ms (default 30000)
+  --mqtt-protocol-version <v>  4 = MQTT 3.1.1, 5 = MQTT 5 (default 4)
+  --data-dir <dir>             state: outbox.sqlite and models/ (required with --mqtt)
+  --max-outbox-bytes <n>       outbox bound, bytes (default 67108864 = 64 MiB)
+  --outbox-max-age-ms <ms>     drop outbox messages older than this, ms (default 604800000 = 7 days)
+  --replay-rate-per-sec <n>    backlog messages replayed per second after an outage (default 500)
+  --raw-every-nth-window <n>   send raw samples of every nth window (default 0: never)
+  --publish-max-in-flight <n>  publishes awaiting PUBACK, at most (default 64)
+  --drain-timeout-ms <ms>      shutdown wait for outstanding PUBACKs, ms (default 5000)
+
+Models:
+  --trusted-key <file>         pinned Ed25519 public key, PEM (required with --mqtt); repeat or
+                               comma-separate (EDGELOOP_TRUSTED_KEYS)
+  --registry <url>             registry base URL (default none: any URL); install commands whose
+                               bundle URL is not under it are refused
+  --registry-token <token>     bearer token for registry reads (default none)
+  --model-health-windows <n>   health window after a swap, windows (default 30)
+  --model-health-max-ms <ms>   health window time limit, ms (default 120000)
+
+Metrics:
+  --metrics-port <n>           port of /metrics and /healthz (default 9464; 0 = a free port, printed)
+  --metrics-host <addr>        interface to bind (default 127.0.0.1; 0.0.0.0 for a remote scraper)
+
+  --config <file>              JSON file with the keys above in camelCase
+  -h, --help                   show this help
+
+The serial port is reopened with jittered backoff when it disappears (unplug), and the device is asked
+for its HELLO again. SIGTERM/SIGINT flush the last windows, drain publishes, publish the offline status
+and close. Status lines go to stderr; in print mode windows go to stdout. Bad options exit with code 2
+and the error code in brackets. See docs/agent.md "Running the agent".
 `;
 
 const options = {
@@ -48,100 +86,95 @@ const options = {
   'hop-ms': { type: 'string' },
   json: { type: 'boolean' },
   'max-windows': { type: 'string' },
+  mqtt: { type: 'string' },
+  'mqtt-username': { type: 'string' },
+  'mqtt-password': { type: 'string' },
+  'mqtt-ca': { type: 'string' },
+  'mqtt-cert': { type: 'string' },
+  'mqtt-key': { type: 'string' },
+  'mqtt-keepalive-sec': { type: 'string' },
+  'mqtt-reconnect-max-ms': { type: 'string' },
+  'mqtt-protocol-version': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'max-outbox-bytes': { type: 'string' },
+  'outbox-max-age-ms': { type: 'string' },
+  'replay-rate-per-sec': { type: 'string' },
+  'raw-every-nth-window': { type: 'string' },
+  'publish-max-in-flight': { type: 'string' },
+  'drain-timeout-ms': { type: 'string' },
+  'trusted-key': { type: 'string', multiple: true },
+  registry: { type: 'string' },
+  'registry-token': { type: 'string' },
+  'model-health-windows': { type: 'string' },
+  'model-health-max-ms': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   config: { type: 'string' },
 } as const;
 
 const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-export function noticeLine(n: IngestNotice): string | null {
-  switch (n.kind) {
-    case 'mode':
-      return `stream mode: ${n.mode}`;
-    case 'hello':
-      return `${n.first ? 'device' : n.reboot ? 'device rebooted' : 'device re-announced'}: ${n.device.deviceId} firmware ${n.device.firmwareVersion}, protocol v${n.device.protocolVersion}, sensors ${n.device.sensors.map((s) => `${s.name}@${s.rateHz}Hz`).join(' ')}`;
-    case 'frameGap':
-      return `frame gap: ${n.missingFrames} frame(s) missing`;
-    case 'sampleGap':
-      return `sample gap: ${n.sensor} lost ${n.lost} sample(s)`;
-    case 'invalidFrame':
-      return null;
-    case 'dropped':
-      return `dropped: ${n.reason} [${n.code}]`;
-    case 'status':
-      return n.code === 0 ? null : `device status ${n.code} (${n.severity}): ${n.message}`;
+/** Flags → config keys (--trusted-key fills trustedKeys). Throws EdgeloopError on a bad flag. */
+export function agentConfigFromArgs(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): AgentConfig {
+  const args = parseCliArgs(argv, options, false);
+  const flags: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args.values)) {
+    if (k === 'config' || v === undefined) continue;
+    flags[k === 'trusted-key' ? 'trustedKeys' : camel(k)] = v;
   }
+  return loadAgentConfig(flags, env, args.values.config as string | undefined);
+}
+
+function summary(agent: AgentRuntime): string {
+  const st = agent.stats();
+  const i = st.ingest;
+  const lost = Object.entries(i.stream.samplesLost)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const pub =
+    st.sink === undefined || st.outbox === undefined
+      ? ''
+      : `; telemetry enqueued ${st.sink.telemetryEnqueued}, acked ${st.outbox.ackedTotal}, left in outbox ${st.outbox.depth}, dropped ${st.outbox.droppedTotal}`;
+  return `summary: windows ${i.windows}, frames ${i.decoder.frames}, invalid frames ${i.decoder.invalidTotal}, resyncs ${i.decoder.resyncs}, frames missing ${i.stream.framesMissing}, samples lost ${i.stream.samplesLostTotal}${lost === '' ? '' : ` (${lost})`}, reconnects ${Math.max(0, agent.reader.stats.connects - 1)}${pub}`;
 }
 
 export const agentCommand = {
   summary: 'run the device agent',
   help,
   async run(argv: string[], io: CliIO): Promise<number> {
-    const args = parseCliArgs(argv, options, false);
-    const flags: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(args.values))
-      if (k !== 'config' && v !== undefined) flags[camel(k)] = v;
-    const config = loadAgentConfig(flags, io.env, args.values.config as string | undefined);
-    const log = (s: string): void => {
-      io.stderr.write(`${new Date().toISOString()} ${s}\n`);
+    const config = agentConfigFromArgs(argv, io.env);
+    const log = (level: 'info' | 'warn', s: string): void => {
+      io.stderr.write(`${new Date().toISOString()} ${level === 'warn' ? 'warning: ' : ''}${s}\n`);
     };
-    let windows = 0;
-    let invalidLogged = false;
-    const done = new AbortController();
-    const pipeline = new IngestPipeline(
-      {
-        mode: config.mode,
-        windowMs: config.windowMs,
-        hopMs: config.hopMs,
-        ...(config.csvChannels === ''
-          ? {}
-          : { csvChannels: config.csvChannels.split(',').map((s) => s.trim()) }),
-        ...(config.deviceId === '' ? {} : { deviceId: config.deviceId }),
-      },
-      (w) => {
-        windows++;
-        io.stdout.write(config.json ? `${JSON.stringify(windowSummary(w))}\n` : `${formatWindowLine(w)}\n`);
-        if (config.maxWindows > 0 && windows >= config.maxWindows) done.abort();
-      },
-      (n) => {
-        if (n.kind === 'invalidFrame') {
-          // Log the first invalid frame and then only count (STYLE.md habit 4: log once when dropping starts).
-          if (!invalidLogged)
-            log(`invalid frame: ${n.message} [${n.code}] (further invalid frames are counted, not logged)`);
-          invalidLogged = true;
-          return;
-        }
-        const line = noticeLine(n);
-        if (line !== null) log(line);
-      },
-    );
-    const reader = new SerialReader({
-      open: () => openSerialPort({ path: config.serial, baudRate: config.baud }),
-      pipeline,
-      onState: (s) => {
-        if (s.kind === 'connected') log(`serial ${config.serial} open at ${config.baud} baud`);
-        else if (s.kind === 'disconnected')
-          log(`serial ${config.serial} lost (${s.reason}) [EDGELOOP_ERR_SERIAL_LOST]; reconnecting`);
-        else log(`${s.message} [${s.code}]; retrying in ${s.retryInMs} ms`);
-      },
+    const print = config.mqtt === '';
+    const agent = await startAgent(config, {
+      log,
+      ...(print
+        ? {
+            onWindow: (w) => {
+              io.stdout.write(
+                config.json ? `${JSON.stringify(windowSummary(w))}\n` : `${formatWindowLine(w)}\n`,
+              );
+            },
+          }
+        : {}),
     });
-    reader.start();
     await new Promise<void>((resolve) => {
       if (io.signal.aborted) resolve();
       io.signal.addEventListener('abort', () => {
         resolve();
       });
-      done.signal.addEventListener('abort', () => {
-        resolve();
-      });
+      void agent.done.then(resolve);
     });
-    await reader.close();
-    const st = pipeline.stats();
-    const lost = Object.entries(st.stream.samplesLost)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
     log(
-      `summary: windows ${st.windows}, frames ${st.decoder.frames}, invalid frames ${st.decoder.invalidTotal}, resyncs ${st.decoder.resyncs}, frames missing ${st.stream.framesMissing}, samples lost ${st.stream.samplesLostTotal}${lost === '' ? '' : ` (${lost})`}, reconnects ${Math.max(0, reader.stats.connects - 1)}`,
+      'info',
+      io.signal.aborted ? 'stopping (signal): flushing and closing' : 'stopping (--max-windows reached)',
     );
+    await agent.close();
+    log('info', summary(agent));
     return 0;
   },
 };

@@ -104,14 +104,12 @@ const bool = z.union([
   z.boolean(),
   z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
 ]);
-const list = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) =>
-    (typeof v === 'string' ? [v] : v)
-      .flatMap((s) => s.split(','))
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-  );
+const list = z.union([z.string(), z.array(z.string())]).transform((v) =>
+  (typeof v === 'string' ? [v] : v)
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== ''),
+);
 const day = 24 * 3600_000;
 
 const schema = z
@@ -178,7 +176,9 @@ function crossCheck(c: z.infer<typeof schema>): void {
   if (c.mqtt === '') {
     const given = runtimeOnly.filter((k) => (k === 'trustedKeys' ? c.trustedKeys.length > 0 : c[k] !== ''));
     if (given.length > 0)
-      throw invalid(`${given.join(', ')}: only used with --mqtt <url> (the full runtime); set mqtt or drop them`);
+      throw invalid(
+        `${given.join(', ')}: only used with --mqtt <url> (the full runtime); set mqtt or drop them`,
+      );
     return;
   }
   const broker = url('mqtt', c.mqtt, ['mqtt:', 'mqtts:', 'tcp:', 'tls:', 'ws:', 'wss:']);
@@ -188,9 +188,13 @@ function crossCheck(c: z.infer<typeof schema>): void {
       'deviceId: is required with --mqtt (client id and topics exist before the board says HELLO), e.g. --device-id pump-07',
     );
   if (c.dataDir === '')
-    throw invalid('dataDir: is required with --mqtt (outbox and model store), e.g. --data-dir /var/lib/edgeloop-agent');
+    throw invalid(
+      'dataDir: is required with --mqtt (outbox and model store), e.g. --data-dir /var/lib/edgeloop-agent',
+    );
   if (c.trustedKeys.length === 0)
-    throw invalid('trustedKeys: at least one pinned public key is required with --mqtt, e.g. --trusted-key release.pub');
+    throw invalid(
+      'trustedKeys: at least one pinned public key is required with --mqtt, e.g. --trusted-key release.pub',
+    );
   if ((c.mqttCert === '') !== (c.mqttKey === ''))
     throw invalid('mqttCert, mqttKey: mutual TLS needs both --mqtt-cert and --mqtt-key');
   for (const k of ['mqttCa', 'mqttCert', 'mqttKey'] as const)

@@ -25,7 +25,7 @@ import { openSerialPort } from './adapters/serialport.ts';
 import type { AgentConfig } from './config.ts';
 import { InferenceRunner, type RunnerStats } from './inference/runner.ts';
 import { IngestPipeline, type IngestNotice, type IngestStats } from './ingest/pipeline.ts';
-import { SerialReader, type PortOpener, type ReaderState } from './ingest/serial-reader.ts';
+import { SerialReader, type PortOpener } from './ingest/serial-reader.ts';
 import { AgentMetrics } from './metrics.ts';
 import { resolveModelManagerConfig, type ModelManagerConfig } from './models/config.ts';
 import { ModelManager } from './models/manager.ts';
@@ -36,7 +36,9 @@ import { createMessageSequence, type MessageSequence } from './publish/sequence.
 import { StatusReporter } from './publish/status.ts';
 import { WindowSink, type WindowSinkStats } from './publish/window-sink.ts';
 import { startAgentHttpServer, type AgentHttpServer } from './adapters/http.ts';
-import { wireModels, wireTelemetry, type ModelWiring } from './main-wiring.ts';
+import { noticeLine, readerLine, wireModels, wireTelemetry, type ModelWiring } from './main-wiring.ts';
+
+export { noticeLine } from './main-wiring.ts';
 
 export type LogLevel = 'info' | 'warn';
 export type AgentLogger = (level: LogLevel, message: string) => void;
@@ -107,41 +109,33 @@ export interface AgentRuntime {
 
 export const AGENT_VERSION = '0.1.0';
 
-/** One log line per notice worth a person's attention (invalid frames are counted, not logged). */
-export function noticeLine(n: IngestNotice): string | null {
-  switch (n.kind) {
-    case 'mode':
-      return `stream mode: ${n.mode}`;
-    case 'hello':
-      return `${n.first ? 'device' : n.reboot ? 'device rebooted' : 'device re-announced'}: ${n.device.deviceId} firmware ${n.device.firmwareVersion}, protocol v${n.device.protocolVersion}, sensors ${n.device.sensors.map((s) => `${s.name}@${s.rateHz}Hz`).join(' ')}`;
-    case 'frameGap':
-      return `frame gap: ${n.missingFrames} frame(s) missing`;
-    case 'sampleGap':
-      return `sample gap: ${n.sensor} lost ${n.lost} sample(s)`;
-    case 'invalidFrame':
-      return null;
-    case 'dropped':
-      return `dropped: ${n.reason} [${n.code}]`;
-    case 'status':
-      return n.code === 0 ? null : `device status ${n.code} (${n.severity}): ${n.message}`;
-  }
-}
-
-function readerLine(serial: string, baud: number, s: ReaderState): string {
-  if (s.kind === 'connected') return `serial ${serial} open at ${baud} baud`;
-  if (s.kind === 'disconnected')
-    return `serial ${serial} lost (${s.reason}) [EDGELOOP_ERR_SERIAL_LOST]; reconnecting`;
-  return `${s.message} [${s.code}]; retrying in ${s.retryInMs} ms`;
-}
-
 function readKeys(paths: readonly string[]): string[] {
   return paths.map((p) => {
     try {
       return readFileSync(p, 'utf8');
     } catch (err) {
-      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `trustedKeys: cannot read ${p}: ${(err as Error).message}`);
+      throw new EdgeloopError(
+        'EDGELOOP_ERR_CONFIG_INVALID',
+        `trustedKeys: cannot read ${p}: ${(err as Error).message}`,
+      );
     }
   });
+}
+
+/**
+ * Waits (bounded) until the live part of the outbox is delivered, so the windows flushed at shutdown go
+ * out now rather than on the next start. The backlog is not waited for: it is replayed at a limited rate
+ * and survives in the outbox file anyway.
+ */
+async function drainLive(s: AgentServices, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  const live = (): number => {
+    const o = s.outbox.stats();
+    return o.depth - o.backlogDepth;
+  };
+  // Timers not unref'd: shutdown must not end early because nothing else holds the event loop.
+  while (s.publisher.stats().connected && live() > 0 && Date.now() < end)
+    await new Promise((r) => setTimeout(r, 10));
 }
 
 /** Builds and starts the agent. Throws EdgeloopError for bad config (unreadable key or TLS file, port in use). */
@@ -154,6 +148,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   let signalDone: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (signalDone = resolve));
   const mismatched = new Set<string>();
+  const droppedLogged = new Set<string>();
   // Late-bound: the runtime half subscribes after the pipeline exists (the pipeline is its data source).
   let windowOut: (w: Window) => void = () => undefined;
   let noticeOut: (n: IngestNotice) => void = () => undefined;
@@ -180,7 +175,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       if (n.kind === 'invalidFrame') {
         // Log the first invalid frame, then only count (STYLE.md habit 4: log once when dropping starts).
         if (!invalidLogged)
-          log('warn', `invalid frame: ${n.message} [${n.code}] (further invalid frames are counted, not logged)`);
+          log(
+            'warn',
+            `invalid frame: ${n.message} [${n.code}] (further invalid frames are counted, not logged)`,
+          );
         invalidLogged = true;
         return;
       }
@@ -191,6 +189,13 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
             `the board names itself ${n.device.deviceId} but --device-id is ${config.deviceId}; publishing as ${config.deviceId}`,
           );
         mismatched.add(n.device.deviceId);
+      }
+      if (n.kind === 'dropped') {
+        // Same rule per code: a board streaming before its HELLO would otherwise log every frame.
+        if (!droppedLogged.has(n.code))
+          log('warn', `${noticeLine(n) ?? ''} (further drops with this code are counted, not logged)`);
+        droppedLogged.add(n.code);
+        return;
       }
       const line = noticeLine(n);
       if (line !== null) log('info', line);
@@ -220,6 +225,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       await s.runner.close();
       await s.manager.close();
       await models?.settle(config.drainTimeoutMs);
+      await drainLive(s, config.drainTimeoutMs);
       await s.publisher.close({ drainTimeoutMs: config.drainTimeoutMs });
       await s.link.close({ timeoutMs: Math.max(100, config.drainTimeoutMs) });
       s.outbox.close();
@@ -235,7 +241,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     try {
       mkdirSync(config.dataDir, { recursive: true });
     } catch (err) {
-      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `dataDir: cannot create ${config.dataDir}: ${(err as Error).message}`);
+      throw new EdgeloopError(
+        'EDGELOOP_ERR_CONFIG_INVALID',
+        `dataDir: cannot create ${config.dataDir}: ${(err as Error).message}`,
+      );
     }
     const trustedKeys = readKeys(config.trustedKeys);
     const agentVersion = deps.agentVersion ?? AGENT_VERSION;
@@ -243,7 +252,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     ownMetrics = deps.metrics === undefined;
     const metrics =
       deps.metrics ?? new AgentMetrics({ deviceId: config.deviceId, agentVersion, runId: sequence.runId });
-    if (ownMetrics) cleanups.push(() => metrics.close());
+    if (ownMetrics)
+      cleanups.push(() => {
+        metrics.close();
+      });
     try {
       const status = new StatusReporter({ deviceId: config.deviceId, agentVersion, sequence, nowMs });
       // Throws CONFIG_INVALID for a TLS file that cannot be read, before the outbox file is opened.
@@ -254,7 +266,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         keepaliveSec: config.mqttKeepaliveSec,
         reconnectMaxMs: config.mqttReconnectMaxMs,
         protocolVersion: config.mqttProtocolVersion,
-        ...(deps.mqttReconnectPeriodMs === undefined ? {} : { reconnectPeriodMs: deps.mqttReconnectPeriodMs }),
+        ...(deps.mqttReconnectPeriodMs === undefined
+          ? {}
+          : { reconnectPeriodMs: deps.mqttReconnectPeriodMs }),
         ...(config.mqttUsername === '' ? {} : { username: config.mqttUsername }),
         ...(config.mqttPassword === '' ? {} : { password: config.mqttPassword }),
         ...(config.mqttCa === '' && config.mqttCert === ''
@@ -285,7 +299,17 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         nowMs,
       });
       const runner = new InferenceRunner();
-      const telemetry = wireTelemetry({ config, sequence, nowMs, outbox, publisher, runner, pipeline, metrics, log });
+      const telemetry = wireTelemetry({
+        config,
+        sequence,
+        nowMs,
+        outbox,
+        publisher,
+        runner,
+        pipeline,
+        metrics,
+        log,
+      });
       windowOut = (w) => {
         metrics.recordWindow(w);
         runner.submit(w, pipeline.device?.sensors ?? []);
@@ -300,7 +324,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
           healthMaxMs: config.modelHealthMaxMs,
         }),
         runner,
-        reportState: (r) => models?.report(r),
+        reportState: (r) => {
+          models?.report(r);
+        },
         sensors: () => pipeline.device?.sensors,
         ...(deps.loadSession === undefined ? {} : { loadSession: deps.loadSession }),
       });

@@ -26,20 +26,41 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length] as number;
 }
 
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+/**
+ * The known name a misspelling most likely meant: the smallest edit distance within a small budget, ties
+ * broken by the longer shared prefix; failing that, the name sharing the longest prefix when it covers at
+ * least half of what was typed (--baudrate -> --baud, --mqtt-usr -> --mqtt-username).
+ */
 export function closest(name: string, known: readonly string[]): string | undefined {
+  const n = name.toLowerCase();
+  const budget = Math.max(2, Math.floor(name.length / 3));
   let best: string | undefined;
   let bestD = Infinity;
-  const n = name.toLowerCase();
+  let bestP = -1;
+  let byPrefix: string | undefined;
+  let prefixLen = 0;
   for (const k of known) {
     const lk = k.toLowerCase();
-    // A prefix either way (--baudrate for --baud, --win for --window-ms) is as good as one typo.
-    const d = lk.startsWith(n) || n.startsWith(lk) ? 1 : editDistance(n, lk);
-    if (d < bestD) {
-      bestD = d;
+    const d = editDistance(n, lk);
+    const p = commonPrefix(n, lk);
+    if (d < bestD || (d === bestD && p > bestP)) {
       best = k;
+      bestD = d;
+      bestP = p;
+    }
+    if (p > prefixLen) {
+      byPrefix = k;
+      prefixLen = p;
     }
   }
-  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  if (bestD <= budget) return best;
+  return prefixLen >= 3 && prefixLen * 2 >= n.length ? byPrefix : undefined;
 }
 
 export function unknownOptionError(name: string, known: readonly string[], prefix = '--'): EdgeloopError {

@@ -151,6 +151,8 @@ export const errorCatalogue = {
     'The stored active model failed verification at start (altered on disk or its key is no longer pinned); the agent fell back to the last known good model or to none.',
   EDGELOOP_ERR_MODEL_SUPERSEDED:
     'A newer model command arrived before this one started; only the newest is applied.',
+  EDGELOOP_ERR_MODEL_URL_REFUSED:
+    'A model install command names a bundle URL outside the registry this agent is configured with (--registry). It was refused; check the rollout command or --registry.',
   EDGELOOP_ERR_MODEL_NO_ROLLBACK_TARGET:
     'A rollback was requested but there is no last known good model other than the one serving. Nothing changed.',
   EDGELOOP_ERR_MODEL_CLOSED:
