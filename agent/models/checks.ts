@@ -4,43 +4,10 @@
 // bundle, only running it here proves it computes the same numbers here.
 
 import { compareTensor, resolveGolden, type GoldenTensor } from '../../shared/bundle/golden.ts';
-import type { Manifest, TensorSpec } from '../../shared/bundle/manifest.ts';
+import { goldenTypedArray, ioProblems } from '../../shared/bundle/io-check.ts';
+import type { Manifest } from '../../shared/bundle/manifest.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
-import type { OnnxFeed, OnnxSession, OnnxValueInfo } from '../adapters/onnxruntime.ts';
-
-const isDynamic = (d: number | string): boolean => typeof d === 'string' || d < 0;
-
-/** Differences between the manifest's tensors and the session's (names, dtypes, ranks, fixed dims). */
-export function ioProblems(
-  kind: 'input' | 'output',
-  declared: readonly TensorSpec[],
-  actual: readonly OnnxValueInfo[],
-): string[] {
-  const problems: string[] = [];
-  const byName = new Map(actual.map((a) => [a.name, a]));
-  for (const d of declared) {
-    const a = byName.get(d.name);
-    if (a === undefined) {
-      problems.push(`manifest ${kind} "${d.name}" is not a model ${kind}`);
-      continue;
-    }
-    byName.delete(d.name);
-    if (a.dtype !== d.dtype)
-      problems.push(`${kind} "${d.name}": model dtype ${a.dtype}, manifest ${d.dtype}`);
-    const same =
-      a.shape.length === d.shape.length &&
-      d.shape.every((dim, i) => {
-        const m = a.shape[i] as number | string;
-        return typeof dim === 'number' ? m === dim : isDynamic(m);
-      });
-    if (!same)
-      problems.push(
-        `${kind} "${d.name}": model shape [${a.shape.join(', ')}], manifest [${d.shape.join(', ')}]`,
-      );
-  }
-  for (const extra of byName.keys()) problems.push(`model ${kind} "${extra}" is not in the manifest`);
-  return problems;
-}
+import type { OnnxFeed, OnnxSession } from '../adapters/onnxruntime.ts';
 
 export function checkIo(manifest: Manifest, session: OnnxSession): Result<void> {
   const problems = [
@@ -51,29 +18,8 @@ export function checkIo(manifest: Manifest, session: OnnxSession): Result<void> 
 }
 
 function toFeed(name: string, t: GoldenTensor, dtype: string): Result<OnnxFeed> {
-  const n = t.data.every((v) => typeof v === 'number') ? t.data : undefined;
-  const dims = t.dims;
-  switch (dtype) {
-    case 'float32':
-      if (n) return ok({ dtype, data: Float32Array.from(n), dims });
-      break;
-    case 'float64':
-      if (n) return ok({ dtype, data: Float64Array.from(n), dims });
-      break;
-    case 'int32':
-      if (n) return ok({ dtype, data: Int32Array.from(n), dims });
-      break;
-    case 'int64':
-      if (n) return ok({ dtype, data: BigInt64Array.from(n.map((v) => BigInt(Math.trunc(v)))), dims });
-      break;
-    case 'uint8':
-      if (n) return ok({ dtype, data: Uint8Array.from(n), dims });
-      break;
-    case 'bool':
-      return ok({ dtype, data: Uint8Array.from(t.data.map((v) => (v === true || v === 1 ? 1 : 0))), dims });
-    default:
-      break;
-  }
+  const r = goldenTypedArray(t, dtype);
+  if (r.ok) return ok({ dtype: r.dtype, data: r.data, dims: r.dims });
   return fail('EDGELOOP_ERR_MODEL_GOLDEN_MISMATCH', `golden input "${name}" cannot be fed as ${dtype}`);
 }
 

@@ -5,12 +5,13 @@
 // reproduce. Each failure is a value with its own stable code; the first one found is returned.
 
 import { compareTensor, resolveGolden, type GoldenTensor } from '../../shared/bundle/golden.ts';
-import { modelFile, type Manifest, type TensorSpec } from '../../shared/bundle/manifest.ts';
+import { goldenTypedArray, ioProblems } from '../../shared/bundle/io-check.ts';
+import { modelFile, type Manifest } from '../../shared/bundle/manifest.ts';
 import type { TrustedKey } from '../../shared/bundle/signing.ts';
 import { decodeBundleArchive } from '../../shared/bundle/tar.ts';
 import { verifyBundle, type BundleContents, type VerifiedBundle } from '../../shared/bundle/verify.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
-import type { OnnxFeed, OnnxModel, OnnxValueInfo } from '../adapters/onnxruntime.ts';
+import type { OnnxFeed, OnnxModel } from '../adapters/onnxruntime.ts';
 
 export type ModelLoader = (bytes: Uint8Array) => Promise<Result<OnnxModel>>;
 
@@ -40,74 +41,14 @@ export function authenticateBundle(
   return ok({ contents: contents.value, verified: verified.value });
 }
 
-const isDynamic = (d: number | string): boolean => typeof d === 'string' || d < 0;
-
-/** Differences between the manifest's declared tensors and what onnxruntime reports. */
-export function ioProblems(
-  kind: 'input' | 'output',
-  declared: readonly TensorSpec[],
-  actual: readonly OnnxValueInfo[],
-): string[] {
-  const problems: string[] = [];
-  const byName = new Map(actual.map((a) => [a.name, a]));
-  for (const d of declared) {
-    const a = byName.get(d.name);
-    if (a === undefined) {
-      problems.push(
-        `manifest ${kind} "${d.name}" is not a model ${kind} (model has ${actual.map((x) => `"${x.name}"`).join(', ')})`,
-      );
-      continue;
-    }
-    byName.delete(d.name);
-    if (a.dtype !== d.dtype)
-      problems.push(`${kind} "${d.name}": model dtype ${a.dtype}, manifest ${d.dtype}`);
-    const shapeOk =
-      a.shape.length === d.shape.length &&
-      d.shape.every((dim, i) => {
-        const m = a.shape[i] as number | string;
-        // A fixed manifest dimension must be the same fixed size; a named one must be dynamic in the model.
-        return typeof dim === 'number' ? m === dim : isDynamic(m);
-      });
-    if (!shapeOk)
-      problems.push(
-        `${kind} "${d.name}": model shape [${a.shape.join(', ')}], manifest [${d.shape.join(', ')}]`,
-      );
-  }
-  for (const extra of byName.keys()) problems.push(`model ${kind} "${extra}" is not in the manifest`);
-  return problems;
-}
-
 function toFeed(name: string, t: GoldenTensor, dtype: string): Result<OnnxFeed> {
-  const nums = (): number[] | undefined => (t.data.every((v) => typeof v === 'number') ? t.data : undefined);
-  const dims = t.dims;
-  const n = nums();
-  switch (dtype) {
-    case 'float32':
-      if (n) return ok({ dtype, data: Float32Array.from(n), dims });
-      break;
-    case 'float64':
-      if (n) return ok({ dtype, data: Float64Array.from(n), dims });
-      break;
-    case 'int32':
-      if (n) return ok({ dtype, data: Int32Array.from(n), dims });
-      break;
-    case 'int64':
-      if (n) return ok({ dtype, data: BigInt64Array.from(n.map((v) => BigInt(Math.trunc(v)))), dims });
-      break;
-    case 'uint8':
-      if (n) return ok({ dtype, data: Uint8Array.from(n), dims });
-      break;
-    case 'bool':
-      return ok({ dtype, data: Uint8Array.from(t.data.map((v) => (v === true || v === 1 ? 1 : 0))), dims });
-    default:
-      return fail(
-        'EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH',
-        `golden input "${name}" has dtype ${dtype}, which the registry cannot feed`,
-      );
-  }
+  const r = goldenTypedArray(t, dtype);
+  if (r.ok) return ok({ dtype: r.dtype, data: r.data, dims: r.dims });
   return fail(
     'EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH',
-    `golden input "${name}" holds values that are not ${dtype}`,
+    r.problem === 'dtype'
+      ? `golden input "${name}" has dtype ${dtype}, which the registry cannot feed`
+      : `golden input "${name}" holds values that are not ${dtype}`,
   );
 }
 
@@ -132,8 +73,8 @@ export async function certifyModel(
   const model = loaded.value;
   try {
     const problems = [
-      ...ioProblems('input', manifest.io.inputs, model.inputs),
-      ...ioProblems('output', manifest.io.outputs, model.outputs),
+      ...ioProblems('input', manifest.io.inputs, model.inputs, { listModelNames: true }),
+      ...ioProblems('output', manifest.io.outputs, model.outputs, { listModelNames: true }),
     ];
     if (problems.length > 0) return fail('EDGELOOP_ERR_REGISTRY_IO_MISMATCH', problems.join('; '));
     const dtypes = new Map(manifest.io.inputs.map((i) => [i.name, i.dtype]));
