@@ -34,7 +34,7 @@ function notYet(name: string, summary: string, issue: string): Loader {
 
 export const commands: Readonly<Record<string, { summary: string; load: Loader }>> = {
   demo: {
-    summary: 'run the whole loop on embedded defaults',
+    summary: 'simulate a board onto a virtual serial port and show what the agent sees',
     load: () => import('./demo.ts').then((m) => m.demoCommand),
   },
   sim: {
@@ -54,12 +54,12 @@ export const commands: Readonly<Record<string, { summary: string; load: Loader }
     load: notYet('collector', 'run the collector', 'the collector issue'),
   },
   train: {
-    summary: 'build a dataset, train, test and export a model',
-    load: notYet('train', 'train a model', 'the model lifecycle issue'),
+    summary: 'build a dataset, train, test and export a signed model bundle',
+    load: () => import('./train.ts').then((m) => m.trainCommand),
   },
   registry: {
-    summary: 'push, list, pull, verify and promote model bundles',
-    load: notYet('registry', 'model registry', 'the model lifecycle issue'),
+    summary: 'serve the model registry, or push, list, pull, verify and promote bundles',
+    load: () => import('./registry.ts').then((m) => m.registryCommand),
   },
   rollout: {
     summary: 'roll a model out to the fleet',
