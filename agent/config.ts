@@ -231,7 +231,7 @@ export function loadAgentConfig(
   const merged = {
     ...agentDefaults,
     ...file,
-    ...envOptions(env, agentOptionNames, ['EDGELOOP_FROM_SOURCE', 'EDGELOOP_TEST_CONCURRENCY']),
+    ...envOptions(env, agentOptionNames),
     ...flags,
   };
   const r = schema.safeParse(merged);

@@ -97,6 +97,18 @@ export function parseCliArgs(
  * Reads EDGELOOP_<NAME> variables for the given camelCase option names (windowMs -> EDGELOOP_WINDOW_MS).
  * An EDGELOOP_ variable that names no option is an error, so a typo never silently does nothing.
  */
+/**
+ * EDGELOOP_* variables that belong to another part of edgeloop (the launcher, the test runner, the
+ * registry client). A gateway may export them for every command, so a process that has no option of that
+ * name passes over them instead of refusing to start; a typo of an option is still an error.
+ */
+export const processWideVariables: readonly string[] = [
+  'EDGELOOP_FROM_SOURCE',
+  'EDGELOOP_TEST_CONCURRENCY',
+  'EDGELOOP_REGISTRY_URL',
+  'EDGELOOP_REGISTRY_TOKEN',
+];
+
 export function envOptions(
   env: Record<string, string | undefined>,
   names: readonly string[],
@@ -115,6 +127,7 @@ export function envOptions(
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith('EDGELOOP_') || v === undefined || ignore.includes(k)) continue;
     const name = byEnv.get(k);
+    if (name === undefined && processWideVariables.includes(k)) continue;
     if (name === undefined) throw unknownOptionError(k, [...byEnv.keys()], '');
     out[name] = v;
   }

@@ -21,6 +21,12 @@ test('EDGELOOP_* variables map to options, and an unknown one is an error', () =
     windowMs: '500',
   });
   assert.throws(() => envOptions({ EDGELOOP_WINDOW_SM: '500' }, ['windowMs']), /EDGELOOP_WINDOW_MS/);
+  // Variables of other edgeloop parts pass, unless this process has an option of that name.
+  assert.deepEqual(
+    envOptions({ EDGELOOP_FROM_SOURCE: '1', EDGELOOP_REGISTRY_URL: 'http://r' }, ['windowMs']),
+    {},
+  );
+  assert.deepEqual(envOptions({ EDGELOOP_REGISTRY_TOKEN: 't' }, ['registryToken']), { registryToken: 't' });
 });
 
 test('agent config: defaults, precedence, validation with the option named', () => {
