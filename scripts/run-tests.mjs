@@ -32,7 +32,15 @@ const r = spawnSync(
   process.execPath,
   // A per-test timeout, so a hung test (a pty that never drains, a broker that never answers) fails the run
   // with its name instead of holding CI until its own limit.
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=300000',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);
