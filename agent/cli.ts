@@ -2,7 +2,7 @@
 // durable outbox, MQTT, model updates, /metrics and /healthz); without it, it only reads, checks and
 // windows the serial stream and prints one line per window (or JSON with --json).
 
-import { parseCliArgs } from '../shared/config.ts';
+import { flagsToOptions, parseCliArgs } from '../shared/config.ts';
 import { loadAgentConfig, type AgentConfig } from './config.ts';
 import { formatWindowLine, windowSummary } from './ingest/format.ts';
 import { startAgent, type AgentRuntime } from './main.ts';
@@ -112,19 +112,13 @@ const options = {
   config: { type: 'string' },
 } as const;
 
-const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-
 /** Flags → config keys (--trusted-key fills trustedKeys). Throws EdgeloopError on a bad flag. */
 export function agentConfigFromArgs(
   argv: readonly string[],
   env: Record<string, string | undefined>,
 ): AgentConfig {
   const args = parseCliArgs(argv, options, false);
-  const flags: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(args.values)) {
-    if (k === 'config' || v === undefined) continue;
-    flags[k === 'trusted-key' ? 'trustedKeys' : camel(k)] = v;
-  }
+  const flags = flagsToOptions(args.values, { 'trusted-key': 'trustedKeys' });
   return loadAgentConfig(flags, env, args.values.config as string | undefined);
 }
 

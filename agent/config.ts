@@ -9,11 +9,10 @@
 // tool); with `mqtt` it is the full runtime of agent/main.ts, which then needs a device id, a data
 // directory and at least one pinned key (docs/agent.md "Running the agent").
 
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { describeIssue, envOptions, unknownOptionError } from '../shared/config.ts';
-import { EdgeloopError } from '../shared/errors.ts';
+import { boolOption, intOption, listOption } from '../shared/config.ts';
 import { validateDeviceId } from '../shared/mqtt/topics.ts';
+import { configInvalid, loadConfig } from '../shared/platform/config.ts';
 
 export const agentDefaults = {
   /** Serial device path, e.g. /dev/ttyUSB0. Required. */
@@ -99,59 +98,48 @@ const runtimeOnly = [
   'dataDir',
 ] as const;
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.union([
-  z.boolean(),
-  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
-]);
-const list = z.union([z.string(), z.array(z.string())]).transform((v) =>
-  (typeof v === 'string' ? [v] : v)
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
-    .filter((s) => s !== ''),
-);
 const day = 24 * 3600_000;
 
 const schema = z
   .object({
     serial: z.string().min(1, 'is required: the serial device path, e.g. --serial /dev/ttyUSB0'),
-    baud: int(300, 16_000_000),
+    baud: intOption(300, 16_000_000),
     mode: z.enum(['auto', 'binary', 'csv']),
     csvChannels: z.string(),
     deviceId: z.string().max(64),
-    windowMs: int(10, 600_000),
-    hopMs: int(0, 600_000),
-    json: bool,
-    maxWindows: int(0, Number.MAX_SAFE_INTEGER),
+    windowMs: intOption(10, 600_000),
+    hopMs: intOption(0, 600_000),
+    json: boolOption,
+    maxWindows: intOption(0, Number.MAX_SAFE_INTEGER),
     mqtt: z.string(),
     mqttUsername: z.string(),
     mqttPassword: z.string(),
     mqttCa: z.string(),
     mqttCert: z.string(),
     mqttKey: z.string(),
-    mqttKeepaliveSec: int(1, 65_535),
-    mqttReconnectMaxMs: int(100, day),
+    mqttKeepaliveSec: intOption(1, 65_535),
+    mqttReconnectMaxMs: intOption(100, day),
     mqttProtocolVersion: z.union([z.literal(4), z.literal(5), z.enum(['4', '5']).transform(Number)]),
     registry: z.string(),
     registryToken: z.string(),
-    trustedKeys: list,
+    trustedKeys: listOption,
     dataDir: z.string(),
-    metricsPort: int(0, 65_535),
+    metricsPort: intOption(0, 65_535),
     metricsHost: z.string().min(1),
-    maxOutboxBytes: int(64 * 1024, Number.MAX_SAFE_INTEGER),
-    outboxMaxAgeMs: int(1000, 365 * day),
-    replayRatePerSec: int(1, 1_000_000),
-    rawEveryNthWindow: int(0, 1_000_000),
-    publishMaxInFlight: int(1, 65_535),
-    drainTimeoutMs: int(0, 600_000),
-    modelHealthWindows: int(1, 100_000),
-    modelHealthMaxMs: int(1000, 7 * day),
+    maxOutboxBytes: intOption(64 * 1024, Number.MAX_SAFE_INTEGER),
+    outboxMaxAgeMs: intOption(1000, 365 * day),
+    replayRatePerSec: intOption(1, 1_000_000),
+    rawEveryNthWindow: intOption(0, 1_000_000),
+    publishMaxInFlight: intOption(1, 65_535),
+    drainTimeoutMs: intOption(0, 600_000),
+    modelHealthWindows: intOption(1, 100_000),
+    modelHealthMaxMs: intOption(1000, 7 * day),
   })
   .strict();
 
 export const agentOptionNames = Object.keys(agentDefaults);
 
-const invalid = (detail: string): EdgeloopError => new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', detail);
+const invalid = configInvalid;
 
 function url(key: string, value: string, protocols: readonly string[]): URL {
   let u: URL;
@@ -214,36 +202,17 @@ export function loadAgentConfig(
   env: Record<string, string | undefined>,
   configFile?: string,
 ): AgentConfig {
-  let file: Record<string, unknown> = {};
-  if (configFile !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(configFile, 'utf8'));
-    } catch (err) {
-      throw invalid(`cannot read config file ${configFile}: ${(err as Error).message}`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-      throw invalid(`config file ${configFile}: must hold one JSON object of options`);
-    file = parsed as Record<string, unknown>;
-    for (const k of Object.keys(file))
-      if (!agentOptionNames.includes(k)) throw unknownOptionError(k, agentOptionNames, '');
-  }
-  const merged = {
-    ...agentDefaults,
-    ...file,
-    ...envOptions(env, agentOptionNames),
-    ...flags,
-  };
-  const r = schema.safeParse(merged);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw invalid(issue === undefined ? 'invalid' : describeIssue(issue.path, issue.message));
-  }
-  crossCheck(r.data);
-  return Object.freeze({
-    ...r.data,
-    mqttProtocolVersion: r.data.mqttProtocolVersion as 4 | 5,
-    trustedKeys: Object.freeze([...r.data.trustedKeys]),
-    hopMs: r.data.hopMs === 0 ? r.data.windowMs : r.data.hopMs,
+  return loadConfig({
+    defaults: agentDefaults,
+    schema,
+    flags,
+    env,
+    configFile,
+    crossCheck,
+    finish: (c): AgentConfig => ({
+      ...c,
+      mqttProtocolVersion: c.mqttProtocolVersion as 4 | 5,
+      hopMs: c.hopMs === 0 ? c.windowMs : c.hopMs,
+    }),
   });
 }

@@ -3,6 +3,7 @@
 // A misspelled option is an error that names the closest known one.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { z } from 'zod';
 import { EdgeloopError } from './errors.ts';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -94,10 +95,6 @@ export function parseCliArgs(
 }
 
 /**
- * Reads EDGELOOP_<NAME> variables for the given camelCase option names (windowMs -> EDGELOOP_WINDOW_MS).
- * An EDGELOOP_ variable that names no option is an error, so a typo never silently does nothing.
- */
-/**
  * EDGELOOP_* variables that belong to another part of edgeloop (the launcher, the test runner, the
  * registry client). A gateway may export them for every command, so a process that has no option of that
  * name passes over them instead of refusing to start; a typo of an option is still an error.
@@ -109,6 +106,10 @@ export const processWideVariables: readonly string[] = [
   'EDGELOOP_REGISTRY_TOKEN',
 ];
 
+/**
+ * Reads EDGELOOP_<NAME> variables for the given camelCase option names (windowMs -> EDGELOOP_WINDOW_MS).
+ * An EDGELOOP_ variable that names no option is an error, so a typo never silently does nothing.
+ */
 export function envOptions(
   env: Record<string, string | undefined>,
   names: readonly string[],
@@ -138,3 +139,40 @@ export function envOptions(
 export function describeIssue(path: readonly PropertyKey[], message: string): string {
   return `${path.length > 0 ? path.map(String).join('.') : 'config'}: ${message}`;
 }
+
+const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * parseCliArgs values → option names for loadConfig (shared/platform/config.ts): --window-ms → windowMs.
+ * Unset flags and the names in `skip` (e.g. 'config', 'help') are left out; `rename` maps a flag whose
+ * option has another name (--trusted-key → trustedKeys).
+ */
+export function flagsToOptions(
+  values: ParsedArgs['values'],
+  rename: Readonly<Record<string, string>> = {},
+  skip: readonly string[] = ['config', 'help'],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || skip.includes(k)) continue;
+    out[rename[k] ?? camel(k)] = v;
+  }
+  return out;
+}
+
+// Field schemas for options that arrive as strings from flags and variables and as JSON from the file.
+
+/** An integer option in [min, max]; "500" and 500 both parse. */
+export const intOption = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A boolean option: true/false from the file or a flag, "true"/"false"/"1"/"0" from a variable. */
+export const boolOption = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+]);
+/** A list option: a JSON array, a repeated flag, or a comma list ("a.pub, b.pub"). */
+export const listOption = z.union([z.string(), z.array(z.string())]).transform((v) =>
+  (typeof v === 'string' ? [v] : v)
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== ''),
+);
