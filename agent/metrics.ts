@@ -85,7 +85,11 @@ export class AgentMetrics implements PublisherObserver {
   readonly mqttDelivery: Histogram<'class'>;
   readonly telemetryInvalid: Counter;
   readonly modelInfo: Gauge<'name' | 'version'>;
-  readonly eventLoopLag: Gauge<'quantile'>;
+  // Three gauges rather than one with a `quantile` label: only a summary may carry `quantile`
+  // (promtool check metrics rejects it on a gauge), and prom-client's summary computes its own quantiles.
+  readonly eventLoopLagP50: Gauge;
+  readonly eventLoopLagP99: Gauge;
+  readonly eventLoopLagMax: Gauge;
   readonly residentMemory: Gauge;
   readonly heapUsed: Gauge;
   readonly info: Gauge<'version' | 'device_id' | 'run_id'>;
@@ -209,10 +213,17 @@ export class AgentMetrics implements PublisherObserver {
       'The active model (value 1); absent when no model is loaded.',
       ['name', 'version'],
     );
-    this.eventLoopLag = gauge(
-      'edgeloop_agent_event_loop_lag_seconds',
-      'Event-loop delay since the previous scrape.',
-      ['quantile'],
+    this.eventLoopLagP50 = gauge(
+      'edgeloop_agent_event_loop_lag_p50_seconds',
+      'Median event-loop lag since the previous scrape.',
+    );
+    this.eventLoopLagP99 = gauge(
+      'edgeloop_agent_event_loop_lag_p99_seconds',
+      '99th percentile of event-loop lag since the previous scrape.',
+    );
+    this.eventLoopLagMax = gauge(
+      'edgeloop_agent_event_loop_lag_max_seconds',
+      'Largest event-loop lag since the previous scrape.',
     );
     this.residentMemory = gauge(
       'edgeloop_agent_resident_memory_bytes',
@@ -350,9 +361,9 @@ export class AgentMetrics implements PublisherObserver {
     this.heapUsed.set(mem.heapUsed);
     const h = this.#loop;
     if (h.count > 0) {
-      this.eventLoopLag.set({ quantile: '0.5' }, h.percentile(50) / 1e9);
-      this.eventLoopLag.set({ quantile: '0.99' }, h.percentile(99) / 1e9);
-      this.eventLoopLag.set({ quantile: '1' }, h.max / 1e9);
+      this.eventLoopLagP50.set(h.percentile(50) / 1e9);
+      this.eventLoopLagP99.set(h.percentile(99) / 1e9);
+      this.eventLoopLagMax.set(h.max / 1e9);
       h.reset();
     }
   }
