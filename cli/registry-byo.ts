@@ -2,7 +2,7 @@
 // come from our trainer (reference profile from a feature CSV, golden cases from running the model), signs
 // it and pushes it. See docs/model-bundle.md for the steps.
 import { readFile } from 'node:fs/promises';
-import { writeBundleContents } from './bundle-io.ts';
+import { writeBundleContents } from '../collector/index.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { encodeBundleArchive } from '../shared/bundle/tar.ts';
 import { metricsSchema, type Metrics } from '../shared/bundle/manifest.ts';
@@ -23,10 +23,9 @@ export async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<nu
       throw new Refused('EDGELOOP_ERR_INPUT_READ', `cannot read ${path}: ${(err as Error).message}`);
     }
   };
-  const [{ packageOnnxModel, parseFeatureCsv }, { loadOnnxModel }, { createSignedBundle }, features] =
+  const [{ packageOnnxModel, parseFeatureCsv, loadOnnxModel }, { createSignedBundle }, features] =
     await Promise.all([
-      import('../collector/registry/byo.ts'),
-      import('../collector/adapters/onnxruntime.ts'),
+      import('../collector/index.ts'),
       import('../shared/bundle/build.ts'),
       import('../shared/features/pipeline.ts'),
     ]);

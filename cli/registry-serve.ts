@@ -1,10 +1,10 @@
 // `edgeloop registry serve`: validates the serve options, then runs the registry HTTP service until the
 // CLI's abort signal fires (SIGINT/SIGTERM), and closes it.
 import { readFile } from 'node:fs/promises';
-import { readTrustedKeys } from './bundle-io.ts';
+import { readTrustedKeys } from '../collector/index.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import type { CliIO } from './commands.ts';
-import { parseRegistryTokens, type RegistryToken } from '../collector/registry/auth.ts';
+import { parseRegistryTokens, type RegistryToken } from '../collector/index.ts';
 import { trustedKeyPaths, type Values } from './registry-client.ts';
 
 export async function serve(values: Values, io: CliIO): Promise<number> {
@@ -40,7 +40,7 @@ export async function serve(values: Values, io: CliIO): Promise<number> {
   if (!(maxMb > 0))
     throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--max-bundle-mb must be positive');
   // Loaded here, not at the top, so client subcommands never load onnxruntime or SQLite.
-  const { createRegistryServer } = await import('../collector/registry/server.ts');
+  const { createRegistryServer } = await import('../collector/index.ts');
   const server = await createRegistryServer({
     dataDir,
     tokens,

@@ -4,7 +4,7 @@
 // This file parses arguments and runs the client subcommands; `serve` is registry-serve.ts, `push --onnx`
 // is registry-byo.ts, and the HTTP client and shared helpers are registry-client.ts.
 
-import { readBundle, readTrustedKeys, verifyBundleDir, writeBundleContents } from './bundle-io.ts';
+import { readBundle, readTrustedKeys, verifyBundleDir, writeBundleContents } from '../collector/index.ts';
 import { parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { decodeBundleArchive, encodeBundleArchive } from '../shared/bundle/tar.ts';

@@ -9,13 +9,19 @@ import { parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { createSignedBundle } from '../shared/bundle/build.ts';
 import { generateSigningKeyPair, keyIdFromPem, manifestDigest } from '../shared/bundle/signing.ts';
-import { DEFAULT_SEARCH_SPACE, type SearchOptions } from '../collector/training/search.ts';
-import type { TrainModelResult } from '../collector/training/train.ts';
-import { writeBundleDir } from './bundle-io.ts';
+import {
+  collectLineageEnv,
+  DEFAULT_SEARCH_SPACE,
+  generateLabData,
+  trainBundleFiles,
+  trainModel,
+  writeBundleDir,
+  type SearchOptions,
+  type TrainModelResult,
+} from '../collector/index.ts';
 import type { Command, CliIO } from './commands.ts';
-import { generateLabData } from './lab-data.ts';
+import { firmwareSimLab } from './lab-simulator.ts';
 import { createProgress, type ProgressStep } from './progress.ts';
-import { collectLineageEnv, trainBundleFiles } from './train-bundle.ts';
 
 export const TRAIN_DEFAULTS = Object.freeze({
   seed: 1,
@@ -292,6 +298,7 @@ async function train(cfg: TrainConfig, io: CliIO): Promise<number> {
 
   const devices = progress.step('lab data', 5 * cfg.devicesPerState);
   const lab = await generateLabData({
+    simulator: firmwareSimLab,
     seed: cfg.seed,
     devicesPerState: cfg.devicesPerState,
     secondsPerDevice: cfg.secondsPerDevice,
@@ -310,7 +317,6 @@ async function train(cfg: TrainConfig, io: CliIO): Promise<number> {
   );
   if (aborted()) return 130;
 
-  const { trainModel } = await import('../collector/training/train.ts');
   const label = `${cfg.search.kind} search`;
   let bar: ProgressStep | undefined;
   const trained = await trainModel({

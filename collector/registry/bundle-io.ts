@@ -4,27 +4,27 @@
 
 import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fail, ok, type Result } from '../shared/errors.ts';
-import { encodeManifest } from '../shared/bundle/build.ts';
+import { fail, ok, type Result } from '../../shared/errors.ts';
+import { encodeManifest } from '../../shared/bundle/build.ts';
 import {
   bundlePathProblem,
   MANIFEST_FILE,
   SIGNATURE_FILE,
   type Manifest,
-} from '../shared/bundle/manifest.ts';
-import { encodeSignature, trustedKeySet, type BundleSignature } from '../shared/bundle/signing.ts';
+} from '../../shared/bundle/manifest.ts';
+import { encodeSignature, trustedKeySet, type BundleSignature } from '../../shared/bundle/signing.ts';
 import {
   DEFAULT_ARCHIVE_LIMITS,
   decodeBundleArchive,
   encodeBundleArchive,
   type ArchiveLimits,
-} from '../shared/bundle/tar.ts';
+} from '../../shared/bundle/tar.ts';
 import {
   checkFiles,
   verifyBundle,
   type BundleContents,
   type VerifiedBundle,
-} from '../shared/bundle/verify.ts';
+} from '../../shared/bundle/verify.ts';
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -7,33 +7,34 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { ok, type Result } from '../shared/errors.ts';
-import type { ManifestInput } from '../shared/bundle/build.ts';
+import { ok, type Result } from '../../shared/errors.ts';
+import type { ManifestInput } from '../../shared/bundle/build.ts';
 import {
   DEFAULT_GOLDEN_TOLERANCE,
   encodeGolden,
   GOLDEN_FILE,
   type GoldenData,
-} from '../shared/bundle/golden.ts';
-import type { IoSignature, Metrics } from '../shared/bundle/manifest.ts';
+} from '../../shared/bundle/golden.ts';
+import type { IoSignature, Metrics } from '../../shared/bundle/manifest.ts';
 import {
   buildReferenceProfile,
   encodeReferenceProfile,
   REFERENCE_FILE,
   summarizeReference,
-} from '../shared/bundle/reference.ts';
-import type { DatasetRow } from '../collector/training/dataset.ts';
-import { INPUT_NAME, LABEL_NAME, PROBABILITIES_NAME } from '../collector/training/onnx-export.ts';
-import type { SearchOptions } from '../collector/training/search.ts';
-import type { TrainModelResult } from '../collector/training/train.ts';
+} from '../../shared/bundle/reference.ts';
+import type { DatasetRow } from './dataset.ts';
 import type { LabData } from './lab-data.ts';
+import { INPUT_NAME, LABEL_NAME, PROBABILITIES_NAME } from './onnx-export.ts';
+import type { SearchOptions } from './search.ts';
+import type { TrainModelResult } from './train.ts';
 
 /** Sorted subsample points per feature in reference.json: 192 features x 1000 points keeps it ~4 MB at most. */
 export const TRAIN_REFERENCE_SAMPLE = 1000;
 export const DATASET_FILE = 'dataset.json';
 export const MODEL_FILE = 'model.onnx';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+// collector/training/ -> the package root (the git checkout and package.json live there).
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface LineageEnv {
   readonly code: { readonly commit: string | null; readonly dirty: boolean | null };

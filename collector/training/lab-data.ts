@@ -1,30 +1,33 @@
-// Labelled lab data for `edgeloop train` (issue #3 §2a): firmware-sim boards run in each machine state,
+// Labelled lab data for `edgeloop train` (issue #3 §2a): simulated boards run in each machine state,
 // their wire bytes go through the same shared decoder, loss accounting, windowing and feature pipeline
 // the agent uses, and every window is labelled with the simulator's true machine state. Nothing here
 // reads the simulator's samples directly: a model trained on these rows has seen exactly what an agent
-// would compute from a real board's serial stream. Deterministic by seed (docs/training.md, "edgeloop train").
+// would compute from a real board's serial stream. The simulator comes in through LabSimulator
+// (lab-simulator.ts), so the collector never imports firmware-sim. Deterministic by seed
+// (docs/training.md, "edgeloop train").
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { EdgeloopError, fail, ok, type Result } from '../shared/errors.ts';
-import { createFeaturePipeline, type FeaturePipeline } from '../shared/features/pipeline.ts';
-import { DeviceStream } from '../shared/ingest/device-stream.ts';
-import type { Window } from '../shared/samples.ts';
-import type { SensorDescriptor } from '../shared/sensors.ts';
-import { FrameDecoder } from '../shared/serial/decoder.ts';
-import { Windower } from '../shared/windowing/windower.ts';
-import { createBoard, type Board } from '../firmware-sim/board.ts';
-import { machineStates, parseScenario, type MachineState, type Scenario } from '../firmware-sim/scenario.ts';
-import type { DatasetRow } from '../collector/training/dataset.ts';
-import { createPrng, deriveSeed } from '../collector/training/prng.ts';
+import { EdgeloopError, fail, ok, type Result } from '../../shared/errors.ts';
+import { createFeaturePipeline, type FeaturePipeline } from '../../shared/features/pipeline.ts';
+import { DeviceStream } from '../../shared/ingest/device-stream.ts';
+import type { Window } from '../../shared/samples.ts';
+import type { SensorDescriptor } from '../../shared/sensors.ts';
+import { FrameDecoder } from '../../shared/serial/decoder.ts';
+import { Windower } from '../../shared/windowing/windower.ts';
+import type { DatasetRow } from './dataset.ts';
+import type { LabBoard, LabBoardSpec, LabSimulator } from './lab-simulator.ts';
+import { deriveSeed, Prng } from '../../shared/random.ts';
 
 /** 2025-01-01T00:00:00Z: lab runs are placed on a fixed wall clock so row times (and digests) never drift. */
 export const LAB_EPOCH_MS = Date.UTC(2025, 0, 1);
 
 export interface LabDataOptions {
+  /** Makes the boards (firmware-sim's, adapted by the composition root). */
+  readonly simulator: LabSimulator;
   /** Seeds every board and the per-device variation. */
   readonly seed: number;
-  /** Machine states to simulate. Default all five (firmware-sim machineStates). */
-  readonly states?: readonly MachineState[];
+  /** Machine states to simulate. Default all of simulator.machineStates. */
+  readonly states?: readonly string[];
   /** Simulated devices per state, each with its own seed, id and operating point. Default 6. */
   readonly devicesPerState?: number;
   /** Device time simulated per device, seconds. Default 30. */
@@ -42,13 +45,13 @@ export interface LabProgress {
   readonly done: number;
   readonly of: number;
   readonly deviceId: string;
-  readonly state: MachineState;
+  readonly state: string;
 }
 
 /** One simulated device: who it was and what it produced. */
 export interface LabDevice {
   readonly deviceId: string;
-  readonly state: MachineState;
+  readonly state: string;
   readonly seed: number;
   /** Operating point drawn for this device. */
   readonly load: number;
@@ -90,34 +93,22 @@ export interface LabData {
 }
 
 /** Draws one device's operating point; the spread keeps the classifier honest across machines. */
-function deviceScenario(
-  state: MachineState,
+function deviceSpec(
+  state: string,
   deviceId: string,
   seed: number,
   seconds: number,
-): { scenario: Scenario; device: Omit<LabDevice, 'windows' | 'rows'> } {
-  const prng = createPrng(deriveSeed(seed, 'operating-point'));
+): { spec: LabBoardSpec; device: Omit<LabDevice, 'windows' | 'rows'> } {
+  const prng = new Prng(deriveSeed(seed, 'operating-point'));
   const between = (lo: number, hi: number): number => Number((lo + (hi - lo) * prng.next()).toFixed(3));
   const load = between(0.6, 0.95);
   const severity = state === 'normal' ? 1 : between(0.6, 1);
   const shaftHz = between(23.5, 26);
   const ambientC = between(19, 25);
-  const parsed = parseScenario(
-    {
-      name: `lab-${state}`,
-      description: `edgeloop train lab data: ${state}`,
-      durationS: seconds,
-      deviceId,
-      machine: { state, load, severity, shaftHz },
-      ambient: { temperatureC: ambientC },
-      heartbeatS: 10,
-      events: [],
-    },
-    `lab scenario ${deviceId}`,
-  );
-  // The values above are all in range by construction; a failure here is a bug, not bad input.
-  if (!parsed.ok) throw new EdgeloopError('EDGELOOP_ERR_SCENARIO_INVALID', parsed.message);
-  return { scenario: parsed.value, device: { deviceId, state, seed, load, severity, shaftHz, ambientC } };
+  return {
+    spec: { deviceId, state, seed, seconds, conditions: { load, severity, shaftHz, ambientC } },
+    device: { deviceId, state, seed, load, severity, shaftHz, ambientC },
+  };
 }
 
 interface DeviceResult {
@@ -134,9 +125,9 @@ interface DeviceResult {
 
 /** The label of a window, or null when the true state changes or ramps inside it. */
 export function windowLabel(
-  board: Pick<Board, 'stateAt'>,
+  board: Pick<LabBoard, 'stateAt'>,
   w: Pick<Window, 'startUs' | 'endUs'>,
-): MachineState | null {
+): string | null {
   // Lab scenarios have no reboots or clock jumps, so device time equals scenario time.
   const a = board.stateAt(w.startUs);
   const b = board.stateAt(w.endUs - 1);
@@ -145,14 +136,12 @@ export function windowLabel(
 }
 
 function simulateDevice(
-  scenario: Scenario,
+  board: LabBoard,
   deviceId: string,
-  seed: number,
   seconds: number,
   windowMs: number,
   pipeline: FeaturePipeline,
 ): DeviceResult {
-  const board = createBoard({ scenario, seed, deviceId });
   const decoder = new FrameDecoder();
   const stream = new DeviceStream();
   let windower: Windower | undefined;
@@ -236,6 +225,7 @@ function positiveInt(name: string, v: number, max: number): void {
  * Bad options throw EDGELOOP_ERR_CONFIG_INVALID; a run that yields no rows is EDGELOOP_ERR_TRAINING_DATA.
  */
 export async function generateLabData(options: LabDataOptions): Promise<Result<LabData>> {
+  const machineStates = options.simulator.machineStates;
   const states = options.states ?? machineStates;
   const perState = options.devicesPerState ?? 6;
   const seconds = options.secondsPerDevice ?? 30;
@@ -267,8 +257,9 @@ export async function generateLabData(options: LabDataOptions): Promise<Result<L
     for (let k = 1; k <= perState; k++) {
       const deviceId = `lab-${state.replace(/_/g, '-')}-${k}`;
       const seed = deriveSeed(options.seed, 'lab', state, k);
-      const { scenario, device } = deviceScenario(state, deviceId, seed, seconds);
-      const r = simulateDevice(scenario, deviceId, seed, seconds, windowMs, pipeline);
+      const { spec, device } = deviceSpec(state, deviceId, seed, seconds);
+      const board = options.simulator.createBoard(spec);
+      const r = simulateDevice(board, deviceId, seconds, windowMs, pipeline);
       if (featureNames.length === 0) featureNames = pipeline.featureNames(r.sensors);
       rows.push(...r.rows);
       devices.push({ ...device, windows: r.windows, rows: r.rows.length });

@@ -13,7 +13,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createRegistryServer } from '../../collector/registry/server.ts';
 import { generateSigningKeyPair } from '../../shared/bundle/signing.ts';
-import { verifyBundleDir } from '../../cli/bundle-io.ts';
+import { verifyBundleDir } from '../../collector/registry/bundle-io.ts';
 import type { CliIO } from '../../cli/commands.ts';
 import { registryCommand } from '../../cli/registry.ts';
 import { trainCommand } from '../../cli/train.ts';

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registryCommand } from '../../cli/registry.ts';
-import { verifyBundleDir } from '../../cli/bundle-io.ts';
+import { verifyBundleDir } from '../../collector/registry/bundle-io.ts';
 import { featurePipelineId, createFeaturePipeline } from '../../shared/features/pipeline.ts';
 import { FEATURES, startHarness, tinyOnnx, WRITE_TOKEN } from './registry-fixture.ts';
 

@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeBundleContents } from '../../cli/bundle-io.ts';
+import { writeBundleContents } from '../../collector/registry/bundle-io.ts';
 import { registryCommand } from '../../cli/registry.ts';
 import { makeBundle, startHarness, WRITE_TOKEN } from './registry-fixture.ts';
 

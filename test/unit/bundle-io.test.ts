@@ -14,7 +14,7 @@ import {
   writeBundleArchive,
   writeBundleContents,
   writeBundleDir,
-} from '../../cli/bundle-io.ts';
+} from '../../collector/registry/bundle-io.ts';
 import { keygenCommand } from '../../cli/keygen.ts';
 import type { CliIO } from '../../cli/commands.ts';
 import { fixtureBundle } from './bundle-fixture.ts';

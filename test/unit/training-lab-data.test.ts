@@ -1,14 +1,23 @@
-// Lab data for `edgeloop train` (cli/lab-data.ts): firmware-sim wire bytes through the shared decoder,
-// windower and feature pipeline, labelled with the simulator's true state.
+// Lab data for `edgeloop train` (collector/training/lab-data.ts): firmware-sim wire bytes (through the
+// LabSimulator the CLI injects) go through the shared decoder, windower and feature pipeline, labelled with
+// the simulator's true state.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { generateLabData, LAB_EPOCH_MS, windowLabel } from '../../cli/lab-data.ts';
+import { firmwareSimLab } from '../../cli/lab-simulator.ts';
 import { canonicalRow } from '../../collector/training/dataset.ts';
+import {
+  generateLabData as generate,
+  LAB_EPOCH_MS,
+  windowLabel,
+  type LabDataOptions,
+} from '../../collector/training/lab-data.ts';
 import { createBoard } from '../../firmware-sim/board.ts';
 import { parseScenario } from '../../firmware-sim/scenario.ts';
 import { EdgeloopError } from '../../shared/errors.ts';
 
+const generateLabData = (o: Omit<LabDataOptions, 'simulator'>) =>
+  generate({ simulator: firmwareSimLab, ...o });
 const small = { states: ['normal', 'bearing_wear'] as const, devicesPerState: 2, secondsPerDevice: 4 };
 
 test('one labelled row per clean 1 s window, grouped by device-minute', async () => {
@@ -88,7 +97,7 @@ test('bad options are configuration errors', async () => {
     { seed: 1, secondsPerDevice: -1 },
     { seed: 1, windowMs: 0 },
     { seed: 1, states: [] },
-    { seed: 1, states: ['exploded' as 'normal'] },
+    { seed: 1, states: ['exploded'] },
   ];
   for (const o of bad) {
     await assert.rejects(

@@ -1,0 +1,52 @@
+// The collector's public entry point (issue #7 §3): what the CLI, the composition root of every process,
+// may use. cli/ imports collector/ through this file only (eslint.config.js, zone "cli"). Named re-exports
+// only; a name missing here is internal.
+
+// Training: lab data (through an injected simulator), search, final fit, ONNX export, bundle files.
+export {
+  generateLabData,
+  windowLabel,
+  LAB_EPOCH_MS,
+  type LabData,
+  type LabDataOptions,
+  type LabDataSummary,
+  type LabDevice,
+  type LabProgress,
+} from './training/lab-data.ts';
+export type {
+  LabBoard,
+  LabBoardSpec,
+  LabConditions,
+  LabSimulator,
+  LabTrueState,
+} from './training/lab-simulator.ts';
+export {
+  collectLineageEnv,
+  goldenData,
+  manifestMetrics,
+  trainBundleFiles,
+  DATASET_FILE,
+  MODEL_FILE,
+  TRAIN_REFERENCE_SAMPLE,
+  type LineageEnv,
+  type TrainBundleInput,
+} from './training/bundle.ts';
+export { DEFAULT_SEARCH_SPACE, type SearchOptions, type SearchSpace } from './training/search.ts';
+export { trainModel, type TrainModelOptions, type TrainModelResult } from './training/train.ts';
+
+// Bundles on disk and the registry.
+export {
+  isArchivePath,
+  readBundle,
+  readBundleArchive,
+  readBundleDir,
+  readTrustedKeys,
+  verifyBundleDir,
+  writeBundleArchive,
+  writeBundleContents,
+  writeBundleDir,
+} from './registry/bundle-io.ts';
+export { parseRegistryTokens, type RegistryToken } from './registry/auth.ts';
+export { createRegistryServer, type RegistryServer, type RegistryServerOptions } from './registry/server.ts';
+export { packageOnnxModel, parseFeatureCsv, type ByoModelInput } from './registry/byo.ts';
+export { loadOnnxModel } from './adapters/onnxruntime.ts';
