@@ -33,7 +33,7 @@ export interface AgentMetricsOptions {
   readonly deviceId: string;
   readonly agentVersion: string;
   readonly runId: number;
-  /** Event-loop delay sampling resolution, ms. Default 20. */
+  /** Event-loop sampling period, ms (one timer wake-up per period). Default 20. */
   readonly eventLoopResolutionMs?: number;
 }
 
@@ -54,6 +54,7 @@ export class AgentMetrics implements PublisherObserver {
   #sources: MetricSources = {};
   readonly #totals = new TotalTracker();
   readonly #loop: IntervalHistogram;
+  readonly #loopPeriodNs: number;
   #closed = false;
 
   readonly framesDecoded: Counter;
@@ -240,7 +241,9 @@ export class AgentMetrics implements PublisherObserver {
       1,
     );
 
-    this.#loop = monitorEventLoopDelay({ resolution: options.eventLoopResolutionMs ?? 20 });
+    const periodMs = options.eventLoopResolutionMs ?? 20;
+    this.#loopPeriodNs = periodMs * 1e6;
+    this.#loop = monitorEventLoopDelay({ resolution: periodMs });
     this.#loop.enable();
     for (const c of outboxClasses)
       for (const reason of dropReasons) this.outboxDropped.inc({ class: c, reason }, 0);
@@ -361,9 +364,12 @@ export class AgentMetrics implements PublisherObserver {
     this.heapUsed.set(mem.heapUsed);
     const h = this.#loop;
     if (h.count > 0) {
-      this.eventLoopLagP50.set(h.percentile(50) / 1e9);
-      this.eventLoopLagP99.set(h.percentile(99) / 1e9);
-      this.eventLoopLagMax.set(h.max / 1e9);
+      // monitorEventLoopDelay records the interval between two wake-ups of its repeating timer, which is
+      // the period plus the lag: an idle loop reads the period (20 ms), not 0. Lag is the excess.
+      const lag = (ns: number): number => Math.max(0, ns - this.#loopPeriodNs) / 1e9;
+      this.eventLoopLagP50.set(lag(h.percentile(50)));
+      this.eventLoopLagP99.set(lag(h.percentile(99)));
+      this.eventLoopLagMax.set(lag(h.max));
       h.reset();
     }
   }
