@@ -4,10 +4,9 @@
 // description, and full lineage. Pure apart from the git and package.json look-ups in collectLineageEnv.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ok, type Result } from '../../shared/errors.ts';
+import { lineageLibraries } from '../../shared/platform/package-info.ts';
 import type { ManifestInput } from '../../shared/bundle/build.ts';
 import {
   DEFAULT_GOLDEN_TOLERANCE,
@@ -55,35 +54,14 @@ function git(args: readonly string[]): string | null {
   }
 }
 
-function packageVersion(name: string): string | null {
-  try {
-    const require = createRequire(import.meta.url);
-    const pkg = JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The code commit and dirty flag (null when git or the checkout is absent) and the library versions. */
 export function collectLineageEnv(): LineageEnv {
   const head = git(['rev-parse', 'HEAD'])?.trim() ?? '';
   const commit = /^[0-9a-f]{40,64}$/.test(head) ? head : null;
   const status = commit === null ? null : git(['status', '--porcelain']);
-  let edgeloopVersion = '0.0.0';
-  try {
-    const own = JSON.parse(readFileSync(`${repoRoot}package.json`, 'utf8')) as { version?: unknown };
-    if (typeof own.version === 'string') edgeloopVersion = own.version;
-  } catch {
-    // keep the placeholder: a missing package.json only costs the version label
-  }
-  const libraries: Record<string, string> = { node: process.versions.node, edgeloop: edgeloopVersion };
-  for (const name of ['onnxruntime-node', 'onnx-proto', 'protobufjs', 'fft.js', 'zod']) {
-    const v = packageVersion(name);
-    if (v !== null) libraries[name] = v;
-  }
+  // Found by searching upward for edgeloop's package.json, so it is right from dist/ too (issue #8 §5).
+  const libraries = lineageLibraries(['onnxruntime-node', 'onnx-proto', 'protobufjs', 'fft.js', 'zod']);
+  const edgeloopVersion = libraries.edgeloop ?? '0.0.0';
   return {
     code: { commit, dirty: status === null ? null : status.trim() !== '' },
     libraries,
