@@ -6,6 +6,10 @@
 // binding's unixRead). A USB adapter that is pulled behaves the same way on some kernels. So a watchdog
 // checks every `watchIntervalMs` that the path still resolves to the device that was opened, and destroys
 // the port when it does not: the reader then sees 'close' and reconnects with backoff.
+//
+// destroy() must close the descriptor. The stock SerialPort stream has no _destroy, so destroy() ends the
+// stream but leaves the fd open and the binding's poller armed: the process then cannot exit (SIGTERM on a
+// pty whose other end is open kept the agent alive for a minute), and every reconnect leaked a descriptor.
 
 import { realpathSync, statSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
@@ -29,6 +33,29 @@ function identity(path: string): string | null {
   }
 }
 
+/** A SerialPort whose destroy() discards pending output and closes the descriptor. */
+class ClosingSerialPort extends SerialPort {
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    if (!this.isOpen) {
+      callback(error);
+      return;
+    }
+    // Discard what the kernel still holds for the device first: close() on a tty waits for queued output
+    // to drain, which a peer that does not read never lets happen. The reader has already waited (bounded)
+    // for its own writes to finish, so nothing it meant to send is lost here. Errors from flush and close
+    // change nothing: the port is going away either way.
+    this.flush(() => {
+      if (!this.isOpen) {
+        callback(error);
+        return;
+      }
+      this.close(() => {
+        callback(error);
+      });
+    });
+  }
+}
+
 export function openSerialPort(options: SerialOpenOptions): Promise<Result<Duplex>> {
   return new Promise((resolve) => {
     const opened = identity(options.path);
@@ -36,7 +63,7 @@ export function openSerialPort(options: SerialOpenOptions): Promise<Result<Duple
       resolve(fail('EDGELOOP_ERR_SERIAL_OPEN', `${options.path}: no such device`));
       return;
     }
-    const port = new SerialPort({ path: options.path, baudRate: options.baudRate, autoOpen: false });
+    const port = new ClosingSerialPort({ path: options.path, baudRate: options.baudRate, autoOpen: false });
     port.open((err) => {
       if (err) {
         resolve(fail('EDGELOOP_ERR_SERIAL_OPEN', `${options.path}: ${err.message}`));

@@ -37,6 +37,26 @@ export interface ReaderStats {
   helloRequests: number;
 }
 
+/** Longest wait for each step of closing a port (writes finishing, then the descriptor closing), ms. */
+const CLOSE_STEP_MS = 500;
+
+/** Runs `start`, then resolves on `event`, on an error, or after `ms`, whichever comes first. */
+function boundedWait(port: Duplex, event: 'finish' | 'close', ms: number, start: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    function done(): void {
+      clearTimeout(timer);
+      port.off(event, done);
+      port.off('error', done);
+      resolve();
+    }
+    port.once(event, done);
+    port.once('error', done);
+    start();
+  });
+}
+
 export class SerialReader {
   private port: Duplex | undefined;
   private closed = false;
@@ -80,13 +100,16 @@ export class SerialReader {
     const port = this.port;
     this.port = undefined;
     if (port !== undefined && !port.destroyed) {
-      await new Promise<void>((resolve) => {
-        port.once('close', () => {
-          resolve();
+      // end() and 'finish' first, so a HELLO_REQUEST still queued reaches the OS; bounded, because a
+      // write to a device (or pty peer) that does not read can wait forever.
+      if (!port.writableFinished) {
+        await boundedWait(port, 'finish', CLOSE_STEP_MS, () => {
+          if (!port.writableEnded) port.end();
         });
-        port.destroy();
-        setTimeout(resolve, 1000).unref();
-      });
+      }
+      // destroy() closes the descriptor (agent/adapters/serialport.ts); also bounded, so shutdown never
+      // hangs on a port that does not close.
+      await boundedWait(port, 'close', CLOSE_STEP_MS, () => port.destroy());
     }
     this.options.pipeline.flush();
   }

@@ -59,8 +59,12 @@ function toSpec(info: OnnxValueInfo): Result<TensorSpec> {
       `"${info.name}" is ${info.dtype === 'non-tensor' ? 'not a tensor (a sequence or map, e.g. ZipMap; export with zipmap disabled)' : `of dtype ${info.dtype}, which a bundle cannot describe`}`,
     );
   }
-  // onnxruntime reports an unnamed dynamic dimension as -1; the manifest names it instead.
-  const shape = info.shape.map((d, i) => (typeof d === 'number' && d < 0 ? `${info.name}_dim${i}` : d));
+  // A dynamic dimension without a name (ONNX: neither dim_value nor dim_param, `[None, n]` from some
+  // exporters) comes back from onnxruntime-node as "" (older builds: -1); the manifest names it instead,
+  // since a manifest dimension is a size or a non-empty name (docs/registry-api.md).
+  const shape = info.shape.map((d, i) =>
+    d === '' || (typeof d === 'number' && d < 0) ? `${info.name}_dim${i}` : d,
+  );
   return ok({ name: info.name, dtype: info.dtype as TensorSpec['dtype'], shape });
 }
 
