@@ -4,21 +4,11 @@
 import { createFeaturePipeline } from '../shared/features/pipeline.ts';
 import { channelNames, referenceSensors } from '../shared/sensors.ts';
 import type { ChannelWindow, Window } from '../shared/samples.ts';
+import { uniform } from '../shared/random.ts';
 import { cpuMs, median, percentile, section, timeRuns } from './lib.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function referenceWindow(): Window {
-  const u = rng(42);
+  const u = uniform(42);
   const channels: ChannelWindow[] = [];
   for (const s of referenceSensors) {
     channelNames(s).forEach((channel, axis) => {

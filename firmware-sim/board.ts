@@ -13,7 +13,7 @@ import { emptyGroundTruth, type GroundTruth, type LossCause } from './ground-tru
 import { MachineModel, type TrueState } from './machine.ts';
 import { corruptWireFrame } from './link.ts';
 import { Measurement } from './measurement.ts';
-import { Prng } from './prng.ts';
+import { Prng } from '../shared/random.ts';
 import { eventCategory, type Scenario, type ScenarioEvent } from './scenario.ts';
 
 export const BLOCK_US = 10_000;

@@ -3,7 +3,7 @@
 
 import { cobsDecode } from '../shared/serial/cobs.ts';
 import { parseFrame } from '../shared/serial/frames.ts';
-import type { Prng } from './prng.ts';
+import type { Prng } from '../shared/random.ts';
 
 function stillValid(wire: Uint8Array): boolean {
   const decoded = cobsDecode(wire.subarray(0, wire.length - 1));

@@ -5,7 +5,8 @@
 // impulses at the outer-race defect frequency (BPFO ~3.58x) ringing a structural resonance, overheating =
 // a temperature rise with a time constant. Everything is deterministic given (scenario, seed).
 
-import { Ar1, Prng } from './prng.ts';
+import { Prng } from '../shared/random.ts';
+import { Ar1 } from './noise.ts';
 import type { MachineState, Scenario } from './scenario.ts';
 
 /** Component amplitudes in physical units; blended linearly while a state change ramps. */

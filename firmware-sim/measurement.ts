@@ -4,7 +4,7 @@
 
 import type { SensorDescriptor } from '../shared/sensors.ts';
 import { channelNames } from '../shared/sensors.ts';
-import { Prng } from './prng.ts';
+import { Prng } from '../shared/random.ts';
 import type { Scenario, ScenarioEvent } from './scenario.ts';
 
 type ChannelEvent = Extract<ScenarioEvent, { channel: string }>;

@@ -2,7 +2,7 @@
 // grouped validation folds, and a SHA-256 content digest per partition.
 import { createHash } from 'node:crypto';
 import { EdgeloopError, fail, ok, type Result } from '../../shared/errors.ts';
-import { createPrng, deriveSeed, shuffled } from './prng.ts';
+import { deriveSeed, Prng, shuffled } from '../../shared/random.ts';
 
 /** The machine states the simulator labels; models list them in this order (then any others, sorted). */
 export const KNOWN_CLASSES = ['normal', 'imbalance', 'misalignment', 'bearing_wear', 'overheating'] as const;
@@ -151,7 +151,7 @@ export function splitDataset(
   for (const [label, groups] of groupsByLabel(rows)) {
     if (groups.length < 2) continue;
     const n = Math.min(groups.length - 1, Math.max(1, Math.round(testFraction * groups.length)));
-    for (const g of shuffled(groups, createPrng(deriveSeed(seed, 'split', label))).slice(0, n))
+    for (const g of shuffled(groups, new Prng(deriveSeed(seed, 'split', label))).slice(0, n))
       testGroups.add(g);
   }
   const train: DatasetRow[] = [];
@@ -178,7 +178,7 @@ export function groupedFolds(rows: readonly DatasetRow[], folds: number, seed: n
   const foldOf = new Map<string, number>();
   let next = 0;
   for (const [label, groups] of groupsByLabel(rows)) {
-    for (const g of shuffled(groups, createPrng(deriveSeed(seed, 'folds', label)))) {
+    for (const g of shuffled(groups, new Prng(deriveSeed(seed, 'folds', label)))) {
       foldOf.set(g, next % folds);
       next++;
     }

@@ -2,7 +2,7 @@
 // softmax regression when hidden = 0. Plain Float64Array math: the model is small, exports to ONNX as
 // a handful of standard ops, and training is deterministic given the seed (same weights bit-for-bit on
 // the same Node build; there is no threading and every sum runs in a fixed order).
-import { createPrng, shuffled } from './prng.ts';
+import { Prng, shuffled } from '../../shared/random.ts';
 
 export interface Scaler {
   readonly mean: Float64Array;
@@ -186,7 +186,7 @@ export function trainMlp(
   hp: Hyperparameters,
   seed: number,
 ): MlpWeights {
-  const prng = createPrng(seed);
+  const prng = new Prng(seed);
   const h = hp.hidden;
   const d = h > 0 ? h : f;
   const w1 = new Float64Array(h > 0 ? f * h : 0);
@@ -194,9 +194,9 @@ export function trainMlp(
   const w2 = new Float64Array(d * c);
   const b2 = new Float64Array(c);
   const s1 = Math.sqrt(2 / f);
-  for (let i = 0; i < w1.length; i++) w1[i] = prng.normal() * s1;
+  for (let i = 0; i < w1.length; i++) w1[i] = prng.gaussian() * s1;
   const s2 = Math.sqrt((h > 0 ? 2 : 1) / d);
-  for (let i = 0; i < w2.length; i++) w2[i] = prng.normal() * s2;
+  for (let i = 0; i < w2.length; i++) w2[i] = prng.gaussian() * s2;
   const w: MlpWeights = { features: f, hidden: h, classes: c, w1, b1, w2, b2 };
 
   const opt = [new Adam(w1.length), new Adam(h), new Adam(w2.length), new Adam(c)] as const;

@@ -12,7 +12,7 @@ import {
   predictScaled,
   trainMlp,
 } from './model.ts';
-import { createPrng, deriveSeed, shuffled, type Prng } from './prng.ts';
+import { deriveSeed, Prng, shuffled } from '../../shared/random.ts';
 
 /** Candidate values per hyperparameter. Random search samples learningRate and l2 log-uniformly in their range. */
 export interface SearchSpace {
@@ -75,7 +75,7 @@ export interface SearchData {
 }
 
 function pick<T>(values: readonly T[], prng: Prng): T {
-  return values[prng.int(values.length)] as T;
+  return values[prng.int(0, values.length - 1)] as T;
 }
 
 function logUniform(lo: number, hi: number, prng: Prng): number {
@@ -119,7 +119,7 @@ export function searchCandidates(options: SearchOptions, seed: number): Hyperpar
       `search trials must be an integer >= 1, got ${options.trials}`,
     );
   }
-  const prng = createPrng(deriveSeed(seed, 'search', options.kind));
+  const prng = new Prng(deriveSeed(seed, 'search', options.kind));
   if (options.kind === 'grid') {
     const grid: Hyperparameters[] = [];
     for (const hidden of space.hidden)

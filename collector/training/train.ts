@@ -28,7 +28,7 @@ import {
   type OnnxExportMetadata,
   PROBABILITIES_NAME,
 } from './onnx-export.ts';
-import { deriveSeed } from './prng.ts';
+import { deriveSeed } from '../../shared/random.ts';
 import { type LatencyReport, type ParityReport, renderMarkdown, type TestReport } from './report.ts';
 import { runSearch, type SearchOptions, type SearchProgress, type Trial } from './search.ts';
 

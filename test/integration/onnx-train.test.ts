@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { loadOnnxModel } from '../../collector/adapters/onnxruntime.ts';
-import { createPrng, shuffled } from '../../collector/training/prng.ts';
+import { Prng, shuffled } from '../../shared/random.ts';
 import { syntheticRows } from '../../collector/training/synthetic.ts';
 import { trainModel, type TrainModelOptions } from '../../collector/training/train.ts';
 
@@ -20,7 +20,7 @@ const base: TrainModelOptions = {
 
 test('same seed and data give identical ONNX bytes, digests, trials and metrics, whatever the row order', async () => {
   const a = await trainModel(base);
-  const b = await trainModel({ ...base, rows: shuffled(rows, createPrng(5)) });
+  const b = await trainModel({ ...base, rows: shuffled(rows, new Prng(5)) });
   assert.ok(a.ok && b.ok);
   assert.equal(sha(a.value.onnxBytes), sha(b.value.onnxBytes));
   assert.deepEqual(a.value.partitions, b.value.partitions);

@@ -8,16 +8,15 @@ import {
   psi,
   summarizeReference,
 } from '../../shared/bundle/reference.ts';
+import { Prng } from '../../shared/random.ts';
 
 function ar1(n: number, phi: number, seed: number): number[] {
-  // Deterministic LCG + Box-Muller, so the test data is the same on every run.
-  let s = seed >>> 0;
-  const u = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32;
+  // Seeded (the shared PRNG), so the test data is the same on every run.
+  const p = new Prng(seed);
   const out: number[] = [];
   let x = 0;
   for (let i = 0; i < n; i++) {
-    const z = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-    x = phi * x + z;
+    x = phi * x + p.gaussian();
     out.push(x);
   }
   return out;

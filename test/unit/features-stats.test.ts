@@ -3,28 +3,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { timeStats } from '../../shared/features/moments.ts';
 import { bandEdgesHz, nextPow2, SpectrumWorkspace } from '../../shared/features/spectrum.ts';
+import { Prng } from '../../shared/random.ts';
 
 function close(actual: number, expected: number, tol: number, what: string): void {
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} is not within ${tol} of ${expected}`);
 }
 
-/** Deterministic uniform PRNG (mulberry32), so the noise tests are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** Seeded standard normal noise (the shared PRNG), so the noise tests are reproducible. */
 function gaussian(n: number, seed: number): Float64Array {
-  const u = rng(seed);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-  return out;
+  const p = new Prng(seed);
+  return Float64Array.from({ length: n }, () => p.gaussian());
 }
 
 function sine(n: number, rateHz: number, freqHz: number, amplitude: number, offset = 0): Float64Array {

@@ -6,17 +6,7 @@ import assert from 'node:assert/strict';
 import { Windower } from '../../shared/windowing/windower.ts';
 import { referenceSensors, type SensorDescriptor } from '../../shared/sensors.ts';
 import type { SampleBlock, Window } from '../../shared/samples.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { uniform } from '../../shared/random.ts';
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-300)) * Math.cos(2 * Math.PI * r());
@@ -56,7 +46,7 @@ interface Impulses {
 
 /** Device blocks for durationS seconds, in the order a device would send them. */
 function* stream(seed: number, durationS: number, impulses?: Impulses): Generator<SampleBlock> {
-  const r = rng(seed);
+  const r = uniform(seed);
   const state = referenceSensors.map((s) => s.axes.map(() => 0));
   const next = referenceSensors.map(() => 0);
   const blockSeconds = 0.05;

@@ -4,22 +4,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32 } from '../../shared/serial/crc32.ts';
 import { cobsDecode, cobsEncode, cobsMaxEncodedLength } from '../../shared/serial/cobs.ts';
+import { uniform } from '../../shared/random.ts';
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 const hex = (s: string): Uint8Array => Uint8Array.from(s.trim().split(/\s+/), (h) => parseInt(h, 16));
 const range = (from: number, to: number): number[] =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('crc32 matches the CRC-32/ISO-HDLC check value and honours start/end', () => {
   assert.equal(crc32(ascii('123456789')), 0xcbf43926);
@@ -91,7 +81,7 @@ test('COBS rejects a zero inside a block and a code that points past the end', (
 });
 
 test('COBS round-trips random inputs around the 254/255-byte block boundaries', () => {
-  const rnd = mulberry32(7);
+  const rnd = uniform(7);
   const lengths = [0, 1, 2, 253, 254, 255, 256, 507, 508, 509, 762, 1023, 1024, 1025, 2048];
   for (const zeroShare of [0, 0.01, 0.3, 1]) {
     for (const n of lengths) {

@@ -16,17 +16,7 @@ import {
   type SamplesFrame,
 } from '../../shared/serial/frames.ts';
 import { referenceSensors, type SensorDescriptor } from '../../shared/sensors.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { uniform } from '../../shared/random.ts';
 
 /** Replaces the CRC of decoded frame bytes after a test edited them, so the parser looks past the CRC. */
 function withFreshCrc(body: Uint8Array): Uint8Array {
@@ -296,7 +286,7 @@ test('a STATUS severity byte beyond the known ones reads as error', () => {
 });
 
 test('parseFrame never throws on random bodies that pass the CRC', () => {
-  const rnd = mulberry32(11);
+  const rnd = uniform(11);
   for (let i = 0; i < 3000; i++) {
     const n = 6 + Math.floor(rnd() * 120);
     const body = Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256));

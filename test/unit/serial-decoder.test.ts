@@ -18,17 +18,7 @@ import {
 import { cobsEncode } from '../../shared/serial/cobs.ts';
 import { crc32 } from '../../shared/serial/crc32.ts';
 import { referenceSensors } from '../../shared/sensors.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { uniform } from '../../shared/random.ts';
 
 const concat = (parts: readonly Uint8Array[]): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -116,7 +106,7 @@ function* randomChunks(bytes: Uint8Array, rnd: () => number, max: number): Gener
 }
 
 test('a clean stream decodes identically whole, byte by byte and in random chunks', () => {
-  const rnd = mulberry32(1);
+  const rnd = uniform(1);
   const frames = deviceFrames(300, rnd);
   const stream = concat([Uint8Array.of(0), ...frames.map(encodeWireFrame)]);
   const whole = collect(new FrameDecoder(), [stream]);
@@ -150,7 +140,7 @@ test('repeated delimiters are idle, not invalid frames', () => {
 });
 
 test('a host joining mid-stream loses at most the frame it joined in, counted as one resync', () => {
-  const frames = deviceFrames(50, mulberry32(2));
+  const frames = deviceFrames(50, uniform(2));
   const wire = frames.map(encodeWireFrame);
   const stream = concat(wire);
   const joinAt = wire[0]!.length + wire[1]!.length + 7; // inside frame 2
@@ -176,7 +166,7 @@ test('a frame of MAX_FRAME_BYTES is accepted; the length bound sits exactly at M
   const wire = encodeWireFrame(frame);
   assert.ok(wire.length - 1 <= MAX_ENCODED_FRAME_BYTES);
   const d = new FrameDecoder();
-  assert.deepEqual(collect(d, randomChunks(wire, mulberry32(3), 100)).frames, [frame]);
+  assert.deepEqual(collect(d, randomChunks(wire, uniform(3), 100)).frames, [frame]);
   // A block of exactly the bound is judged as a frame (here: bad COBS/CRC); one byte more is too long.
   for (const [n, code] of [
     [MAX_ENCODED_FRAME_BYTES, 'EDGELOOP_ERR_FRAME_CRC'],
@@ -185,7 +175,7 @@ test('a frame of MAX_FRAME_BYTES is accepted; the length bound sits exactly at M
     const block = new Uint8Array(n + 1).fill(0x01);
     block[0] = 0xff;
     block[n] = 0;
-    const { events } = collect(new FrameDecoder(), randomChunks(block, mulberry32(n), 300));
+    const { events } = collect(new FrameDecoder(), randomChunks(block, uniform(n), 300));
     assert.equal(events.length, 1);
     assert.ok(!events[0]!.ok);
     if (code === 'EDGELOOP_ERR_FRAME_TOO_LONG') assert.equal(events[0]!.code, code);
@@ -194,7 +184,7 @@ test('a frame of MAX_FRAME_BYTES is accepted; the length bound sits exactly at M
 });
 
 test('over-long garbage without delimiters: bounded memory, one FRAME_TOO_LONG, recovery afterwards', () => {
-  const rnd = mulberry32(4);
+  const rnd = uniform(4);
   const d = new FrameDecoder();
   const garbage = Uint8Array.from({ length: 200_000 }, () => 1 + Math.floor(rnd() * 255));
   const events: DecodeEvent[] = [];
@@ -278,7 +268,7 @@ function corruptionRun(
   nFrames: number,
   nCorruptions: number,
 ): { intact: number; corrupted: number } {
-  const rnd = mulberry32(seed);
+  const rnd = uniform(seed);
   const frames = deviceFrames(nFrames, rnd);
   const wire = frames.map(encodeWireFrame);
   const stream = concat([Uint8Array.of(0), ...wire]);

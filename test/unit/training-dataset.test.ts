@@ -9,7 +9,7 @@ import {
   splitDataset,
   validateRows,
 } from '../../collector/training/dataset.ts';
-import { createPrng, deriveSeed, shuffled } from '../../collector/training/prng.ts';
+import { deriveSeed, Prng, shuffled } from '../../shared/random.ts';
 import { syntheticRows } from '../../collector/training/synthetic.ts';
 
 const rows = syntheticRows({ seed: 3, devices: 4, minutes: 10, rowsPerGroup: 3 });
@@ -32,7 +32,7 @@ test('the split is grouped: no device-minute lands on both sides, and every row 
 
 test('same data and seed give the same digests; row order does not matter; another seed differs', () => {
   const a = splitDataset(rows, 11, 0.2);
-  const b = splitDataset(shuffled(rows, createPrng(99)), 11, 0.2);
+  const b = splitDataset(shuffled(rows, new Prng(99)), 11, 0.2);
   const c = splitDataset(rows, 12, 0.2);
   assert.ok(a.ok && b.ok && c.ok);
   assert.match(a.value.train.digest, /^sha256:[0-9a-f]{64}$/);
@@ -112,7 +112,7 @@ test('derived seeds are stable and distinct per path', () => {
   assert.equal(deriveSeed(1, 'trial', 0), deriveSeed(1, 'trial', 0));
   assert.notEqual(deriveSeed(1, 'trial', 0), deriveSeed(1, 'trial', 1));
   assert.notEqual(deriveSeed(1, 'trial', 0), deriveSeed(2, 'trial', 0));
-  const p = createPrng(1);
+  const p = new Prng(1);
   const xs = Array.from({ length: 1000 }, () => p.next());
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   assert.ok(Math.abs(xs.reduce((s, v) => s + v, 0) / 1000 - 0.5) < 0.05);
