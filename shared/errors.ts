@@ -51,7 +51,7 @@ export const errorCatalogue = {
   EDGELOOP_ERR_MQTT_PUBLISH:
     'A publish was not acknowledged (not connected, or the connection dropped before PUBACK). The message stays in the outbox and is sent again.',
   EDGELOOP_ERR_HTTP_LISTEN:
-    'The metrics/health HTTP server could not listen on its port (in use or not permitted). Choose another --metrics-port or free the port.',
+    'An HTTP server (agent metrics/health, registry, collector) could not listen on its address (port in use, not permitted, or no such interface). Free the port or choose another (--metrics-port, --port; 0 picks a free one).',
   EDGELOOP_ERR_OUTBOX_CLOSED:
     'The outbox is closed; nothing more can be written. This is a shutdown-order bug.',
   EDGELOOP_ERR_OUTBOX_STORAGE:
@@ -90,6 +90,8 @@ export const errorCatalogue = {
     'The request is malformed (path encoding, JSON body or a field). The message names what.',
   EDGELOOP_ERR_HTTP_INTERNAL:
     'The server hit an internal error. The request was not applied; check the server log.',
+  EDGELOOP_ERR_HTTP_TIMEOUT:
+    'The request (headers or body) did not arrive within the server timeout and was cut off. Retry on a faster link, or raise the server timeout for large uploads.',
   EDGELOOP_ERR_REGISTRY_UNAUTHORIZED:
     'This request needs a registry token. Pass --token or set EDGELOOP_REGISTRY_TOKEN.',
   EDGELOOP_ERR_REGISTRY_FORBIDDEN:

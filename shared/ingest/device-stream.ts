@@ -142,8 +142,12 @@ export class DeviceStream {
     const reboot = !first && this.device?.bootId !== device.bootId;
     if (first || reboot) {
       if (reboot) this.counters.reboots++;
+      // A HELLO with seq 0 is the boot HELLO (docs/serial-protocol.md §5): every sensor's index starts at 0
+      // right after it, so samples lost before a sensor's first frame that arrives are counted too. Any
+      // other HELLO (an answer to HELLO_REQUEST mid-stream) leaves the baseline to the first frame seen.
+      const start = seq === 0 ? 0 : -1;
       this.sensors = new Map(
-        device.sensors.map((s) => [s.id, { sensor: s, nextIndex: -1, lastRaw: -1, wraps: 0 }]),
+        device.sensors.map((s) => [s.id, { sensor: s, nextIndex: start, lastRaw: -1, wraps: 0 }]),
       );
       this.lastSeq = seq;
     } else {

@@ -104,3 +104,33 @@ test('u32 sample index and seq wrap-around are not counted as loss', () => {
   assert.equal(s.counters.samplesLostTotal, 0);
   assert.equal(s.counters.framesMissing, 0);
 });
+
+test('after a boot HELLO (seq 0) indices start at 0: a lost first frame is counted as lost samples', () => {
+  const { s, events } = run([
+    { type: 'hello', seq: 0, device: device(7) },
+    samples(2, 10), // seq 1 (samples 0..9) lost
+    samples(3, 20),
+    { type: 'hello', seq: 0, device: device(8) }, // reboot
+    samples(3, 20), // seq 1 and 2 (samples 0..19) lost
+  ]);
+  assert.equal(s.counters.framesMissing, 3);
+  assert.equal(s.counters.samplesLost.accel, 30);
+  assert.equal(s.counters.samplesLostTotal, 30);
+  assert.deepEqual(
+    events.filter((e) => e.kind === 'sampleGap'),
+    [
+      { kind: 'sampleGap', sensor: 'accel', lost: 10, fromIndex: 0 },
+      { kind: 'sampleGap', sensor: 'accel', lost: 20, fromIndex: 0 },
+    ],
+  );
+});
+
+test('a HELLO answering a request mid-stream (seq > 0) takes the baseline from the first frame', () => {
+  const { s } = run([
+    { type: 'hello', seq: 5000, device: device() },
+    samples(5001, 123_450),
+    samples(5002, 123_460),
+  ]);
+  assert.equal(s.counters.samplesLostTotal, 0);
+  assert.equal(s.counters.samples.accel, 20);
+});
