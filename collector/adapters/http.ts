@@ -1,262 +1,217 @@
-// The only importer of node:http on the collector side (STYLE.md: one adapter per I/O library). A small
-// router and server: request bodies are bounded per route (413 past the limit, habit 4), replies are plain
-// values (JSON, bytes, or a file streamed from disk with backpressure), and every error is JSON
-// `{ error: { code, message } }` so clients branch on the stable code, never the text.
+// The only importer of Fastify (STYLE.md: one adapter per I/O library). It builds the collector's one HTTP
+// server: routes come as Fastify plugins (the registry's today; the collector API and dashboard next), and
+// this file owns what every route shares:
+// - every error is JSON `{ error: { code, message } }` with a stable EDGELOOP_ERR_* code (error handler,
+//   not-found handler with 405 + Allow, bad URLs, schema validation, client errors such as timeouts), so
+//   clients branch on the code, never the text;
+// - bounded bodies (1 MiB default, per-route bodyLimit), 413 before reading when Content-Length says so;
+// - timeouts against slow or idle clients (HTTP_TIMEOUTS below);
+// - a listen error (port in use, not permitted) as an EdgeloopError with the address and a hint.
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import type { AddressInfo } from 'node:net';
-import { errorCatalogue, type ErrorCode } from '../../shared/errors.ts';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Socket } from 'node:net';
+import { EdgeloopError, errorCatalogue, type ErrorCode } from '../../shared/errors.ts';
 
-export interface HttpRequest {
-  /** Upper-case method. HEAD requests reach the GET handler; the server drops the body. */
-  readonly method: string;
-  readonly path: string;
-  readonly query: URLSearchParams;
-  /** Route parameters, percent-decoded. A `*rest` parameter keeps its inner slashes. */
-  readonly params: Readonly<Record<string, string>>;
-  /** Lower-case header lookup; repeated headers are joined with ', '. */
-  header(name: string): string | undefined;
-  /** The whole request body, already read and bounded by the route's maxBodyBytes. */
-  readonly body: Buffer;
-}
+// Route code takes these types from here, so fastify stays imported in this one file.
+export type {
+  FastifyInstance as HttpApp,
+  FastifyPluginAsync as HttpPlugin,
+  FastifyReply as HttpReply,
+  FastifyRequest as HttpRequest,
+};
 
-export type HttpHeaders = Readonly<Record<string, string>>;
+/**
+ * Server timeouts, ms. Chosen for a registry that takes bundles of up to 256 MiB from CI over a WAN and
+ * serves model files to gateways:
+ * - headersTimeoutMs 30 s: the whole request head must arrive within it (slowloris);
+ * - requestTimeoutMs 10 min: head and body; a 256 MiB push at ~0.5 MB/s still fits (408 past it);
+ * - connectionTimeoutMs 2 min: a socket with no traffic at all is closed (a stalled upload or download);
+ * - keepAliveTimeoutMs 72 s: idle keep-alive sockets close after it; longer than the 60 s idle timeout
+ *   of common proxies and load balancers, so the proxy closes first and never reuses a dead socket.
+ */
+export const HTTP_TIMEOUTS = {
+  headersTimeoutMs: 30_000,
+  requestTimeoutMs: 600_000,
+  connectionTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 72_000,
+} as const;
 
-export type HttpReply =
-  | { readonly status: number; readonly headers?: HttpHeaders; readonly json: unknown }
-  | { readonly status: number; readonly headers?: HttpHeaders; readonly body?: Buffer | string }
-  | {
-      readonly status: number;
-      readonly headers?: HttpHeaders;
-      /** Streams bytes [start, end] (inclusive, like a Range header) of a file. */
-      readonly file: { readonly path: string; readonly start?: number; readonly end?: number };
-    };
+export type HttpTimeouts = { readonly [K in keyof typeof HTTP_TIMEOUTS]: number };
 
-export type HttpHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
-
-export interface RouteOptions {
-  /** Largest accepted request body in bytes; larger gets 413. Default: the router's maxBodyBytes. */
-  readonly maxBodyBytes?: number;
-}
-
-export interface HttpRouter {
-  /**
-   * Registers a handler. Pattern segments: literal, `:name` (one segment) or `*name` (the rest of the
-   * path, at least one segment). Example: `/api/v1/models/:name/versions/:version/files/*path`.
-   */
-  add(method: string, pattern: string, handler: HttpHandler, options?: RouteOptions): void;
-  /** Dispatches one node:http request; exported so a server can host several routers. */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
-}
-
-export interface RouterOptions {
-  /** Default bound on request bodies, bytes. Default 1 MiB. */
-  readonly maxBodyBytes?: number;
+export interface HttpAppOptions {
+  /** Default bound on request bodies, bytes (routes may set their own bodyLimit). Default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+  /** Overrides of HTTP_TIMEOUTS. */
+  readonly timeouts?: Partial<HttpTimeouts>;
   /** Told about handler exceptions (bugs), which become 500 replies. Default: silent. */
-  readonly onError?: (err: unknown, req: { method: string; path: string }) => void;
+  readonly onError?: (err: unknown, req: { readonly method: string; readonly path: string }) => void;
 }
 
-interface Route {
-  readonly method: string;
-  readonly segments: readonly string[];
-  readonly handler: HttpHandler;
-  readonly maxBodyBytes: number;
+export interface ErrorBody {
+  readonly error: { readonly code: ErrorCode; readonly message: string; readonly [k: string]: unknown };
 }
 
-/** Builds the JSON error reply every endpoint uses. */
-export function errorReply(
+/** The JSON body of every error reply; the message defaults to the catalogue's. */
+export function errorBody(code: ErrorCode, message?: string): ErrorBody {
+  return { error: { code, message: message ?? errorCatalogue[code] } };
+}
+
+/** Sends an error reply; returns the reply so hooks and handlers can `return sendError(...)`. */
+export function sendError(
+  reply: FastifyReply,
   status: number,
   code: ErrorCode,
   message?: string,
-  headers?: HttpHeaders,
-): HttpReply {
-  return {
-    status,
-    json: { error: { code, message: message ?? errorCatalogue[code] } },
-    ...(headers ? { headers } : {}),
-  };
+  headers?: Readonly<Record<string, string>>,
+): FastifyReply {
+  if (headers) reply.headers(headers);
+  return reply.code(status).send(errorBody(code, message));
 }
 
-function match(segments: readonly string[], parts: readonly string[]): Record<string, string> | undefined {
-  const params: Record<string, string> = {};
-  for (let i = 0; i < segments.length; i++) {
-    const seg = segments[i] as string;
-    if (seg.startsWith('*')) {
-      if (i >= parts.length) return undefined;
-      params[seg.slice(1)] = parts.slice(i).map(decodeURIComponent).join('/');
-      return params;
-    }
-    const part = parts[i];
-    if (part === undefined) return undefined;
-    if (seg.startsWith(':')) params[seg.slice(1)] = decodeURIComponent(part);
-    else if (seg !== part) return undefined;
-  }
-  return parts.length === segments.length ? params : undefined;
-}
+/**
+ * Declared body bytes at or below which a refused request is drained to keep its keep-alive connection;
+ * above it (or chunked) the reply carries `Connection: close`, so a refused 256 MiB upload is cut off
+ * instead of read and thrown away.
+ */
+const DRAIN_BODY_BYTES = 64 * 1024;
 
-type BodyResult = { ok: true; body: Buffer } | { ok: false };
-
-async function readBody(req: IncomingMessage, max: number): Promise<BodyResult> {
+/** For replies that refuse a request before its body was read (auth, limits): see DRAIN_BODY_BYTES. */
+export function closeIfLargeBody(req: FastifyRequest, reply: FastifyReply): void {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (Number.isFinite(declared) && declared > max) return { ok: false };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) return { ok: false };
-    chunks.push(chunk);
-  }
-  return { ok: true, body: Buffer.concat(chunks, size) };
+  if (req.headers['transfer-encoding'] !== undefined || !(declared <= DRAIN_BODY_BYTES))
+    reply.header('connection', 'close');
 }
 
-async function send(res: ServerResponse, reply: HttpReply, head: boolean): Promise<void> {
-  const headers: Record<string, string> = { ...(reply.headers ?? {}) };
-  if ('json' in reply) {
-    const text = JSON.stringify(reply.json);
-    headers['content-type'] ??= 'application/json; charset=utf-8';
-    headers['content-length'] = String(Buffer.byteLength(text));
-    res.writeHead(reply.status, headers);
-    res.end(head ? undefined : text);
-    return;
-  }
-  if ('file' in reply) {
-    res.writeHead(reply.status, headers);
-    if (head) {
-      res.end();
-      return;
-    }
-    const { path, start, end } = reply.file;
-    // pipeline() honours backpressure and destroys both ends on error (STYLE.md habit 3). 1 MiB reads
-    // make 16 times fewer read calls and event-loop turns than the 64 KiB default.
-    try {
-      await pipeline(
-        createReadStream(path, {
-          highWaterMark: 1024 * 1024,
-          ...(start === undefined ? {} : { start }),
-          ...(end === undefined ? {} : { end }),
-        }),
-        res,
-      );
-    } catch (err) {
-      // The client hung up (or read every byte and closed before 'finish' fired): nothing to report.
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
-    }
-    return;
-  }
-  const body = reply.body ?? '';
-  headers['content-length'] ??= String(Buffer.byteLength(body));
-  res.writeHead(reply.status, headers);
-  res.end(head ? undefined : body);
+/** Makes a (child) context parse every body as raw bytes: a Buffer, bounded by the route's bodyLimit. */
+export function acceptRawBodies(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+    done(null, body);
+  });
 }
 
-export function createRouter(options: RouterOptions = {}): HttpRouter {
-  const routes: Route[] = [];
-  const defaultMax = options.maxBodyBytes ?? 1024 * 1024;
+/**
+ * Makes a (child) context parse every body as JSON whatever its Content-Type (curl and fetch send
+ * text/plain for a string body), with Fastify's parser: prototype poisoning refused, errors are 400.
+ */
+export function acceptJsonBodies(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, parse);
+}
 
-  async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const method = (req.method ?? 'GET').toUpperCase();
-    const head = method === 'HEAD';
-    const lookup = head ? 'GET' : method;
-    let parts: string[];
-    let found: { route: Route; params: Record<string, string> } | undefined;
-    const allowed = new Set<string>();
-    try {
-      parts = url.pathname.split('/').filter((p) => p !== '');
-      for (const route of routes) {
-        const params = match(route.segments, parts);
-        if (params === undefined) continue;
-        allowed.add(route.method);
-        if (route.method === lookup && found === undefined) found = { route, params };
+interface RoutePattern {
+  readonly method: string;
+  readonly regex: RegExp;
+}
+
+/** find-my-way's `/a/:param/*` as a regex over a raw path, to answer 405 for a known path. */
+function patternRegex(url: string): RegExp {
+  const parts = url.split('/').map((seg) => {
+    if (seg === '*') return '.*';
+    if (seg.startsWith(':')) return '[^/]+';
+    return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  });
+  return new RegExp(`^${parts.join('/')}/?$`);
+}
+
+// Fastify's framework errors that are the client's fault, by code: status and our stable code.
+const clientErrors: Readonly<Record<string, readonly [number, ErrorCode]>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'EDGELOOP_ERR_HTTP_BODY_TOO_LARGE'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST'],
+  FST_ERR_BAD_URL: [400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST'],
+  FST_ERR_MAX_PARAM_LENGTH: [400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST'],
+};
+
+function rawClientError(socket: Socket, status: number, code: ErrorCode, message: string): void {
+  const reason = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[
+    status as 400 | 408 | 431
+  ];
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** A Fastify app with edgeloop's errors, limits and timeouts. Register plugins, then listenHttp(). */
+export function createHttpApp(options: HttpAppOptions = {}): FastifyInstance {
+  const t = { ...HTTP_TIMEOUTS, ...options.timeouts };
+  const onError = options.onError ?? (() => undefined);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    requestTimeout: t.requestTimeoutMs,
+    connectionTimeout: t.connectionTimeoutMs,
+    keepAliveTimeout: t.keepAliveTimeoutMs,
+    // Model names are <= 64 characters, versions <= 94: well under this.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors: (err, _req, reply) => {
+      const [status, code] = clientErrors[err.code] ?? [400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST'];
+      void sendError(reply, status, code, err.code === 'FST_ERR_BAD_URL' ? 'malformed path' : err.message);
+    },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) {
+        if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+          rawClientError(socket, 408, 'EDGELOOP_ERR_HTTP_TIMEOUT', 'the request did not arrive in time');
+        else if (err.code === 'HPE_HEADER_OVERFLOW')
+          rawClientError(socket, 431, 'EDGELOOP_ERR_HTTP_BAD_REQUEST', 'request headers too large');
+        else rawClientError(socket, 400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST', 'malformed HTTP request');
       }
-    } catch {
-      // decodeURIComponent throws on malformed escapes such as "%zz".
-      await send(
-        res,
-        errorReply(400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST', 'malformed percent-encoding in the path'),
-        head,
-      );
-      return;
-    }
-    if (found === undefined) {
-      const reply =
-        allowed.size > 0
-          ? errorReply(405, 'EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED', undefined, {
-              allow: [...allowed].join(', '),
-            })
-          : errorReply(404, 'EDGELOOP_ERR_HTTP_NOT_FOUND', `no route for ${method} ${url.pathname}`);
-      await send(res, reply, head);
-      return;
-    }
-    const body = await readBody(req, found.route.maxBodyBytes);
-    if (!body.ok) {
-      // Close the connection rather than drain an oversized body we will never use.
-      await send(
-        res,
-        errorReply(
-          413,
-          'EDGELOOP_ERR_HTTP_BODY_TOO_LARGE',
-          `request body exceeds ${found.route.maxBodyBytes} bytes`,
-          {
-            connection: 'close',
-          },
-        ),
-        head,
-      );
-      return;
-    }
-    const request: HttpRequest = {
-      method,
-      path: url.pathname,
-      query: url.searchParams,
-      params: found.params,
-      header: (name) => {
-        const v = req.headers[name.toLowerCase()];
-        return Array.isArray(v) ? v.join(', ') : v;
-      },
-      body: body.body,
-    };
-    let reply: HttpReply;
-    try {
-      reply = await found.route.handler(request);
-    } catch (err) {
-      options.onError?.(err, { method, path: url.pathname });
-      reply = errorReply(500, 'EDGELOOP_ERR_HTTP_INTERNAL');
-    }
-    await send(res, reply, head);
-  }
+      socket.destroy();
+    },
+  });
+  app.server.headersTimeout = t.headersTimeoutMs;
 
-  return {
-    add(method, pattern, handler, routeOptions = {}) {
-      routes.push({
-        method: method.toUpperCase(),
-        segments: pattern.split('/').filter((p) => p !== ''),
-        handler,
-        maxBodyBytes: routeOptions.maxBodyBytes ?? defaultMax,
+  const patterns: RoutePattern[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      // Auto-created HEAD siblings of GET routes are implied; Allow lists the declared methods.
+      if (method !== 'HEAD') patterns.push({ method, regex: patternRegex(route.url) });
+    }
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '/';
+    const allowed = [...new Set(patterns.filter((p) => p.regex.test(path)).map((p) => p.method))];
+    if (allowed.length > 0)
+      return sendError(reply, 405, 'EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED', undefined, {
+        allow: allowed.join(', '),
       });
-    },
-    async handle(req, res) {
-      try {
-        await dispatch(req, res);
-      } catch (err) {
-        // A client that hangs up mid-stream lands here; the socket is already gone.
-        options.onError?.(err, { method: req.method ?? '', path: req.url ?? '' });
-        if (!res.headersSent) {
-          res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
-          res.end(
-            JSON.stringify({
-              error: {
-                code: 'EDGELOOP_ERR_HTTP_INTERNAL',
-                message: errorCatalogue.EDGELOOP_ERR_HTTP_INTERNAL,
-              },
-            }),
-          );
-        } else res.destroy();
-      }
-    },
-  };
+    return sendError(reply, 404, 'EDGELOOP_ERR_HTTP_NOT_FOUND', `no route for ${req.method} ${path}`);
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.validation !== undefined) {
+      return sendError(reply, 400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST', err.message);
+    }
+    const known = clientErrors[err.code];
+    if (known !== undefined) {
+      const [status, code] = known;
+      // Close rather than drain an oversized body we will never use.
+      const headers = status === 413 ? { connection: 'close' } : undefined;
+      const message =
+        status === 413 ? `request body exceeds ${reply.routeOptions.bodyLimit} bytes` : err.message;
+      return sendError(reply, status, code, message, headers);
+    }
+    if (err instanceof EdgeloopError) return sendError(reply, 400, err.code, err.message);
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)
+      return sendError(reply, err.statusCode, 'EDGELOOP_ERR_HTTP_BAD_REQUEST', err.message);
+    onError(err, { method: req.method, path: req.url });
+    return sendError(reply, 500, 'EDGELOOP_ERR_HTTP_INTERNAL');
+  });
+  return app;
 }
 
 export interface HttpServerHandle {
@@ -267,40 +222,47 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
-export interface StartHttpOptions {
+export interface ListenOptions {
   /** TCP port; 0 picks a free one (tests always use 0). Default 0. */
   readonly port?: number;
   /** Interface to bind. Default 127.0.0.1. */
   readonly host?: string;
 }
 
-export async function startHttpServer(
-  router: HttpRouter,
-  options: StartHttpOptions = {},
+const listenHints: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is in use (another process holds the port)',
+  EACCES: 'not permitted (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'this machine has no such address (check --host)',
+};
+
+/**
+ * Starts listening. A port in use, a privileged port or a foreign address throws EdgeloopError
+ * EDGELOOP_ERR_HTTP_LISTEN naming the address and what to do; the caller still owns (and closes) the app.
+ */
+export async function listenHttp(
+  app: FastifyInstance,
+  options: ListenOptions = {},
 ): Promise<HttpServerHandle> {
-  const server = createServer((req, res) => {
-    void router.handle(req, res);
-  });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const port = options.port ?? 0;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  try {
+    await app.listen({ port, host });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const hint = listenHints[e.code ?? ''] ?? e.message;
+    throw new EdgeloopError('EDGELOOP_ERR_HTTP_LISTEN', `cannot listen on ${shown}:${port}: ${hint}`, {
+      cause: err,
     });
-  });
-  const port = (server.address() as AddressInfo).port;
+  }
+  const address = app.server.address();
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
+    url: `http://${shown}:${bound}`,
+    port: bound,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
+      closing ??= app.close();
       return closing;
     },
   };

@@ -20,7 +20,14 @@ export type ReadAuth = 'open' | 'token';
 
 export type AuthResult =
   | { readonly ok: true; readonly actor: string }
-  | { readonly ok: false; readonly status: 401 | 403; readonly code: ErrorCode; readonly actor: string };
+  | {
+      readonly ok: false;
+      readonly status: 401 | 403;
+      readonly code: ErrorCode;
+      readonly actor: string;
+      /** Says which: no token, a malformed header, a token the registry does not know, read-only. */
+      readonly message: string;
+    };
 
 export interface RegistryAuth {
   read(authorization: string | undefined): AuthResult;
@@ -39,29 +46,55 @@ export function createRegistryAuth(tokens: readonly RegistryToken[], readAuth: R
   }
   const known = tokens.map((t) => ({ hash: digest(t.token), actor: t.actor, write: t.write ?? true }));
 
-  function identify(authorization: string | undefined): { actor: string; write: boolean } | undefined {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    if (m?.[1] === undefined) return undefined;
+  type Who = { actor: string; write: boolean } | { missing: string };
+
+  function identify(authorization: string | undefined): Who {
+    if (authorization === undefined || authorization.trim() === '')
+      return {
+        missing:
+          'this request needs a registry token: pass --token or set EDGELOOP_REGISTRY_TOKEN (sent as Authorization: Bearer <token>)',
+      };
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (m?.[1] === undefined) return { missing: 'the Authorization header must be "Bearer <token>"' };
     const h = digest(m[1]);
     let hit: { actor: string; write: boolean } | undefined;
     // Compare against every token (no early exit) so timing does not reveal which one matched.
     for (const k of known) if (timingSafeEqual(h, k.hash)) hit ??= k;
-    return hit;
+    return (
+      hit ?? {
+        missing:
+          "the token is not known to this registry: check --token / EDGELOOP_REGISTRY_TOKEN against the server's tokens",
+      }
+    );
   }
+
+  const unauthorized = (message: string): AuthResult => ({
+    ok: false,
+    status: 401,
+    code: 'EDGELOOP_ERR_REGISTRY_UNAUTHORIZED',
+    actor: 'anonymous',
+    message,
+  });
 
   return {
     read(authorization) {
       const who = identify(authorization);
-      if (who !== undefined) return { ok: true, actor: who.actor };
+      if ('actor' in who) return { ok: true, actor: who.actor };
+      // Open reads ignore a bad token rather than refuse what needs none.
       if (readAuth === 'open') return { ok: true, actor: 'anonymous' };
-      return { ok: false, status: 401, code: 'EDGELOOP_ERR_REGISTRY_UNAUTHORIZED', actor: 'anonymous' };
+      return unauthorized(who.missing);
     },
     write(authorization) {
       const who = identify(authorization);
-      if (who === undefined)
-        return { ok: false, status: 401, code: 'EDGELOOP_ERR_REGISTRY_UNAUTHORIZED', actor: 'anonymous' };
+      if (!('actor' in who)) return unauthorized(who.missing);
       if (!who.write)
-        return { ok: false, status: 403, code: 'EDGELOOP_ERR_REGISTRY_FORBIDDEN', actor: who.actor };
+        return {
+          ok: false,
+          status: 403,
+          code: 'EDGELOOP_ERR_REGISTRY_FORBIDDEN',
+          actor: who.actor,
+          message: `the token of "${who.actor}" is read-only; writes need a token with write access`,
+        };
       return { ok: true, actor: who.actor };
     },
   };

@@ -1,16 +1,23 @@
-// The registry's HTTP API under /api/v1 (docs/registry-api.md). Handlers only translate: auth, request
-// parsing, and result codes to statuses; the operations live in ./registry.ts. The collector mounts these
-// on its own router; `edgeloop registry serve` mounts them on a router of its own (./server.ts).
+// The registry's HTTP API (docs/registry-api.md) as a Fastify plugin, mounted under /api/v1 by
+// `edgeloop registry serve` (./server.ts) and, later, by the collector next to its own API. Handlers only
+// translate: auth, request parsing, and result codes to statuses; the operations live in ./registry.ts.
+// Auth runs in onRequest hooks, before any body byte is read: a refused push is answered at once, not
+// after buffering up to the push limit. JSON schemas validate params, queries and JSON bodies; a schema
+// failure is a 400 EDGELOOP_ERR_HTTP_BAD_REQUEST from the app's error handler (../adapters/http.ts).
 
 import type { ErrorCode } from '../../shared/errors.ts';
 import {
-  errorReply,
-  type HttpHandler,
+  acceptJsonBodies,
+  acceptRawBodies,
+  closeIfLargeBody,
+  sendError,
+  type HttpApp,
+  type HttpPlugin,
   type HttpReply,
   type HttpRequest,
-  type HttpRouter,
 } from '../adapters/http.ts';
 import type { RegistryAuth } from './auth.ts';
+import { etagMatches, sendFile } from './files.ts';
 import type { Registry, RegistryFailure, RegistryResult } from './registry.ts';
 
 const statusByCode: Partial<Record<ErrorCode, number>> = {
@@ -32,340 +39,287 @@ export function statusFor(code: ErrorCode): number {
   return statusByCode[code] ?? 422;
 }
 
-function failureReply(f: RegistryFailure): HttpReply {
-  const status = statusFor(f.code);
-  return {
-    status,
-    json: { error: { code: f.code, message: f.message, ...(f.reasons ? { reasons: f.reasons } : {}) } },
-  };
-}
-
-function reply<T>(r: RegistryResult<T>, status = 200): HttpReply {
-  return r.ok ? { status, json: r.value } : failureReply(r);
-}
-
-function parseJson(
-  req: HttpRequest,
-): { ok: true; value: Record<string, unknown> } | { ok: false; reply: HttpReply } {
-  try {
-    const v: unknown = JSON.parse(req.body.toString('utf8'));
-    if (typeof v === 'object' && v !== null && !Array.isArray(v))
-      return { ok: true, value: v as Record<string, unknown> };
-  } catch {
-    // fall through
-  }
-  return {
-    ok: false,
-    reply: errorReply(400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST', 'the body must be a JSON object'),
-  };
-}
-
-/** Parses `bytes=a-b`, `bytes=a-` and `bytes=-n` (RFC 9110 section 14.1.2); multi-range is not served. */
-export function parseRange(
-  header: string,
-  size: number,
-): { start: number; end: number } | 'unsatisfiable' | undefined {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (m === null) return undefined; // unparseable or multi-range: ignore and send the whole file (RFC 9110 14.2)
-  const [, a = '', b = ''] = m;
-  if (a === '' && b === '') return undefined;
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (start >= size || (b !== '' && Number(b) < start)) return 'unsatisfiable';
-  return { start, end };
-}
-
-/** true when an If-None-Match header names the etag (or is `*`). */
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  return header.split(',').some((t) => {
-    const v = t.trim().replace(/^W\//, '');
-    return v === '*' || v === etag;
+export function sendFailure(reply: HttpReply, f: RegistryFailure): HttpReply {
+  return reply.code(statusFor(f.code)).send({
+    error: { code: f.code, message: f.message, ...(f.reasons ? { reasons: f.reasons } : {}) },
   });
 }
 
-export interface RegistryRouteOptions {
-  /** Largest push body in bytes (413 past it). Default 256 MiB. */
-  readonly maxBundleBytes?: number;
-  /** Path prefix. Default '/api/v1'. */
-  readonly prefix?: string;
+function send<T>(reply: HttpReply, r: RegistryResult<T>, status = 200): HttpReply {
+  return r.ok ? reply.code(status).send(r.value) : sendFailure(reply, r);
 }
 
-export function registerRegistryRoutes(
-  router: HttpRouter,
-  registry: Registry,
-  auth: RegistryAuth,
-  options: RegistryRouteOptions = {},
-): void {
-  const p = options.prefix ?? '/api/v1';
-  const m = `${p}/models/:name`;
-  const v = `${m}/versions/:version`;
+export interface RegistryRouteOptions {
+  readonly registry: Registry;
+  readonly auth: RegistryAuth;
+  /** Largest push body in bytes (413 past it, before reading when Content-Length says so). Default 256 MiB. */
+  readonly maxBundleBytes?: number;
+}
 
-  const read =
-    (h: HttpHandler): HttpHandler =>
-    (req) => {
-      const a = auth.read(req.header('authorization'));
-      return a.ok ? h(req) : errorReply(a.status, a.code);
-    };
+// Route schemas. Names, versions and aliases stay plain strings here: the registry checks them and
+// answers its own EDGELOOP_ERR_REGISTRY_BAD_NAME, which clients already branch on.
+const str = { type: 'string' } as const;
+const modelParams = { type: 'object', properties: { name: str }, required: ['name'] } as const;
+const versionParams = {
+  type: 'object',
+  properties: { name: str, version: str },
+  required: ['name', 'version'],
+} as const;
+const aliasParams = {
+  type: 'object',
+  properties: { name: str, alias: str },
+  required: ['name', 'alias'],
+} as const;
+
+const aliasBody = {
+  type: 'object',
+  required: ['version', 'reason'],
+  properties: {
+    version: { type: 'string', minLength: 1 },
+    expectedVersion: { type: ['string', 'null'] },
+    // The history records why: at least one non-space character.
+    reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S' },
+  },
+} as const;
+
+const auditQuery = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    before: { type: 'integer', minimum: 1 },
+    model: str,
+  },
+} as const;
+
+interface Params {
+  readonly name: string;
+  readonly version: string;
+  readonly alias: string;
+  readonly '*': string;
+}
+
+const params = (req: HttpRequest): Params => req.params as Params;
+const query = (req: HttpRequest): Readonly<Record<string, unknown>> => req.query as Record<string, unknown>;
+
+/** Registers the registry routes; mount with `app.register(registryRoutes, { prefix: '/api/v1', ... })`. */
+export const registryRoutes: HttpPlugin<RegistryRouteOptions> = async (app, options) => {
+  const { registry, auth } = options;
+  // Who each authorised write request is, set by its onRequest hook.
+  const actors = new WeakMap<HttpRequest, string>();
+  const actor = (req: HttpRequest): string => actors.get(req) ?? 'anonymous';
+
+  // onRequest hooks: they run after routing and before the body is read.
+  const read = async (req: HttpRequest, reply: HttpReply): Promise<void> => {
+    const a = auth.read(req.headers.authorization);
+    if (!a.ok) {
+      closeIfLargeBody(req, reply);
+      await sendError(reply, a.status, a.code, a.message);
+    }
+  };
   const write =
-    (
-      action: string,
-      target: (req: HttpRequest) => string,
-      h: (req: HttpRequest, actor: string) => HttpReply | Promise<HttpReply>,
-    ): HttpHandler =>
-    (req) => {
-      const a = auth.write(req.header('authorization'));
-      if (a.ok) return h(req, a.actor);
-      registry.auditRejected(a.actor, action, target(req), a.code, `HTTP ${a.status}`);
-      return errorReply(a.status, a.code);
+    (action: string, target: (req: HttpRequest) => string) =>
+    async (req: HttpRequest, reply: HttpReply): Promise<void> => {
+      const a = auth.write(req.headers.authorization);
+      if (a.ok) {
+        actors.set(req, a.actor);
+        return;
+      }
+      registry.auditRejected(a.actor, action, target(req), a.code, `HTTP ${a.status}: ${a.message}`);
+      closeIfLargeBody(req, reply);
+      await sendError(reply, a.status, a.code, a.message);
     };
 
-  router.add(
-    'GET',
-    `${p}/models`,
-    read(() => ({ status: 200, json: { models: registry.listModels() } })),
-  );
+  app.get('/models', { onRequest: read }, () => ({ models: registry.listModels() }));
 
-  router.add(
-    'GET',
-    `${m}/versions`,
-    read((req) => {
-      const r = registry.listVersions(req.params.name ?? '');
-      return r.ok
-        ? { status: 200, json: { versions: r.value.map(({ manifest: _m, ...rest }) => rest) } }
-        : failureReply(r);
-    }),
-  );
+  app.get('/models/:name/versions', { onRequest: read, schema: { params: modelParams } }, (req, reply) => {
+    const r = registry.listVersions(params(req).name);
+    return r.ok
+      ? reply.send({ versions: r.value.map(({ manifest: _m, ...rest }) => rest) })
+      : sendFailure(reply, r);
+  });
 
-  router.add(
-    'POST',
-    `${m}/versions`,
-    write(
-      'push',
-      (req) => `${req.params.name ?? ''}@${req.query.get('version') ?? '?'}`,
-      async (req, actor) => {
-        const name = req.params.name ?? '';
+  // The push takes raw bytes whatever the Content-Type, in a child context of its own.
+  await app.register((raw: HttpApp, _opts, done) => {
+    acceptRawBodies(raw);
+    raw.post(
+      '/models/:name/versions',
+      {
+        bodyLimit: options.maxBundleBytes ?? 256 * 1024 * 1024,
+        schema: { params: modelParams, querystring: { type: 'object', properties: { version: str } } },
+        onRequest: write(
+          'push',
+          (req) => `${params(req).name}@${(req.query as { version?: string }).version ?? '?'}`,
+        ),
+      },
+      async (req, reply) => {
+        const name = params(req).name;
+        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         // The version is the bundle manifest's; ?version= makes the push fail unless they agree.
-        const r = await registry.push(name, req.body, actor, req.query.get('version') ?? undefined);
-        if (!r.ok) return failureReply(r);
-        return {
-          status: r.value.created ? 201 : 200,
-          headers: { location: `${p}/models/${name}/versions/${r.value.version.version}` },
-          json: {
+        const wanted = query(req).version as string | undefined;
+        const r = await registry.push(name, body, actor(req), wanted);
+        if (!r.ok) return sendFailure(reply, r);
+        return reply
+          .code(r.value.created ? 201 : 200)
+          .header('location', `${routePrefix(req)}/models/${name}/versions/${r.value.version.version}`)
+          .send({
             created: r.value.created,
             ...r.value.version,
             certification: r.value.certification ?? null,
-          },
-        };
+          });
       },
-    ),
-    { maxBodyBytes: options.maxBundleBytes ?? 256 * 1024 * 1024 },
+    );
+    done();
+  });
+
+  app.get(
+    '/models/:name/versions/:version',
+    { onRequest: read, schema: { params: versionParams } },
+    (req, reply) => send(reply, registry.getVersion(params(req).name, params(req).version)),
   );
 
-  router.add(
-    'GET',
-    v,
-    read((req) => reply(registry.getVersion(req.params.name ?? '', req.params.version ?? ''))),
+  app.get(
+    '/models/:name/versions/:version/lineage',
+    { onRequest: read, schema: { params: versionParams } },
+    (req, reply) => send(reply, registry.lineage(params(req).name, params(req).version)),
   );
 
-  router.add(
-    'GET',
-    `${v}/lineage`,
-    read((req) => reply(registry.lineage(req.params.name ?? '', req.params.version ?? ''))),
-  );
+  // GET and HEAD declared together: HEAD answers from the file's metadata without opening it.
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/models/:name/versions/:version/files/*',
+    exposeHeadRoute: false,
+    onRequest: read,
+    handler: (req, reply) => {
+      const p = params(req);
+      const r = registry.file(p.name, p.version, p['*']);
+      return r.ok ? sendFile(req, reply, r.value) : sendFailure(reply, r);
+    },
+  });
 
-  router.add(
-    'GET',
-    `${v}/files/*path`,
-    read((req) => {
-      const r = registry.file(req.params.name ?? '', req.params.version ?? '', req.params.path ?? '');
-      if (!r.ok) return failureReply(r);
-      const f = r.value;
-      const etag = `"${f.sha256}"`;
-      // Version files never change, so a client may cache them for good.
-      const common = {
-        etag,
-        'cache-control': 'public, max-age=31536000, immutable',
-        'accept-ranges': 'bytes',
-        'x-edgeloop-role': f.role,
-      };
-      if (etagMatches(req.header('if-none-match'), etag)) return { status: 304, headers: common };
-      const type =
-        f.path.endsWith('.json') || f.role === 'manifest' || f.role === 'signature'
-          ? 'application/json'
-          : 'application/octet-stream';
-      const rangeHeader = req.header('range');
-      // If-Range with another validator means the client's partial copy is stale: send it all.
-      const ifRange = req.header('if-range');
-      const range =
-        rangeHeader === undefined || (ifRange !== undefined && ifRange !== etag)
-          ? undefined
-          : parseRange(rangeHeader, f.size);
-      if (range === 'unsatisfiable') {
-        return {
-          status: 416,
-          headers: { ...common, 'content-range': `bytes */${f.size}` },
-          json: {
-            error: {
-              code: 'EDGELOOP_ERR_REGISTRY_RANGE',
-              message: `range ${rangeHeader ?? ''} is outside ${f.size} bytes`,
-            },
-          },
-        };
-      }
-      if (range !== undefined) {
-        return {
-          status: 206,
-          headers: {
-            ...common,
-            'content-type': type,
-            'content-range': `bytes ${range.start}-${range.end}/${f.size}`,
-            'content-length': String(range.end - range.start + 1),
-          },
-          file: { path: f.diskPath, start: range.start, end: range.end },
-        };
-      }
-      if (f.size === 0) return { status: 200, headers: { ...common, 'content-type': type }, body: '' };
-      return {
-        status: 200,
-        headers: { ...common, 'content-type': type, 'content-length': String(f.size) },
-        file: { path: f.diskPath },
-      };
-    }),
-  );
-
-  router.add(
-    'GET',
-    `${v}/bundle`,
-    read((req) => {
-      const gzip = req.query.get('format') === 'tgz';
-      const name = req.params.name ?? '';
-      const version = req.params.version ?? '';
+  app.get(
+    '/models/:name/versions/:version/bundle',
+    {
+      onRequest: read,
+      schema: {
+        params: versionParams,
+        querystring: { type: 'object', properties: { format: { type: 'string', enum: ['tar', 'tgz'] } } },
+      },
+    },
+    (req, reply) => {
+      const gzip = query(req).format === 'tgz';
+      const { name, version } = params(req);
       // The tar is deterministic, so the ETag follows from the manifest digest: answer 304 before building.
       const found = registry.getVersion(name, version);
-      if (!found.ok) return failureReply(found);
+      if (!found.ok) return sendFailure(reply, found);
       const etag = `"${found.value.manifestDigest}.${gzip ? 'tgz' : 'tar'}"`;
-      const headers = {
+      reply.headers({
         etag,
         'cache-control': 'public, max-age=31536000, immutable',
         'content-type': gzip ? 'application/gzip' : 'application/x-tar',
         'content-disposition': `attachment; filename="${name}-${version}.${gzip ? 'tar.gz' : 'tar'}"`,
-      };
-      if (etagMatches(req.header('if-none-match'), etag)) return { status: 304, headers };
+      });
+      if (etagMatches(req.headers['if-none-match'], etag)) return reply.code(304).send();
       const r = registry.bundle(name, version, gzip);
-      if (!r.ok) return failureReply(r);
+      if (!r.ok) return sendFailure(reply, r);
       const bytes = r.value.bytes;
       // A view on the same memory, not a copy.
-      return { status: 200, headers, body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
-    }),
+      return reply.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
   );
 
-  router.add(
-    'GET',
-    `${m}/aliases`,
-    read((req) => {
-      const r = registry.listAliases(req.params.name ?? '');
-      return r.ok ? { status: 200, json: { aliases: r.value } } : failureReply(r);
-    }),
+  app.get('/models/:name/aliases', { onRequest: read, schema: { params: modelParams } }, (req, reply) => {
+    const r = registry.listAliases(params(req).name);
+    return r.ok ? reply.send({ aliases: r.value }) : sendFailure(reply, r);
+  });
+
+  app.get(
+    '/models/:name/aliases/:alias/history',
+    { onRequest: read, schema: { params: aliasParams } },
+    (req, reply) => {
+      const r = registry.aliasHistory(params(req).name, params(req).alias);
+      return r.ok ? reply.send({ history: r.value }) : sendFailure(reply, r);
+    },
   );
 
-  router.add(
-    'GET',
-    `${m}/aliases/:alias/history`,
-    read((req) => {
-      const r = registry.aliasHistory(req.params.name ?? '', req.params.alias ?? '');
-      return r.ok ? { status: 200, json: { history: r.value } } : failureReply(r);
-    }),
+  app.get('/models/:name/history', { onRequest: read, schema: { params: modelParams } }, (req, reply) => {
+    const r = registry.aliasHistory(params(req).name);
+    return r.ok ? reply.send({ history: r.value }) : sendFailure(reply, r);
+  });
+
+  app.get('/models/:name/policy', { onRequest: read, schema: { params: modelParams } }, (req, reply) =>
+    send(reply, registry.getPolicy(params(req).name)),
   );
 
-  router.add(
-    'GET',
-    `${m}/history`,
-    read((req) => {
-      const r = registry.aliasHistory(req.params.name ?? '');
-      return r.ok ? { status: 200, json: { history: r.value } } : failureReply(r);
-    }),
-  );
-
-  router.add(
-    'PUT',
-    `${m}/aliases/:alias`,
-    write(
-      'alias.move',
-      (req) => `${req.params.name ?? ''}/${req.params.alias ?? ''}`,
-      (req, actor) => {
-        const target = `${req.params.name ?? ''}/${req.params.alias ?? ''}`;
-        const body = parseJson(req);
-        const bad = (msg: string): HttpReply => {
-          registry.auditRejected(actor, 'alias.move', target, 'EDGELOOP_ERR_HTTP_BAD_REQUEST', msg);
-          return errorReply(400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST', msg);
-        };
-        if (!body.ok) return bad('the body must be a JSON object');
-        const { version, expectedVersion, reason } = body.value;
-        if (typeof version !== 'string') return bad('"version" (string) is required');
-        if (expectedVersion !== undefined && expectedVersion !== null && typeof expectedVersion !== 'string')
-          return bad('"expectedVersion" must be a string or null');
-        if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000)
-          return bad('"reason" (1-1000 characters) is required: the history records why');
-        return reply(
+  // Writes with JSON bodies (any Content-Type: curl and fetch send text/plain for a string body).
+  await app.register((json: HttpApp, _opts, done) => {
+    acceptJsonBodies(json);
+    json.put(
+      '/models/:name/aliases/:alias',
+      {
+        bodyLimit: 64 * 1024,
+        schema: { params: aliasParams, body: aliasBody },
+        // Validation failures reach the handler, so the refused move is audited like any other.
+        attachValidation: true,
+        onRequest: write('alias.move', (req) => `${params(req).name}/${params(req).alias}`),
+      },
+      (req, reply) => {
+        const { name, alias } = params(req);
+        if (req.validationError !== undefined) {
+          const msg = req.validationError.message;
+          registry.auditRejected(
+            actor(req),
+            'alias.move',
+            `${name}/${alias}`,
+            'EDGELOOP_ERR_HTTP_BAD_REQUEST',
+            msg,
+          );
+          return sendError(reply, 400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST', msg);
+        }
+        const body = req.body as { version: string; expectedVersion?: string | null; reason: string };
+        return send(
+          reply,
           registry.moveAlias({
-            model: req.params.name ?? '',
-            alias: req.params.alias ?? '',
-            version,
-            ...(expectedVersion === undefined ? {} : { expectedVersion }),
-            reason,
-            actor,
+            model: name,
+            alias,
+            version: body.version,
+            ...(body.expectedVersion === undefined ? {} : { expectedVersion: body.expectedVersion }),
+            reason: body.reason,
+            actor: actor(req),
           }),
         );
       },
-    ),
-    { maxBodyBytes: 64 * 1024 },
-  );
+    );
 
-  router.add(
-    'GET',
-    `${m}/policy`,
-    read((req) => reply(registry.getPolicy(req.params.name ?? ''))),
-  );
-
-  router.add(
-    'PUT',
-    `${m}/policy`,
-    write(
-      'policy.set',
-      (req) => req.params.name ?? '',
-      (req, actor) => {
-        const body = parseJson(req);
-        if (!body.ok) return body.reply;
-        const r = registry.setPolicy(req.params.name ?? '', body.value, actor);
-        return r.ok ? { status: 200, json: { policy: r.value } } : failureReply(r);
+    json.put(
+      '/models/:name/policy',
+      {
+        bodyLimit: 64 * 1024,
+        // The rules themselves are the registry's schema (gate.ts), which also audits a refusal.
+        schema: { params: modelParams, body: { type: 'object' } },
+        onRequest: write('policy.set', (req) => params(req).name),
       },
-    ),
-    { maxBodyBytes: 64 * 1024 },
-  );
+      (req, reply) => {
+        const r = registry.setPolicy(params(req).name, req.body, actor(req));
+        return r.ok ? reply.send({ policy: r.value }) : sendFailure(reply, r);
+      },
+    );
+    done();
+  });
 
-  router.add(
-    'GET',
-    `${p}/audit`,
-    read((req) => {
-      const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? '100') || 100));
-      const before = req.query.get('before');
-      const model = req.query.get('model');
-      const entries = registry.listAudit({
-        limit,
-        ...(before === null || !/^\d+$/.test(before) ? {} : { beforeId: Number(before) }),
-        ...(model === null ? {} : { model }),
-      });
-      const last = entries[entries.length - 1];
-      return {
-        status: 200,
-        json: { entries, next: entries.length === limit && last !== undefined ? last.id : null },
-      };
-    }),
-  );
+  app.get('/audit', { onRequest: read, schema: { querystring: auditQuery } }, (req) => {
+    const q = query(req) as { limit: number; before?: number; model?: string };
+    const entries = registry.listAudit({
+      limit: q.limit,
+      ...(q.before === undefined ? {} : { beforeId: q.before }),
+      ...(q.model === undefined ? {} : { model: q.model }),
+    });
+    const last = entries[entries.length - 1];
+    return { entries, next: entries.length === q.limit && last !== undefined ? last.id : null };
+  });
+};
+
+/** The mount prefix of the matched route (e.g. /api/v1), for Location headers. */
+function routePrefix(req: HttpRequest): string {
+  const url = req.routeOptions.url ?? '';
+  return url.slice(0, url.length - '/models/:name/versions'.length);
 }
