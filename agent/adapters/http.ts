@@ -2,9 +2,14 @@
 // `GET /metrics` (Prometheus text) and `GET /healthz` (JSON), docs/agent.md §Health and metrics.
 // It reads no request bodies (nothing to bound), answers 404/405 as JSON with a stable code, and close()
 // is idempotent and drops idle keep-alive sockets so shutdown never waits for a scraper.
+//
+// The agent's data path must not depend on this listener (issue #8 §2): with `retryListen`, a port in use
+// (or an interface not up yet) is logged with its codes and retried in the background with backoff, while
+// the agent keeps reading, inferring and sending its backlog.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Backoff, type BackoffOptions } from '../../shared/backoff.ts';
 import { errorCatalogue, fail, ok, type ErrorCode, type Result } from '../../shared/errors.ts';
 
 export interface HealthReport {
@@ -20,11 +25,25 @@ export interface AgentHttpOptions {
   readonly host?: string;
   readonly metrics: () => Promise<{ readonly contentType: string; readonly body: string }>;
   readonly health: () => HealthReport;
+  /**
+   * Never fail on a listen error: log it and retry in the background with backoff (default 0.5 s doubling
+   * to 30 s, jittered). Without it, a listen error is returned as EDGELOOP_ERR_HTTP_LISTEN.
+   */
+  readonly retryListen?: { readonly log: ListenLog; readonly backoff?: BackoffOptions };
+}
+
+/** The part of shared/platform/logger.ts's Logger this server uses. */
+export interface ListenLog {
+  info(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  warn(message: string, fields?: Readonly<Record<string, unknown>>): void;
 }
 
 export interface AgentHttpServer {
+  /** The bound port; the configured one while a retried listen has not bound yet. */
   readonly port: number;
   readonly url: string;
+  /** false while a retried listen is still waiting for its address. */
+  readonly listening: boolean;
   close(): Promise<void>;
 }
 
@@ -88,33 +107,100 @@ export function startAgentHttpServer(options: AgentHttpOptions): Promise<Result<
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
 
-  return new Promise((resolve) => {
-    const onError = (err: Error): void => {
-      resolve(
-        fail('EDGELOOP_ERR_HTTP_LISTEN', `${options.host ?? '127.0.0.1'}:${options.port}: ${err.message}`),
-      );
-    };
-    server.once('error', onError);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => {
-      server.off('error', onError);
-      const addr = server.address() as AddressInfo;
-      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      let closing: Promise<void> | undefined;
-      resolve(
-        ok({
-          port: addr.port,
-          url: `http://${host}:${addr.port}`,
-          close: () => {
-            closing ??= new Promise<void>((done) => {
-              server.close(() => {
-                done();
-              });
-              server.closeIdleConnections();
-            });
-            return closing;
-          },
-        }),
-      );
+  const host = options.host ?? '127.0.0.1';
+  let bound: AddressInfo | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let closing: Promise<void> | undefined;
+  const urlOf = (address: string, port: number): string =>
+    `http://${address.includes(':') ? `[${address}]` : address}:${String(port)}`;
+  const api: AgentHttpServer = {
+    get port() {
+      return bound?.port ?? options.port;
+    },
+    get url() {
+      return bound === undefined ? urlOf(host, options.port) : urlOf(bound.address, bound.port);
+    },
+    get listening() {
+      return bound !== undefined;
+    },
+    close: () => {
+      closing ??= new Promise<void>((done) => {
+        clearTimeout(retryTimer);
+        if (!server.listening) {
+          done();
+          return;
+        }
+        server.close(() => {
+          done();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+
+  type Attempt =
+    { readonly ok: true; readonly address: AddressInfo } | { readonly ok: false; readonly err: Error };
+  /** One listen attempt: the bound address, or the error. */
+  const attempt = (): Promise<Attempt> =>
+    new Promise((resolve) => {
+      const onError = (err: Error): void => {
+        server.off('listening', onListening);
+        resolve({ ok: false, err });
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolve({ ok: true, address: server.address() as AddressInfo });
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(options.port, host);
     });
-  });
+  const address = `${host}:${String(options.port)}`;
+
+  const retry = options.retryListen;
+  if (retry === undefined)
+    return attempt().then((r) => {
+      if (!r.ok) return fail('EDGELOOP_ERR_HTTP_LISTEN', `${address}: ${r.err.message}`);
+      bound = r.address;
+      return ok(api);
+    });
+
+  const backoff = new Backoff({ baseMs: 500, capMs: 30_000, ...retry.backoff });
+  let lastErrno: string | undefined;
+  const tryListen = async (): Promise<void> => {
+    const r = await attempt();
+    if (closing !== undefined) {
+      // close() ran during the attempt: release a port we just bound.
+      if (r.ok) server.close();
+      return;
+    }
+    if (r.ok) {
+      bound = r.address;
+      if (backoff.attempts > 0)
+        retry.log.info('metrics listener bound', { url: api.url, failedAttempts: backoff.attempts });
+      return;
+    }
+    const delayMs = backoff.next();
+    const errno = (r.err as NodeJS.ErrnoException).code;
+    // The first failure, then each doubling of attempts or a new error: a port taken for days logs a few
+    // dozen lines, not one per retry.
+    const n = backoff.attempts;
+    if ((n & (n - 1)) === 0 || errno !== lastErrno)
+      retry.log.warn('metrics listener failed; retrying, the agent keeps running', {
+        code: 'EDGELOOP_ERR_HTTP_LISTEN' satisfies ErrorCode,
+        errno,
+        address,
+        error: r.err.message,
+        attempt: n,
+        retryInMs: delayMs,
+      });
+    lastErrno = errno;
+    retryTimer = setTimeout(() => {
+      void tryListen();
+    }, delayMs);
+    // The retry alone never keeps the process alive.
+    retryTimer.unref();
+  };
+  return tryListen().then(() => ok(api));
 }

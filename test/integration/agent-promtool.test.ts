@@ -15,7 +15,7 @@ import { MemoryOutbox } from '../../agent/outbox/memory-outbox.ts';
 import type { Window } from '../../shared/samples.ts';
 import { referenceSensors } from '../../shared/sensors.ts';
 import { encodeWireFrame } from '../../shared/serial/decoder.ts';
-import { encodeSampleValues, type Frame } from '../../shared/serial/frames.ts';
+import { encodeSampleValues, type Frame, type SamplesFrame } from '../../shared/serial/frames.ts';
 import { fakeWindow } from './agent-mqtt-fixture.ts';
 import { parseExposition, type Family, type Sample } from '../helpers/prom-text.ts';
 
@@ -43,7 +43,7 @@ function requirePromtool(t: TestContext): boolean {
   return false;
 }
 
-function samplesFrame(seq: number, firstIndex: number, count: number, sensorId = 0): Frame {
+function samplesFrame(seq: number, firstIndex: number, count: number, sensorId = 0): SamplesFrame {
   // A constant signal: the windows it makes carry a flatline integrity flag.
   const values = Array.from({ length: count * 3 }, (_, i) => (i % 3 === 2 ? 1 : 0));
   return {

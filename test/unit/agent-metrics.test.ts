@@ -4,6 +4,7 @@
 // the values of the components it pulls from; /healthz answers JSON.
 
 import { strict as assert } from 'node:assert';
+import { createServer, type AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { startAgentHttpServer } from '../../agent/adapters/http.ts';
@@ -37,6 +38,9 @@ const ingestStats = (frames: number): IngestStats => ({
     droppedNoHello: 0,
     droppedUnknownSensor: 0,
     droppedBadPayload: 0,
+    framesDropped: {},
+    samplesDropped: {},
+    framesUnknownType: {},
   },
   csv: { lines: 0, badLines: 0, overlongLines: 0, rateHz: 0 },
   windows: 3,
@@ -222,4 +226,79 @@ test('a busy port is an EDGELOOP_ERR_HTTP_LISTEN result, not a throw', async (t)
   assert.equal(second.code, 'EDGELOOP_ERR_HTTP_LISTEN');
   await first.value.close();
   await first.value.close(); // idempotent
+});
+
+/** Polls a condition (no timing assertion: the runner's per-test timeout bounds it). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 20));
+}
+
+test('with retryListen a busy port is logged with its codes and retried until the port is free', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as AddressInfo).port;
+  t.after(() => {
+    blocker.close();
+  });
+  const warns: Record<string, unknown>[] = [];
+  const infos: string[] = [];
+  const server = await startAgentHttpServer({
+    port,
+    metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
+    health: () => ({ healthy: true }),
+    retryListen: {
+      log: {
+        info: (m) => infos.push(m),
+        warn: (m, f) => warns.push({ message: m, ...f }),
+      },
+      backoff: { baseMs: 20, capMs: 100, floorMs: 5 },
+    },
+  });
+  assert.ok(server.ok, 'a busy port does not fail the start');
+  t.after(() => server.value.close());
+  assert.equal(server.value.listening, false);
+  assert.equal(server.value.url, `http://127.0.0.1:${String(port)}`);
+  assert.equal(warns.length, 1);
+  const first = warns[0];
+  assert.ok(first !== undefined);
+  assert.equal(first.code, 'EDGELOOP_ERR_HTTP_LISTEN');
+  assert.equal(first.errno, 'EADDRINUSE');
+  assert.equal(first.address, `127.0.0.1:${String(port)}`);
+
+  // Still retrying while the port stays taken, logging only on doublings of the attempt count.
+  await until(() => warns.length >= 3);
+  assert.deepEqual(
+    warns.map((w) => w.attempt),
+    [1, 2, 4],
+  );
+  await new Promise<void>((resolve) => {
+    blocker.close(() => {
+      resolve();
+    });
+  });
+  await until(() => server.value.listening);
+  assert.equal(server.value.port, port);
+  assert.deepEqual(infos, ['metrics listener bound']);
+  assert.equal((await fetch(`${server.value.url}/healthz`)).status, 200);
+});
+
+test('close() while a listen is being retried resolves and leaves nothing listening', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    blocker.close();
+  });
+  const server = await startAgentHttpServer({
+    port: (blocker.address() as AddressInfo).port,
+    metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
+    health: () => ({ healthy: true }),
+    retryListen: {
+      log: { info: () => undefined, warn: () => undefined },
+      backoff: { baseMs: 5, floorMs: 5 },
+    },
+  });
+  assert.ok(server.ok);
+  await server.value.close();
+  await server.value.close();
+  assert.equal(server.value.listening, false);
 });
