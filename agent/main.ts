@@ -20,7 +20,7 @@ import type { BackoffOptions } from '../shared/backoff.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import type { Window } from '../shared/samples.ts';
 import { createMqttLink, type MqttLink } from './adapters/mqtt.ts';
-import type { OnnxSessionLoader } from './adapters/onnxruntime.ts';
+import type { OnnxSessionLoader } from '../shared/platform/onnx.ts';
 import { openSerialPort } from './adapters/serialport.ts';
 import type { AgentConfig } from './config.ts';
 import { InferenceRunner, type RunnerStats } from './inference/runner.ts';

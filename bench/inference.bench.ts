@@ -5,7 +5,7 @@
 // inference needs a worker thread.
 // Run: node --import tsx bench/inference.bench.ts
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { loadOnnxSession } from '../agent/adapters/onnxruntime.ts';
+import { loadOnnxSession } from '../shared/platform/onnx.ts';
 import { createOnnxEngine } from '../agent/inference/onnx-engine.ts';
 import { InferenceRunner } from '../agent/inference/runner.ts';
 import { generateSigningKeyPair } from '../shared/bundle/signing.ts';

@@ -1,7 +1,7 @@
 // Training and search time per trial, and exported-model inference latency in onnxruntime-node (batch 1
 // and batch 64), against the in-process TypeScript model on the same rows in the same run (issue #3 §7).
 // Run: node --import tsx bench/training.bench.ts
-import { loadOnnxModel } from '../collector/adapters/onnxruntime.ts';
+import { loadOnnxSession } from '../shared/platform/onnx.ts';
 import { predictProba } from '../collector/training/model.ts';
 import { toMatrix } from '../collector/training/dataset.ts';
 import { syntheticRows } from '../collector/training/synthetic.ts';
@@ -23,7 +23,7 @@ if (!result.ok) throw new Error(result.message);
 const r = result.value;
 const perTrial = r.trials.map((t) => t.durationMs);
 
-const loaded = await loadOnnxModel(r.onnxBytes);
+const loaded = await loadOnnxSession(r.onnxBytes);
 if (!loaded.ok) throw new Error(loaded.message);
 const session = loaded.value;
 const test = toMatrix(r.data.test.rows, r.classes);

@@ -23,7 +23,7 @@ export async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<nu
       throw new Refused('EDGELOOP_ERR_INPUT_READ', `cannot read ${path}: ${(err as Error).message}`);
     }
   };
-  const [{ packageOnnxModel, parseFeatureCsv, loadOnnxModel }, { createSignedBundle }, features] =
+  const [{ packageOnnxModel, parseFeatureCsv, loadOnnxSession }, { createSignedBundle }, features] =
     await Promise.all([
       import('../collector/index.ts'),
       import('../shared/bundle/build.ts'),
@@ -75,7 +75,7 @@ export async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<nu
       createdAt: new Date().toISOString(),
       libraries: { edgeloop: '0.1.0', node: process.versions.node },
     },
-    (b) => loadOnnxModel(b),
+    (b) => loadOnnxSession(b),
   );
   if (!packaged.ok) throw new Refused(packaged.code, packaged.message);
   const signed = createSignedBundle(

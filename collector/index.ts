@@ -49,4 +49,4 @@ export {
 export { parseRegistryTokens, type RegistryToken } from './registry/auth.ts';
 export { createRegistryServer, type RegistryServer, type RegistryServerOptions } from './registry/server.ts';
 export { packageOnnxModel, parseFeatureCsv, type ByoModelInput } from './registry/byo.ts';
-export { loadOnnxModel } from './adapters/onnxruntime.ts';
+export { loadOnnxSession } from '../shared/platform/onnx.ts';

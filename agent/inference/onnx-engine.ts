@@ -10,7 +10,7 @@ import type { FeatureParams } from '../../shared/features/params.ts';
 import { resolveFeaturePipeline, type FeaturePipeline } from '../../shared/features/pipeline.ts';
 import type { Window } from '../../shared/samples.ts';
 import type { SensorDescriptor } from '../../shared/sensors.ts';
-import type { OnnxSession } from '../adapters/onnxruntime.ts';
+import type { OnnxSession } from '../../shared/platform/onnx.ts';
 import type { InferenceEngine, Prediction } from './engine.ts';
 
 /** How the engine reads the model's tensors, derived from the manifest once. */

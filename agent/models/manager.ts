@@ -19,7 +19,7 @@ import {
   type ModelStateName,
 } from '../../shared/mqtt/schemas.ts';
 import type { SensorDescriptor } from '../../shared/sensors.ts';
-import { loadOnnxSession, type OnnxSessionLoader } from '../adapters/onnxruntime.ts';
+import { loadOnnxSession, type OnnxSessionLoader } from '../../shared/platform/onnx.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { InferenceRunner } from '../inference/runner.ts';
 import type { ModelManagerConfig } from './config.ts';
@@ -35,7 +35,7 @@ export interface ModelManagerOptions {
   readonly runner: InferenceRunner;
   /** Called on every transition, synchronously, with the payload body (see ./report.ts). */
   readonly reportState: (report: ModelStateReport) => void;
-  /** Default: onnxruntime-node (agent/adapters/onnxruntime.ts). */
+  /** Default: onnxruntime-node (shared/platform/onnx.ts). */
   readonly loadSession?: OnnxSessionLoader;
   /** The device's sensors once a HELLO described them, to check a model fits before it serves. */
   readonly sensors?: () => readonly SensorDescriptor[] | undefined;

@@ -11,10 +11,11 @@ import { fail, ok, type Result } from '../../shared/errors.ts';
 import type { FeatureParams } from '../../shared/features/params.ts';
 import type { ModelRef } from '../../shared/mqtt/schemas.ts';
 import type { SensorDescriptor } from '../../shared/sensors.ts';
-import type { OnnxSessionLoader } from '../adapters/onnxruntime.ts';
+import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import { bindModel, checkFeatures, createOnnxEngine } from '../inference/onnx-engine.ts';
-import { checkIo, runGolden, type GoldenSummary } from './checks.ts';
+import type { GoldenReplaySummary } from '../../shared/bundle/golden-replay.ts';
+import { checkIo, runGolden } from './checks.ts';
 import type { ModelStore, StoredModel } from './store.ts';
 
 export interface StageOptions {
@@ -32,7 +33,7 @@ export interface StagedModel {
   readonly manifest: Manifest;
   readonly manifestDigest: string;
   readonly keyId: string;
-  readonly golden: GoldenSummary;
+  readonly golden: GoldenReplaySummary;
 }
 
 /**

@@ -23,8 +23,7 @@ import {
 } from '../../shared/bundle/reference.ts';
 import { sha256Hex } from '../../shared/bundle/signing.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
-import type { OnnxOutput, OnnxValueInfo } from '../adapters/onnxruntime.ts';
-import type { ModelLoader } from './push-check.ts';
+import type { OnnxOutput, OnnxSessionLoader, OnnxValueInfo } from '../../shared/platform/onnx.ts';
 
 const { onnx } = onnxProto;
 
@@ -100,7 +99,7 @@ function onnxInfo(bytes: Uint8Array): {
 /** Builds the files and manifest input of a bundle for an imported model; sign with createSignedBundle. */
 export async function packageOnnxModel(
   input: ByoModelInput,
-  loadModel: ModelLoader,
+  loadModel: OnnxSessionLoader,
 ): Promise<Result<{ readonly manifest: ManifestInput; readonly files: Map<string, Uint8Array> }>> {
   const { featureNames, rows } = input.dataset;
   if (rows.length === 0) return fail('EDGELOOP_ERR_INPUT_READ', `dataset ${input.dataset.name} has no rows`);

@@ -1,19 +1,19 @@
 // The certification a bundle passes before the registry stores it (issue #3 section 6, "Push"): the
 // archive reads, the signature is by a trusted key and every file matches its hash with none extra or
 // missing (shared/bundle verifyBundle), the manifest names the URL's model and version, the model loads
-// in onnxruntime, its inputs and outputs match the manifest signature, and the golden outputs
-// reproduce. Each failure is a value with its own stable code; the first one found is returned.
+// in onnxruntime, its inputs and outputs match the manifest signature, and the golden outputs reproduce
+// (the same replay the agent runs, shared/bundle/golden-replay.ts). Each failure is a value with its own
+// stable code; the first one found is returned.
 
-import { compareTensor, resolveGolden, type GoldenTensor } from '../../shared/bundle/golden.ts';
-import { goldenTypedArray, ioProblems } from '../../shared/bundle/io-check.ts';
+import { resolveGolden } from '../../shared/bundle/golden.ts';
+import { replayGolden } from '../../shared/bundle/golden-replay.ts';
+import { ioProblems } from '../../shared/bundle/io-check.ts';
 import { modelFile, type Manifest } from '../../shared/bundle/manifest.ts';
 import type { TrustedKey } from '../../shared/bundle/signing.ts';
 import { decodeBundleArchive } from '../../shared/bundle/tar.ts';
 import { verifyBundle, type BundleContents, type VerifiedBundle } from '../../shared/bundle/verify.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
-import type { OnnxFeed, OnnxModel } from '../adapters/onnxruntime.ts';
-
-export type ModelLoader = (bytes: Uint8Array) => Promise<Result<OnnxModel>>;
+import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
 
 export interface AuthenticatedBundle {
   readonly contents: BundleContents;
@@ -41,17 +41,6 @@ export function authenticateBundle(
   return ok({ contents: contents.value, verified: verified.value });
 }
 
-function toFeed(name: string, t: GoldenTensor, dtype: string): Result<OnnxFeed> {
-  const r = goldenTypedArray(t, dtype);
-  if (r.ok) return ok({ dtype: r.dtype, data: r.data, dims: r.dims });
-  return fail(
-    'EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH',
-    r.problem === 'dtype'
-      ? `golden input "${name}" has dtype ${dtype}, which the registry cannot feed`
-      : `golden input "${name}" holds values that are not ${dtype}`,
-  );
-}
-
 export interface ModelCheckSummary {
   readonly goldenCases: number;
   /** Largest absolute error seen over every numeric golden output. */
@@ -62,7 +51,7 @@ export interface ModelCheckSummary {
 export async function certifyModel(
   manifest: Manifest,
   files: ReadonlyMap<string, Uint8Array>,
-  loadModel: ModelLoader,
+  loadModel: OnnxSessionLoader,
 ): Promise<Result<ModelCheckSummary>> {
   const golden = resolveGolden(manifest, files);
   if (!golden.ok) return golden;
@@ -77,48 +66,9 @@ export async function certifyModel(
       ...ioProblems('output', manifest.io.outputs, model.outputs, { listModelNames: true }),
     ];
     if (problems.length > 0) return fail('EDGELOOP_ERR_REGISTRY_IO_MISMATCH', problems.join('; '));
-    const dtypes = new Map(manifest.io.inputs.map((i) => [i.name, i.dtype]));
-    let maxAbsError = 0;
-    for (const [index, c] of golden.value.cases.entries()) {
-      const feeds: Record<string, OnnxFeed> = {};
-      for (const [name, tensor] of Object.entries(c.inputs)) {
-        const dtype = dtypes.get(name);
-        if (dtype === undefined)
-          return fail(
-            'EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH',
-            `golden case ${index} feeds "${name}", which is not a model input`,
-          );
-        const feed = toFeed(name, tensor, dtype);
-        if (!feed.ok) return feed;
-        feeds[name] = feed.value;
-      }
-      const out = await model.run(feeds);
-      if (!out.ok)
-        return fail(
-          'EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH',
-          `golden case ${index} did not run: ${out.message}`,
-        );
-      for (const [name, expected] of Object.entries(c.outputs)) {
-        const actual = out.value[name];
-        if (actual === undefined)
-          return fail(
-            'EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH',
-            `golden case ${index}: model produced no output "${name}"`,
-          );
-        // onnxruntime hands bool tensors back as bytes; golden files hold JSON booleans.
-        const data = expected.data.some((v) => typeof v === 'boolean')
-          ? Array.from(actual.data as ArrayLike<number>, (v) => v !== 0)
-          : actual.data;
-        const cmp = compareTensor(expected, { dims: actual.dims, data }, manifest.golden.tolerance);
-        if (!cmp.ok)
-          return fail(
-            'EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH',
-            `golden case ${index}, output "${name}": ${cmp.reason ?? 'differs'}`,
-          );
-        if (Number.isFinite(cmp.maxAbsError)) maxAbsError = Math.max(maxAbsError, cmp.maxAbsError);
-      }
-    }
-    return ok({ goldenCases: golden.value.cases.length, maxAbsError });
+    const replay = await replayGolden(manifest, golden.value, model, 'EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH');
+    if (!replay.ok) return replay;
+    return ok({ goldenCases: replay.value.cases, maxAbsError: replay.value.maxAbsError });
   } finally {
     await model.close();
   }

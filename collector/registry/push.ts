@@ -6,7 +6,8 @@ import type { Manifest } from '../../shared/bundle/manifest.ts';
 import type { TrustedKey } from '../../shared/bundle/signing.ts';
 import { fail, ok, type Failure } from '../../shared/errors.ts';
 import type { BlobStore } from './blob-store.ts';
-import { authenticateBundle, certifyModel, type ModelLoader } from './push-check.ts';
+import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
+import { authenticateBundle, certifyModel } from './push-check.ts';
 import type { AliasName, RegistryStore, VersionRecord } from './store.ts';
 
 /** A failure that may carry a list of reasons (the promotion gate's). */
@@ -36,7 +37,7 @@ export interface PushDeps {
   readonly blobs: BlobStore;
   readonly trusted: ReadonlyMap<string, TrustedKey>;
   readonly maxBundleBytes: number;
-  readonly loadModel: ModelLoader;
+  readonly loadModel: OnnxSessionLoader;
   /** ISO-8601 time now. */
   readonly now: () => string;
   readonly view: (rec: VersionRecord) => VersionView;

@@ -13,7 +13,7 @@ import { openSqlite } from '../adapters/sqlite.ts';
 import { openBlobStore, type BlobStore } from './blob-store.ts';
 import { promotionPolicySchema, type PromotionPolicy } from './gate.ts';
 import { productionGateReasons } from './gate-check.ts';
-import type { ModelLoader } from './push-check.ts';
+import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
 import {
   checkNames,
   pushBundle,
@@ -44,7 +44,7 @@ export interface RegistryOptions {
   /** Largest bundle accepted, bytes, after gunzip. Default 256 MiB. */
   readonly maxBundleBytes?: number;
   /** Loads ONNX bytes for certification (the onnxruntime adapter in production). */
-  readonly loadModel: ModelLoader;
+  readonly loadModel: OnnxSessionLoader;
   /** Clock; default () => new Date(). */
   readonly now?: () => Date;
 }

@@ -1,6 +1,6 @@
 // trainModel: dataset -> split -> search -> final fit -> ONNX -> test report (issue #3 §2-4).
 // cli/train.ts feeds it feature rows and packs the result into a signed bundle; see docs/training.md.
-import { loadOnnxModel, type OnnxModel } from '../adapters/onnxruntime.ts';
+import { loadOnnxSession, type OnnxSession } from '../../shared/platform/onnx.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
 import {
   classOrder,
@@ -106,7 +106,7 @@ const summary = (p: Partition): PartitionSummary => ({
   classCounts: p.classCounts,
 });
 
-async function runOnnx(model: OnnxModel, x: Float64Array, n: number, f: number) {
+async function runOnnx(model: OnnxSession, x: Float64Array, n: number, f: number) {
   const r = await model.run({ [INPUT_NAME]: { dtype: 'float32', data: Float32Array.from(x), dims: [n, f] } });
   if (!r.ok) return r;
   const probs = r.value[PROBABILITIES_NAME]?.data;
@@ -187,7 +187,7 @@ export async function trainModel(options: TrainModelOptions): Promise<Result<Tra
   const samples = Math.min(options.latencySamples ?? 200, te.n * 4);
 
   if (options.useOnnxRuntime ?? true) {
-    const loaded = await loadOnnxModel(exported.bytes);
+    const loaded = await loadOnnxSession(exported.bytes);
     if (!loaded.ok) return loaded;
     const session = loaded.value;
     try {

@@ -1,6 +1,7 @@
-// Real, small, signed bundles for the agent model tests: a softmax-regression ONNX graph over the reference
-// board's 192 features (edgeloop-features/v1, default params), golden outputs produced by running it in
-// onnxruntime-node, reference windows, a static HTTP file server on port 0 that can fail or cut on purpose,
+// Real, small, signed bundles for the agent model tests, built with the shared ONNX fixture
+// (test/helpers/onnx-fixture.ts): a softmax-regression graph over the reference board's 192 features
+// (edgeloop-features/v1, default params), golden outputs produced by running it in onnxruntime-node,
+// reference windows, a static HTTP file server on port 0 that can fail or cut on purpose,
 // and command builders.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -8,105 +9,46 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
-import { loadOnnxSession, type OnnxSessionLoader } from '../../agent/adapters/onnxruntime.ts';
 import { InferenceRunner, type InferenceOutcome } from '../../agent/inference/runner.ts';
 import { resolveModelManagerConfig, type ModelManagerConfig } from '../../agent/models/config.ts';
 import { ModelManager } from '../../agent/models/manager.ts';
 import type { ModelStateReport } from '../../agent/models/report.ts';
-import { createSignedBundle, type SignedBundle } from '../../shared/bundle/build.ts';
-import { encodeGolden, GOLDEN_FILE, type GoldenData } from '../../shared/bundle/golden.ts';
-import {
-  buildReferenceProfile,
-  encodeReferenceProfile,
-  REFERENCE_FILE,
-  summarizeReference,
-} from '../../shared/bundle/reference.ts';
+import type { SignedBundle } from '../../shared/bundle/build.ts';
 import { sha256Hex, type SigningKeyPair } from '../../shared/bundle/signing.ts';
 import { encodeBundleArchive } from '../../shared/bundle/tar.ts';
 import { createFeaturePipeline } from '../../shared/features/pipeline.ts';
 import type { ModelCommandPayload } from '../../shared/mqtt/schemas.ts';
+import { uniform } from '../../shared/random.ts';
 import type { ChannelWindow, Window } from '../../shared/samples.ts';
 import { channelNames, referenceSensors } from '../../shared/sensors.ts';
+import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
+import {
+  goldenFor,
+  shiftGolden,
+  signTestBundle,
+  sineReference,
+  softmaxIo,
+  softmaxOnnx,
+} from '../helpers/onnx-fixture.ts';
 
-const { onnx } = onnxProto;
 export const sensors = referenceSensors;
 export const pipeline = createFeaturePipeline();
 export const featureNames = pipeline.featureNames(sensors);
 export const WIDTH = featureNames.length;
 export const LABELS = ['normal', 'imbalance', 'bearing_wear'] as const;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** features[N,WIDTH] -MatMul-Add-Softmax-> probabilities[N,3]; ArgMax -> label[N] (int64). */
-export function softmaxOnnx(seed: number): Uint8Array {
-  const u = rng(seed);
+function seededModel(seed: number): Uint8Array {
+  const u = uniform(seed);
   const C = LABELS.length;
-  const f32 = (name: string, dims: number[], n: number, scale: number) => {
-    const raw = new Uint8Array(n * 4);
-    const view = new DataView(raw.buffer);
-    for (let i = 0; i < n; i++) view.setFloat32(i * 4, (u() - 0.5) * scale, true);
-    return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw });
-  };
-  const vi = (name: string, elemType: number, dims: (number | string)[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: {
-        tensorType: {
-          elemType,
-          shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-        },
-      },
-    });
-  const INT = onnx.AttributeProto.AttributeType.INT;
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    producerName: 'agent-model-test',
-    graph: {
-      name: 'softmax',
-      initializer: [f32('w', [WIDTH, C], WIDTH * C, 0.2), f32('b', [C], C, 0.1)],
-      node: [
-        onnx.NodeProto.create({ opType: 'MatMul', input: ['features', 'w'], output: ['mm'] }),
-        onnx.NodeProto.create({ opType: 'Add', input: ['mm', 'b'], output: ['logits'] }),
-        onnx.NodeProto.create({
-          opType: 'Softmax',
-          input: ['logits'],
-          output: ['probabilities'],
-          attribute: [{ name: 'axis', i: -1, type: INT }],
-        }),
-        onnx.NodeProto.create({
-          opType: 'ArgMax',
-          input: ['probabilities'],
-          output: ['label'],
-          attribute: [
-            { name: 'axis', i: 1, type: INT },
-            { name: 'keepdims', i: 0, type: INT },
-          ],
-        }),
-      ],
-      input: [vi('features', onnx.TensorProto.DataType.FLOAT, ['N', WIDTH])],
-      output: [
-        vi('probabilities', onnx.TensorProto.DataType.FLOAT, ['N', C]),
-        vi('label', onnx.TensorProto.DataType.INT64, ['N']),
-      ],
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
+  const weights = Array.from({ length: WIDTH * C }, () => (u() - 0.5) * 0.2);
+  const bias = Array.from({ length: C }, () => (u() - 0.5) * 0.1);
+  return softmaxOnnx({ features: WIDTH, classes: C, weights, bias, producerName: 'agent-model-test' });
 }
 
 /** One reference-board window (1 s, every channel full) with the given index; seed varies the signal. */
 export function makeWindow(index: number, seed = 1): Window {
-  const u = rng(seed);
+  const u = uniform(seed);
   const channels: ChannelWindow[] = [];
   for (const s of sensors) {
     channelNames(s).forEach((channel, axis) => {
@@ -143,36 +85,7 @@ export function makeWindow(index: number, seed = 1): Window {
   };
 }
 
-async function goldenFor(model: Uint8Array): Promise<GoldenData> {
-  const s = await loadOnnxSession(model);
-  if (!s.ok) throw new Error(s.message);
-  const cases = [];
-  for (const seed of [1, 2]) {
-    const x = pipeline.compute(makeWindow(0, seed), sensors);
-    const out = await s.value.run({ features: { dtype: 'float32', data: x, dims: [1, WIDTH] } });
-    if (!out.ok) throw new Error(out.message);
-    const p = out.value.probabilities!;
-    const l = out.value.label!;
-    cases.push({
-      inputs: { features: { dims: [1, WIDTH], data: Array.from(x) } },
-      outputs: {
-        probabilities: { dims: [...p.dims], data: Array.from(p.data as Float32Array) },
-        label: { dims: [...l.dims], data: Array.from(l.data as BigInt64Array, Number) },
-      },
-    });
-  }
-  await s.value.close();
-  return { schemaVersion: 1, cases };
-}
-
-const reference = (() => {
-  const cols = featureNames
-    .slice(0, 4)
-    .map((name, j) => ({ name, values: Array.from({ length: 100 }, (_, i) => Math.sin(i * 0.37 + j)) }));
-  const r = buildReferenceProfile(cols, { sampleSize: 50 });
-  if (!r.ok) throw new Error(r.message);
-  return r.value;
-})();
+const reference = sineReference(featureNames.slice(0, 4), 100);
 
 export interface BundleOptions {
   readonly name?: string;
@@ -184,56 +97,22 @@ export interface BundleOptions {
 }
 
 export async function makeModelBundle(key: SigningKeyPair, o: BundleOptions = {}): Promise<SignedBundle> {
-  const model = softmaxOnnx(o.seed ?? 7);
-  const golden = await goldenFor(model);
-  if (o.goldenShift !== undefined)
-    for (const c of golden.cases) {
-      const p = c.outputs.probabilities!;
-      p.data = (p.data as number[]).map((v) => v + o.goldenShift!);
-    }
-  const files = new Map<string, Uint8Array>([
-    ['model.onnx', model],
-    [REFERENCE_FILE, encodeReferenceProfile(reference)],
-    [GOLDEN_FILE, encodeGolden(golden)],
-  ]);
-  const r = createSignedBundle(
-    {
-      name: o.name ?? 'pump-condition',
-      version: o.version ?? '1.0.0',
-      createdAt: '2026-01-02T03:04:05.000Z',
-      io: {
-        inputs: [{ name: 'features', dtype: 'float32', shape: ['N', WIDTH] }],
-        outputs: [
-          { name: 'probabilities', dtype: 'float32', shape: ['N', LABELS.length] },
-          { name: 'label', dtype: 'int64', shape: ['N'] },
-        ],
-      },
-      pipeline: { ...pipeline.ref },
-      labels: [...LABELS],
-      reference: summarizeReference(reference),
-      metrics: { accuracy: 0.95, macroF1: 0.93 },
-      golden: {
-        path: GOLDEN_FILE,
-        cases: golden.cases.length,
-        tolerance: { absolute: 1e-5, relative: 1e-4 },
-      },
-      lineage: {
-        origin: 'imported',
-        datasets: [{ name: 'lab', digest: 'b'.repeat(64), rows: 100, splitSeed: 7, partition: 'test' }],
-        code: { commit: null, dirty: null },
-        hyperparameters: {},
-        trials: [],
-        startedAt: '2026-01-02T03:00:00.000Z',
-        endedAt: '2026-01-02T03:04:00.000Z',
-        libraries: { 'onnx-proto': '8.0.1' },
-      },
-      onnx: { opset: 17, irVersion: 8 },
-    },
-    files,
-    key.privateKeyPem,
+  const model = seededModel(o.seed ?? 7);
+  const golden = await goldenFor(
+    model,
+    [1, 2].map((seed) => pipeline.compute(makeWindow(0, seed), sensors)),
   );
-  if (!r.ok) throw new Error(r.message);
-  return r.value;
+  if (o.goldenShift !== undefined) shiftGolden(golden, 'probabilities', o.goldenShift);
+  return signTestBundle(key, {
+    name: o.name ?? 'pump-condition',
+    version: o.version ?? '1.0.0',
+    model,
+    golden,
+    io: softmaxIo(WIDTH, LABELS.length),
+    labels: LABELS,
+    reference,
+    pipeline: { ...pipeline.ref },
+  });
 }
 
 export const archiveOf = (b: SignedBundle): Uint8Array => encodeBundleArchive(b.contents);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadOnnxSession, type OnnxSession } from '../../agent/adapters/onnxruntime.ts';
+import { loadOnnxSession, type OnnxSession } from '../../shared/platform/onnx.ts';
 import { modelStatePayload, type ModelStateReport } from '../../agent/models/report.ts';
 import { generateSigningKeyPair, sha256Hex } from '../../shared/bundle/signing.ts';
 import { encodeBundleArchive } from '../../shared/bundle/tar.ts';

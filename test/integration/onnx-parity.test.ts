@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import onnxProto from 'onnx-proto';
-import { loadOnnxModel } from '../../collector/adapters/onnxruntime.ts';
+import { loadOnnxSession } from '../../shared/platform/onnx.ts';
 import { classOrder, splitDataset, toMatrix } from '../../collector/training/dataset.ts';
 import {
   argmaxRows,
@@ -61,7 +61,7 @@ function trained(hidden: number, data = train): TrainedModel {
 }
 
 async function onnxProbabilities(model: TrainedModel, x: Float64Array, n: number, f: number) {
-  const loaded = await loadOnnxModel(exportOnnx(model, { pipelineId: 'test-pipeline' }).bytes);
+  const loaded = await loadOnnxSession(exportOnnx(model, { pipelineId: 'test-pipeline' }).bytes);
   assert.ok(loaded.ok, loaded.ok ? '' : loaded.message);
   const out = await loaded.value.run({
     features: { dtype: 'float32', data: Float32Array.from(x), dims: [n, f] },
@@ -82,7 +82,7 @@ for (const hidden of [12, 0]) {
   test(`parity (hidden=${hidden}): probabilities within 1e-5 and identical labels on the whole test set`, async (t) => {
     const model = trained(hidden);
     const exported = exportOnnx(model, { pipelineId: 'test-pipeline' });
-    const loaded = await loadOnnxModel(exported.bytes);
+    const loaded = await loadOnnxSession(exported.bytes);
     assert.ok(loaded.ok, loaded.ok ? '' : loaded.message);
     const session = loaded.value;
     t.after(() => session.close());
@@ -208,11 +208,11 @@ test('the exported graph records IR version, opset, classes and pipeline id', ()
 });
 
 test('the adapter turns a corrupt model and a bad feed into failure values, and close() is idempotent', async () => {
-  const bad = await loadOnnxModel(Uint8Array.from([1, 2, 3, 4, 5]));
+  const bad = await loadOnnxSession(Uint8Array.from([1, 2, 3, 4, 5]));
   assert.ok(!bad.ok);
   assert.equal(bad.code, 'EDGELOOP_ERR_ONNX_LOAD');
 
-  const loaded = await loadOnnxModel(exportOnnx(trained(0), { pipelineId: 'p' }).bytes);
+  const loaded = await loadOnnxSession(exportOnnx(trained(0), { pipelineId: 'p' }).bytes);
   assert.ok(loaded.ok);
   const wrongShape = await loaded.value.run({
     features: { dtype: 'float32', data: new Float32Array(3), dims: [1, 3] },

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { loadOnnxModel } from '../../collector/adapters/onnxruntime.ts';
+import { loadOnnxSession } from '../../shared/platform/onnx.ts';
 import { Prng, shuffled } from '../../shared/random.ts';
 import { syntheticRows } from '../../collector/training/synthetic.ts';
 import { trainModel, type TrainModelOptions } from '../../collector/training/train.ts';
@@ -75,7 +75,7 @@ test('trainModel returns a tested model, every trial, lineage and a readable rep
   assert.equal(v.onnx.opsetVersion, 17);
 
   // Golden I/O replays exactly through a fresh session (what the registry checks on push).
-  const loaded = await loadOnnxModel(v.onnxBytes);
+  const loaded = await loadOnnxSession(v.onnxBytes);
   assert.ok(loaded.ok);
   const n = v.golden.inputs.length;
   const f = v.golden.inputs[0]!.length;

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadOnnxSession } from '../../agent/adapters/onnxruntime.ts';
+import { loadOnnxSession } from '../../shared/platform/onnx.ts';
 import type { InferenceEngine, Prediction } from '../../agent/inference/engine.ts';
 import { createOnnxEngine } from '../../agent/inference/onnx-engine.ts';
 import { InferenceRunner, type InferenceOutcome } from '../../agent/inference/runner.ts';

@@ -24,7 +24,7 @@ test('lint rejects cycles, cross-runtime imports, I/O outside adapters and I/O i
   );
   writeFileSync(
     join(agentDir, 'x.ts'),
-    "import { SerialPort } from 'serialport';\nimport { loadOnnxModel } from '../../collector/adapters/onnxruntime.ts';\nimport { topicKinds } from '../../shared/mqtt/topics.ts';\nexport const x = [SerialPort, loadOnnxModel, topicKinds];\n",
+    "import { SerialPort } from 'serialport';\nimport { certifyModel } from '../../collector/registry/push-check.ts';\nimport { topicKinds } from '../../shared/mqtt/topics.ts';\nexport const x = [SerialPort, certifyModel, topicKinds];\n",
   );
   const eslint = new ESLint({ cwd: root });
   const results = await eslint.lintFiles([join(dir, 'a.ts'), join(dir, 'io.ts'), join(agentDir, 'x.ts')]);
