@@ -9,12 +9,6 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-export function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-}
-
 /** Runs `fn` `runs` times (after `warmup` runs) and returns the wall time of each run in milliseconds. */
 export async function timeRuns(fn: () => unknown, runs = 7, warmup = 1): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await fn();

@@ -4,6 +4,7 @@
 // HealthWindow is pure: it is fed outcomes and asked for the verdict. watchHealth() feeds it the runner's
 // outcomes for the new engine and ends it at the configured time limit.
 
+import { quantile } from 'simple-statistics';
 import type { ErrorCode } from '../../shared/errors.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { InferenceRunner } from '../inference/runner.ts';
@@ -12,13 +13,6 @@ import type { ModelManagerConfig } from './config.ts';
 export type HealthVerdict =
   | { readonly healthy: true; readonly reason: string }
   | { readonly healthy: false; readonly code: ErrorCode; readonly reason: string };
-
-/** p-th percentile (0..100) by nearest rank; NaN for no samples. */
-export function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-}
 
 type Limits = Pick<
   ModelManagerConfig,
@@ -74,7 +68,8 @@ export class HealthWindow {
         reason: `${this.errors} of ${n} inferences failed in the health window (at most ${this.allowedErrors} allowed); last error: ${this.lastError}`,
       };
     }
-    const p95 = percentile(this.latencies, 95);
+    // NaN when every inference failed: no latency to judge.
+    const p95 = this.latencies.length === 0 ? Number.NaN : quantile(this.latencies, 0.95);
     const { healthMaxLatencyMs: abs, healthLatencyFactor: k, healthLatencyMarginMs: margin } = this.limits;
     if (abs > 0 && p95 > abs) {
       return {

@@ -9,6 +9,7 @@
 // Every transition goes to the injected reportState() (the MQTT side publishes it retained). The manager
 // never touches MQTT: the composition root passes commands in and state out.
 
+import { quantile } from 'simple-statistics';
 import { trustedKeySet, type TrustedKey } from '../../shared/bundle/signing.ts';
 import { fail, ok, type ErrorCode, type Result } from '../../shared/errors.ts';
 import type { FeatureParams } from '../../shared/features/params.ts';
@@ -24,7 +25,7 @@ import type { InferenceEngine } from '../inference/engine.ts';
 import type { InferenceRunner } from '../inference/runner.ts';
 import type { ModelManagerConfig } from './config.ts';
 import { fetchBundle, type InstallCommand } from './fetch.ts';
-import { percentile, watchHealth } from './health.ts';
+import { watchHealth } from './health.ts';
 import type { ModelStateReport } from './report.ts';
 import { stageBundle, stageStored, type StagedModel, type StageOptions } from './stage.ts';
 import { emptyActiveState, ModelStore, type ActiveState, type StoredModel } from './store.ts';
@@ -272,7 +273,7 @@ export class ModelManager {
     base: { deploySeq: number; target: ModelRef },
   ): Promise<ModelStateReport> {
     const runner = this.options.runner;
-    const baseline = this.recent.length > 0 ? percentile(this.recent, 95) : undefined;
+    const baseline = this.recent.length > 0 ? quantile(this.recent, 0.95) : undefined;
     this.report('ACTIVATING', { ...base, reason: 'swapping between two windows' });
     const previous = runner.swap(engine);
     this.recent.length = 0;

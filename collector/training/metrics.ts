@@ -105,11 +105,3 @@ export function calibration(
   }
   return { bins, ece };
 }
-
-/** Nearest-rank percentile (q in [0, 1]) of a sample; NaN when empty. */
-export function percentile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank] as number;
-}

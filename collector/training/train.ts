@@ -1,5 +1,6 @@
 // trainModel: dataset -> split -> search -> final fit -> ONNX -> test report (issue #3 §2-4).
 // cli/train.ts feeds it feature rows and packs the result into a signed bundle; see docs/training.md.
+import { quantile } from 'simple-statistics';
 import { loadOnnxSession, type OnnxSession } from '../../shared/platform/onnx.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
 import {
@@ -10,7 +11,7 @@ import {
   toMatrix,
   validateRows,
 } from './dataset.ts';
-import { calibration, classificationMetrics, percentile } from './metrics.ts';
+import { calibration, classificationMetrics } from './metrics.ts';
 import {
   applyScaler,
   argmaxRows,
@@ -125,8 +126,9 @@ function latencyFrom(engine: LatencyReport['engine'], ms: readonly number[]): La
     engine,
     batchSize: 1,
     samples: ms.length,
-    p50Ms: percentile(ms, 0.5),
-    p99Ms: percentile(ms, 0.99),
+    // NaN (null in JSON) when latencySamples is 0.
+    p50Ms: ms.length === 0 ? Number.NaN : quantile(ms, 0.5),
+    p99Ms: ms.length === 0 ? Number.NaN : quantile(ms, 0.99),
     meanMs: ms.reduce((s, v) => s + v, 0) / Math.max(1, ms.length),
   };
 }

@@ -5,6 +5,7 @@
 // of windows of a stationary AR(1) process). One implementation, used by `edgeloop train` and by
 // `edgeloop registry push --onnx` alike.
 
+import { quantileSorted } from 'simple-statistics';
 import { z } from 'zod';
 import { fail, ok, type Result } from '../errors.ts';
 import { canonicalJsonBytes } from './canonical-json.ts';
@@ -99,15 +100,6 @@ export function psi(expected: readonly number[], actual: readonly number[], epsi
   return s;
 }
 
-/** Type-7 (linear interpolation) quantile of sorted values. */
-function quantileSorted(sorted: readonly number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const a = sorted[lo] as number;
-  const b = sorted[Math.min(lo + 1, sorted.length - 1)] as number;
-  return a + (b - a) * (pos - lo);
-}
-
 export interface ReferenceOptions {
   /** Quantile bins per feature. Default 10. */
   readonly bins?: number;
@@ -158,6 +150,8 @@ function featureReference(col: FeatureColumn, bins: number, sampleSize: number):
   }
   const sorted = Float64Array.from(finite).sort();
   const sortedArr = Array.from(sorted);
+  // Type-7 (linear interpolation) quantiles, simple-statistics' and numpy's default; the edges and MAD are
+  // bytes of reference.json, so the method is part of the format (docs/model-bundle.md).
   const median = quantileSorted(sortedArr, 0.5);
   const absDev = Float64Array.from(finite, (v) => Math.abs(v - median)).sort();
   const edges: number[] = [];
