@@ -6,7 +6,7 @@
 import type { ErrorCode } from '../errors.ts';
 import type { SampleBlock } from '../samples.ts';
 import type { DeviceDescriptor, SensorDescriptor } from '../sensors.ts';
-import { decodeSampleValues, type Frame, type StatusFrame } from '../serial/frames.ts';
+import { decodeSampleValues, type ReceivedFrame, type StatusFrame } from '../serial/frames.ts';
 
 const U32 = 2 ** 32;
 
@@ -37,9 +37,21 @@ export interface StreamCounters {
   statusFrames: number;
   /** Samples the device says it dropped itself (latest STATUS). */
   deviceDroppedSamples: number;
+  /** Samples dropped because they came before any HELLO (same as samplesDropped.EDGELOOP_ERR_NO_HELLO). */
   droppedNoHello: number;
   droppedUnknownSensor: number;
   droppedBadPayload: number;
+  /**
+   * Intact frames this stream could not use, by reason: EDGELOOP_ERR_NO_HELLO (SAMPLES or STATUS before any
+   * HELLO), EDGELOOP_ERR_UNKNOWN_SENSOR, EDGELOOP_ERR_FRAME_TRUNCATED (SAMPLES data that does not match its
+   * descriptor), EDGELOOP_ERR_FRAME_TYPE (a type this receiver does not know). Frames invalid on the wire
+   * are the decoder's count (DecoderCounters.invalid).
+   */
+  framesDropped: Partial<Record<ErrorCode, number>>;
+  /** Samples inside those dropped frames, by the same reasons. */
+  samplesDropped: Partial<Record<ErrorCode, number>>;
+  /** Intact frames of an unknown type, by type byte ("0x7f"). They arrived: never counted as missing. */
+  framesUnknownType: Record<string, number>;
 }
 
 interface SensorState {
@@ -69,6 +81,9 @@ export class DeviceStream {
     droppedNoHello: 0,
     droppedUnknownSensor: 0,
     droppedBadPayload: 0,
+    framesDropped: {},
+    samplesDropped: {},
+    framesUnknownType: {},
   };
 
   get descriptor(): DeviceDescriptor | undefined {
@@ -76,22 +91,25 @@ export class DeviceStream {
   }
 
   /** Processes one frame; calls `emit` for each resulting event, in order. */
-  push(frame: Frame, emit: (e: StreamEvent) => void): void {
+  push(frame: ReceivedFrame, emit: (e: StreamEvent) => void): void {
     this.counters.frames++;
     if (frame.type === 'hello') {
       this.onHello(frame.device, frame.seq, emit);
       return;
     }
     if (frame.type === 'helloRequest') return; // a host frame echoed back; nothing to account
+    if (frame.type === 'unknown') {
+      // It used a seq number like any frame, so tracking its seq keeps it from reading as a missing frame.
+      if (this.device !== undefined) this.trackSeq(frame.seq, emit);
+      const type = `0x${frame.typeCode.toString(16).padStart(2, '0')}`;
+      this.counters.framesUnknownType[type] = (this.counters.framesUnknownType[type] ?? 0) + 1;
+      this.drop('EDGELOOP_ERR_FRAME_TYPE', 0, `frame of unknown type ${type} ignored`, emit);
+      return;
+    }
     if (this.device === undefined) {
-      if (frame.type === 'samples') {
-        this.counters.droppedNoHello += frame.count;
-        emit({
-          kind: 'dropped',
-          code: 'EDGELOOP_ERR_NO_HELLO',
-          reason: `${frame.count} samples before HELLO`,
-        });
-      }
+      const n = frame.type === 'samples' ? frame.count : 0;
+      this.counters.droppedNoHello += n;
+      this.drop('EDGELOOP_ERR_NO_HELLO', n, `${frame.type} frame (${n} samples) before HELLO`, emit);
       return;
     }
     this.trackSeq(frame.seq, emit);
@@ -104,13 +122,13 @@ export class DeviceStream {
     const state = this.sensors.get(frame.sensorId);
     if (state === undefined) {
       this.counters.droppedUnknownSensor += frame.count;
-      emit({ kind: 'dropped', code: 'EDGELOOP_ERR_UNKNOWN_SENSOR', reason: `sensor id ${frame.sensorId}` });
+      this.drop('EDGELOOP_ERR_UNKNOWN_SENSOR', frame.count, `sensor id ${frame.sensorId}`, emit);
       return;
     }
     const values = decodeSampleValues(frame, state.sensor);
     if (!values.ok) {
       this.counters.droppedBadPayload += frame.count;
-      emit({ kind: 'dropped', code: values.code, reason: values.message });
+      this.drop(values.code, frame.count, values.message, emit);
       return;
     }
     const name = state.sensor.name;
@@ -155,6 +173,13 @@ export class DeviceStream {
     }
     this.device = device;
     emit({ kind: 'hello', device, reboot, first });
+  }
+
+  private drop(code: ErrorCode, samples: number, reason: string, emit: (e: StreamEvent) => void): void {
+    const c = this.counters;
+    c.framesDropped[code] = (c.framesDropped[code] ?? 0) + 1;
+    if (samples > 0) c.samplesDropped[code] = (c.samplesDropped[code] ?? 0) + samples;
+    emit({ kind: 'dropped', code, reason });
   }
 
   private trackSeq(seq: number, emit: (e: StreamEvent) => void): void {

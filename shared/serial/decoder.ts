@@ -5,15 +5,16 @@
 import type { ErrorCode, Failure } from '../errors.ts';
 import { fail } from '../errors.ts';
 import { cobsDecodeInto, cobsEncodeInto, cobsMaxEncodedLength } from './cobs.ts';
-import { encodeFrame, MAX_FRAME_BYTES, parseFrame, type Frame } from './frames.ts';
+import { encodeFrame, MAX_FRAME_BYTES, parseFrame, type Frame, type ReceivedFrame } from './frames.ts';
 
 export const MAX_ENCODED_FRAME_BYTES = cobsMaxEncodedLength(MAX_FRAME_BYTES);
 
 export type DecodeEvent =
-  { readonly ok: true; readonly frame: Frame } | (Failure & { readonly bytes: number });
+  { readonly ok: true; readonly frame: ReceivedFrame } | (Failure & { readonly bytes: number });
 
 export interface DecoderCounters {
   bytes: number;
+  /** Intact frames (valid CRC and version), of known types or not. */
   frames: number;
   /** Invalid frames by error code. */
   invalid: Partial<Record<ErrorCode, number>>;

@@ -89,6 +89,20 @@ export interface HelloRequestFrame {
 
 export type Frame = HelloFrame | SamplesFrame | StatusFrame | HelloRequestFrame;
 
+/**
+ * A frame with a valid CRC and a known version whose type byte this receiver does not know (a newer
+ * device, or a reserved type). It arrived intact and used a seq number, so it is counted by type, not as
+ * missing or corrupted; its payload is ignored.
+ */
+export interface UnknownFrame {
+  readonly type: 'unknown';
+  readonly seq: number;
+  readonly typeCode: number;
+}
+
+/** What a receiver can get from the wire: a frame it knows, or an intact one it does not. */
+export type ReceivedFrame = Frame | UnknownFrame;
+
 function header(w: Writer, type: FrameTypeName, seq: number): void {
   w.u8(PROTOCOL_VERSION);
   w.u8(frameTypeCode[type]);
@@ -188,9 +202,9 @@ const sampleTypeByCode = new Map<number, SampleType>(sampleTypes.map((t) => [sam
 
 /**
  * Parses the decoded bytes of one frame (after COBS). Checks the CRC first, then the version, then the
- * layout. Never throws on bad input.
+ * layout. An intact frame of an unknown type comes back as an UnknownFrame. Never throws on bad input.
  */
-export function parseFrame(bytes: Uint8Array): Result<Frame> {
+export function parseFrame(bytes: Uint8Array): Result<ReceivedFrame> {
   if (bytes.length < HEADER_BYTES + CRC_BYTES)
     return fail('EDGELOOP_ERR_FRAME_TRUNCATED', `frame of ${bytes.length} bytes`);
   const body = bytes.length - CRC_BYTES;
@@ -204,11 +218,11 @@ export function parseFrame(bytes: Uint8Array): Result<Frame> {
       `device speaks serial protocol v${version}, this agent supports v${PROTOCOL_VERSION}`,
     );
   }
-  const type = typeByCode.get(bytes[1] as number);
-  if (type === undefined)
-    return fail('EDGELOOP_ERR_FRAME_TYPE', `type byte 0x${(bytes[1] as number).toString(16)}`);
+  const typeCode = bytes[1] as number;
+  const type = typeByCode.get(typeCode);
   const r = new Reader(bytes, 2, body);
   const seq = r.u32();
+  if (type === undefined) return ok({ type: 'unknown', seq, typeCode });
   const truncated = (): Failure => fail('EDGELOOP_ERR_FRAME_TRUNCATED', `${type} frame payload is short`);
   switch (type) {
     case 'hello': {

@@ -13,7 +13,7 @@ import { simCommand } from '../../firmware-sim/cli.ts';
 import { runSim } from '../../firmware-sim/run.ts';
 import { parseScenario, type Scenario } from '../../firmware-sim/scenario.ts';
 import { encodeWireFrame, FrameDecoder } from '../../shared/serial/decoder.ts';
-import type { Frame } from '../../shared/serial/frames.ts';
+import type { ReceivedFrame } from '../../shared/serial/frames.ts';
 
 function scenario(value: Record<string, unknown>): Scenario {
   const r = parseScenario({ name: 't', ...value }, 't');
@@ -23,7 +23,7 @@ function scenario(value: Record<string, unknown>): Scenario {
 
 interface Reader {
   port: SerialPort;
-  frames: Frame[];
+  frames: ReceivedFrame[];
   invalid: number;
   bytes: number;
   close(): Promise<void>;

@@ -14,6 +14,7 @@ import {
   encodeSampleValues,
   MAX_FRAME_BYTES,
   type Frame,
+  type ReceivedFrame,
 } from '../../shared/serial/frames.ts';
 import { cobsEncode } from '../../shared/serial/cobs.ts';
 import { crc32 } from '../../shared/serial/crc32.ts';
@@ -91,7 +92,7 @@ function deviceFrames(n: number, rnd: () => number): Frame[] {
 function collect(
   decoder: FrameDecoder,
   chunks: Iterable<Uint8Array>,
-): { frames: Frame[]; events: DecodeEvent[] } {
+): { frames: ReceivedFrame[]; events: DecodeEvent[] } {
   const events: DecodeEvent[] = [];
   for (const c of chunks) decoder.push(c, (e) => events.push(e));
   return { frames: events.flatMap((e) => (e.ok ? [e.frame] : [])), events };

@@ -6,7 +6,7 @@ import { createBoard } from '../../firmware-sim/board.ts';
 import { groundTruthLines } from '../../firmware-sim/ground-truth.ts';
 import { parseScenario, type Scenario } from '../../firmware-sim/scenario.ts';
 import { FrameDecoder } from '../../shared/serial/decoder.ts';
-import type { Frame } from '../../shared/serial/frames.ts';
+import type { ReceivedFrame } from '../../shared/serial/frames.ts';
 import { referenceSensors } from '../../shared/sensors.ts';
 
 function scenario(nameOrValue: string | Record<string, unknown>): Scenario {
@@ -23,7 +23,7 @@ function sha(b: Uint8Array): string {
 }
 
 interface Seen {
-  frames: Frame[];
+  frames: ReceivedFrame[];
   invalid: number;
 }
 
@@ -40,16 +40,16 @@ function decodeAll(bytes: Uint8Array): Seen {
 const sensorName = new Map(referenceSensors.map((s) => [s.id, s.name]));
 
 /** What an agent would count: seq gaps (per boot) and per-sensor sample-index gaps. */
-function receiverCounts(frames: readonly Frame[]): {
+function receiverCounts(frames: readonly ReceivedFrame[]): {
   missingFrames: number;
   lostSamples: Record<string, number>;
-  hellos: Frame[];
+  hellos: ReceivedFrame[];
 } {
   let lastSeq: number | null = null;
   let missingFrames = 0;
   const nextIndex = new Map<number, number>();
   const lostSamples: Record<string, number> = {};
-  const hellos: Frame[] = [];
+  const hellos: ReceivedFrame[] = [];
   for (const f of frames) {
     if (f.type === 'hello' && f.seq === 0) {
       // A boot: seq and indices restart.
