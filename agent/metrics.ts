@@ -11,7 +11,9 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ModelRef } from '../shared/mqtt/schemas.ts';
+import type { ErrorCode } from '../shared/errors.ts';
 import type { Window } from '../shared/samples.ts';
+import type { RunnerStats } from './inference/runner.ts';
 import type { IngestStats } from './ingest/pipeline.ts';
 import type { ReaderStats } from './ingest/serial-reader.ts';
 import { dropReasons, outboxClasses, type OutboxClass, type OutboxStats } from './outbox/types.ts';
@@ -27,7 +29,26 @@ export interface MetricSources {
   readonly outbox?: () => OutboxStats;
   readonly publisher?: () => PublisherStats;
   readonly sink?: () => WindowSinkStats;
+  readonly runner?: () => RunnerStats;
 }
+
+/**
+ * The `reason` label of the ingest drop counters, from the stream's error codes (StreamCounters
+ * framesDropped / samplesDropped). A code not listed here (a future one) is counted as `other`, never lost.
+ */
+const ingestDropReason = {
+  EDGELOOP_ERR_NO_HELLO: 'no_hello',
+  EDGELOOP_ERR_UNKNOWN_SENSOR: 'unknown_sensor',
+  EDGELOOP_ERR_FRAME_TRUNCATED: 'truncated',
+  EDGELOOP_ERR_FRAME_TYPE: 'unknown_type',
+} as const satisfies Partial<Record<ErrorCode, string>>;
+type IngestDropReason = (typeof ingestDropReason)[keyof typeof ingestDropReason] | 'other';
+const ingestDropReasons: readonly IngestDropReason[] = [...Object.values(ingestDropReason), 'other'];
+const reasonOf = (code: string): IngestDropReason =>
+  (ingestDropReason as Readonly<Record<string, IngestDropReason>>)[code] ?? 'other';
+
+/** Why a window never reached inference. */
+type WindowDropReason = 'inference_behind';
 
 export interface AgentMetricsOptions {
   readonly deviceId: string;
@@ -63,6 +84,9 @@ export class AgentMetrics implements PublisherObserver {
   readonly samplesMissing: Counter;
   readonly sampleGaps: Counter;
   readonly windows: Counter;
+  readonly framesDropped: Counter<'reason'>;
+  readonly samplesDropped: Counter<'reason'>;
+  readonly windowsDropped: Counter<'reason'>;
   readonly serialConnected: Gauge;
   readonly serialConnects: Counter;
   readonly serialOpenFailures: Counter;
@@ -133,6 +157,21 @@ export class AgentMetrics implements PublisherObserver {
     );
     this.sampleGaps = counter('edgeloop_agent_sample_gaps_total', 'Sample-index gaps seen.');
     this.windows = counter('edgeloop_agent_windows_total', 'Windows closed.');
+    this.framesDropped = counter(
+      'edgeloop_agent_frames_dropped_total',
+      'Intact serial frames the agent could not use, by reason (invalid frames are frames_invalid_total).',
+      ['reason'],
+    );
+    this.samplesDropped = counter(
+      'edgeloop_agent_samples_dropped_total',
+      'Samples inside dropped frames, by reason.',
+      ['reason'],
+    );
+    this.windowsDropped = counter(
+      'edgeloop_agent_windows_dropped_total',
+      'Windows dropped before inference, by reason.',
+      ['reason'],
+    );
     this.serialConnected = gauge('edgeloop_agent_serial_connected', '1 while the serial port is open.');
     this.serialConnects = counter('edgeloop_agent_serial_connects_total', 'Serial port opens.');
     this.serialOpenFailures = counter(
@@ -245,8 +284,14 @@ export class AgentMetrics implements PublisherObserver {
     this.#loopPeriodNs = periodMs * 1e6;
     this.#loop = monitorEventLoopDelay({ resolution: periodMs });
     this.#loop.enable();
+    // Every drop series exists from the start at 0, so `increase()` alerts see the first drop.
     for (const c of outboxClasses)
       for (const reason of dropReasons) this.outboxDropped.inc({ class: c, reason }, 0);
+    for (const reason of ingestDropReasons) {
+      this.framesDropped.inc({ reason }, 0);
+      this.samplesDropped.inc({ reason }, 0);
+    }
+    this.windowsDropped.inc({ reason: 'inference_behind' satisfies WindowDropReason }, 0);
   }
 
   /** Adds or replaces pulled sources. */
@@ -329,7 +374,24 @@ export class AgentMetrics implements PublisherObserver {
         this.#inc(this.samples, `s:${sensor}`, n, { sensor });
       this.#inc(this.samplesMissing, 'missing', ingest.stream.samplesLostTotal);
       this.#inc(this.windows, 'windows', ingest.windows);
+      // Summed per label first: several codes may share `other`.
+      for (const [counter, byCode, key] of [
+        [this.framesDropped, ingest.stream.framesDropped, 'fd'],
+        [this.samplesDropped, ingest.stream.samplesDropped, 'sd'],
+      ] as const) {
+        const totals = new Map<IngestDropReason, number>();
+        for (const [code, n] of Object.entries(byCode)) {
+          const reason = reasonOf(code);
+          totals.set(reason, (totals.get(reason) ?? 0) + n);
+        }
+        for (const [reason, n] of totals) this.#inc(counter, `${key}:${reason}`, n, { reason });
+      }
     }
+    const runner = s.runner?.();
+    if (runner !== undefined)
+      this.#inc(this.windowsDropped, 'wd', runner.dropped, {
+        reason: 'inference_behind' satisfies WindowDropReason,
+      });
     const gaps = s.gaps?.();
     if (gaps !== undefined) this.#inc(this.sampleGaps, 'gaps', gaps);
     const reader = s.reader?.();

@@ -8,10 +8,13 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { startAgentHttpServer } from '../../agent/adapters/http.ts';
+import type { InferenceEngine } from '../../agent/inference/engine.ts';
+import { InferenceRunner } from '../../agent/inference/runner.ts';
 import { IngestPipeline } from '../../agent/ingest/pipeline.ts';
 import type { ReaderStats } from '../../agent/ingest/serial-reader.ts';
 import { AgentMetrics } from '../../agent/metrics.ts';
 import { MemoryOutbox } from '../../agent/outbox/memory-outbox.ts';
+import { fail } from '../../shared/errors.ts';
 import type { Window } from '../../shared/samples.ts';
 import { referenceSensors } from '../../shared/sensors.ts';
 import { encodeWireFrame } from '../../shared/serial/decoder.ts';
@@ -99,6 +102,28 @@ async function populatedMetrics(t: TestContext): Promise<{ metrics: AgentMetrics
       class: 'raw',
       createdAtMs: Date.now(),
     });
+  // A real runner behind an engine that stalls: with a queue of 1, the third window drops the second.
+  let release: () => void = () => undefined;
+  const stalled = new Promise<void>((r) => (release = r));
+  const engine: InferenceEngine = {
+    model: { name: 'stalled', version: '1.0.0' },
+    manifestDigest: '0'.repeat(64),
+    labels: ['a'],
+    featurePipelineId: 'edgeloop-features/v1',
+    featureNames: () => [],
+    infer: async () => {
+      await stalled;
+      return fail('EDGELOOP_ERR_ONNX_RUN', 'stalled');
+    },
+    close: () => Promise.resolve(),
+  };
+  const runner = new InferenceRunner({ maxQueue: 1 });
+  runner.swap(engine);
+  t.after(() => {
+    release();
+    return runner.close();
+  });
+  for (const w of windows.slice(0, 3)) runner.submit(w, [accel!]);
   const reader: ReaderStats = {
     connected: true,
     connects: 2,
@@ -119,6 +144,7 @@ async function populatedMetrics(t: TestContext): Promise<{ metrics: AgentMetrics
       failedTotal: 1,
       connections: 1,
     }),
+    runner: () => runner.stats(),
     sink: () => ({
       windows: 3,
       telemetryEnqueued: 3,
@@ -193,7 +219,7 @@ function checkSummary(name: string, f: Family): void {
 test('promtool check metrics accepts the agent /metrics with every family populated', async (t) => {
   if (!requirePromtool(t)) return;
   const { metrics, windows } = await populatedMetrics(t);
-  assert.ok(windows.length >= 2, `the wire stream closed ${String(windows.length)} windows`);
+  assert.ok(windows.length >= 3, `the wire stream closed ${String(windows.length)} windows`);
   const server = await startAgentHttpServer({
     port: 0,
     metrics: () => metrics.text(),
@@ -216,6 +242,17 @@ test('promtool check metrics accepts the agent /metrics with every family popula
     if (f.type === 'summary') checkSummary(name, f);
     assert.ok(!(f.type !== 'summary' && f.samples.some((s) => 'quantile' in s.labels)), `${name}: quantile`);
   }
+
+  // The drops of the wire stream and of the runner, each under its reason.
+  const dropped = (kind: string, reason: string): number | undefined =>
+    fams.get(`edgeloop_agent_${kind}_dropped_total`)?.samples.find((s) => s.labels.reason === reason)?.value;
+  assert.equal(dropped('frames', 'no_hello'), 1);
+  assert.equal(dropped('samples', 'no_hello'), 50);
+  assert.equal(dropped('frames', 'unknown_sensor'), 1);
+  assert.equal(dropped('samples', 'unknown_sensor'), 50);
+  assert.equal(dropped('frames', 'truncated'), 1);
+  assert.equal(dropped('samples', 'truncated'), 50);
+  assert.equal(dropped('windows', 'inference_behind'), 1);
 
   const r = promtool(text);
   assert.ok(r !== undefined);

@@ -38,9 +38,21 @@ const ingestStats = (frames: number): IngestStats => ({
     droppedNoHello: 0,
     droppedUnknownSensor: 0,
     droppedBadPayload: 0,
-    framesDropped: {},
-    samplesDropped: {},
-    framesUnknownType: {},
+    framesDropped: {
+      EDGELOOP_ERR_NO_HELLO: 4,
+      EDGELOOP_ERR_UNKNOWN_SENSOR: 2,
+      EDGELOOP_ERR_FRAME_TRUNCATED: 1,
+      EDGELOOP_ERR_FRAME_TYPE: 3,
+      // Codes without a reason of their own add up under `other`.
+      EDGELOOP_ERR_FRAME_CRC: 1,
+      EDGELOOP_ERR_FRAME_COBS: 1,
+    },
+    samplesDropped: {
+      EDGELOOP_ERR_NO_HELLO: 40,
+      EDGELOOP_ERR_UNKNOWN_SENSOR: 20,
+      EDGELOOP_ERR_FRAME_TRUNCATED: 10,
+    },
+    framesUnknownType: { '0x7f': 3 },
   },
   csv: { lines: 0, badLines: 0, overlongLines: 0, rateHz: 0 },
   windows: 3,
@@ -63,7 +75,21 @@ test('/metrics is valid Prometheus text with the agent metrics; /healthz is JSON
     });
   }
   let frames = 100;
-  metrics.bind({ ingest: () => ingestStats(frames), gaps: () => 1, outbox: () => outbox.stats() });
+  let runnerDropped = 5;
+  metrics.bind({
+    ingest: () => ingestStats(frames),
+    gaps: () => 1,
+    outbox: () => outbox.stats(),
+    runner: () => ({
+      submitted: 9,
+      inferred: 4,
+      failed: 0,
+      unserved: 0,
+      dropped: runnerDropped,
+      queueDepth: 0,
+      swaps: 1,
+    }),
+  });
   metrics.recordWindow(fakeWindow(3)); // one flatline flag on accel.y
   metrics.observeInference(0.4, true);
   metrics.observeInference(Number.NaN, false);
@@ -93,6 +119,18 @@ test('/metrics is valid Prometheus text with the agent metrics; /healthz is JSON
   assert.equal(value(fams, 'edgeloop_agent_sample_gaps_total'), 1);
   assert.equal(value(fams, 'edgeloop_agent_samples_missing_total'), 5);
   assert.equal(value(fams, 'edgeloop_agent_windows_total'), 3);
+  const dropped = (name: string, reason: string): number | undefined =>
+    value(fams, `edgeloop_agent_${name}_dropped_total`, { reason });
+  assert.equal(dropped('frames', 'no_hello'), 4);
+  assert.equal(dropped('frames', 'unknown_sensor'), 2);
+  assert.equal(dropped('frames', 'truncated'), 1);
+  assert.equal(dropped('frames', 'unknown_type'), 3);
+  assert.equal(dropped('frames', 'other'), 2);
+  assert.equal(dropped('samples', 'no_hello'), 40);
+  assert.equal(dropped('samples', 'unknown_sensor'), 20);
+  assert.equal(dropped('samples', 'truncated'), 10);
+  assert.equal(dropped('samples', 'unknown_type'), 0, 'every reason has a series from the start');
+  assert.equal(dropped('windows', 'inference_behind'), 5);
   assert.equal(
     value(fams, 'edgeloop_agent_integrity_flags_total', {
       channel: 'accel.y',
@@ -126,7 +164,10 @@ test('/metrics is valid Prometheus text with the agent metrics; /healthz is JSON
 
   // Totals become counter increments: a second scrape adds only the increase.
   frames = 150;
+  runnerDropped = 7;
   const fams2 = parseExposition(await (await fetch(`${base}/metrics`)).text());
+  assert.equal(value(fams2, 'edgeloop_agent_windows_dropped_total', { reason: 'inference_behind' }), 7);
+  assert.equal(value(fams2, 'edgeloop_agent_frames_dropped_total', { reason: 'other' }), 2);
   assert.equal(value(fams2, 'edgeloop_agent_frames_decoded_total'), 150);
   assert.equal(value(fams2, 'edgeloop_agent_frames_invalid_total', { code: 'EDGELOOP_ERR_FRAME_CRC' }), 2);
   metrics.setActiveModel(null);
