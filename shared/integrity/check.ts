@@ -25,6 +25,11 @@ export interface CheckInput {
   readonly history: ChannelHistory | undefined;
   /** Time-base anomalies the windower saw on this channel's sensor, to report with this window. */
   readonly events: readonly TimestampEvent[];
+  /**
+   * Loss the sample index explains (binary mode): timestamp of a sample, µs -> samples lost right after it.
+   * An interval that starts there spans that many more periods, so it is loss, not jitter.
+   */
+  readonly lostAfterUs?: ReadonlyMap<number, number>;
 }
 
 export interface IntegrityCheck {

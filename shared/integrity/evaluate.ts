@@ -16,7 +16,7 @@ import { jitterCheck } from './jitter.ts';
 import { nanCheck } from './nan.ts';
 import { rangeCheck } from './range.ts';
 import { spikeCheck } from './spike.ts';
-import type { IntegrityState, TimestampEvent } from './state.ts';
+import type { IndexGaps, IntegrityState, TimestampEvent } from './state.ts';
 import { timestampCheck } from './timestamp.ts';
 
 /** Every check, in the order of `integrityCheckNames`. */
@@ -35,7 +35,8 @@ export const integrityChecks: readonly IntegrityCheck[] = [
  * Judges one window's channels. With `state` the checks see each channel's recent history (needed for
  * slow sensors, and for runs longer than a window) and the state advances past this window; without it
  * the evaluation is stateless (one window on its own, e.g. `edgeloop decode` of a short capture).
- * `events` are time-base anomalies the windower saw while this window was open.
+ * `events` are time-base anomalies the windower saw while this window was open; `gaps` the recent losses
+ * the sample index explains, per sensor, so timing checks do not read them as jitter.
  */
 export function evaluateIntegrity(
   channels: readonly ChannelWindow[],
@@ -43,6 +44,7 @@ export function evaluateIntegrity(
   config: IntegrityConfig = defaultIntegrityConfig,
   state?: IntegrityState,
   events: readonly TimestampEvent[] = [],
+  gaps: IndexGaps = new Map(),
 ): IntegritySummary {
   const byId = new Map(sensors.map((s) => [s.id, s]));
   const perChannel: Record<string, FlagStatus> = {};
@@ -64,7 +66,16 @@ export function evaluateIntegrity(
     let status: FlagStatus = 'good';
     for (const check of integrityChecks) {
       if (!config[check.name].enabled) continue;
-      const flag = check.evaluate({ channel, sensor, config, context, history, events });
+      const lostAfterUs = gaps.get(channel.sensorId);
+      const flag = check.evaluate({
+        channel,
+        sensor,
+        config,
+        context,
+        history,
+        events,
+        ...(lostAfterUs === undefined ? {} : { lostAfterUs }),
+      });
       if (flag.status === 'good') continue;
       flags.push(flag);
       status = worse(status, flag.status);

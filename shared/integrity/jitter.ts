@@ -1,5 +1,7 @@
-// Sample timing against the declared rate. Two statistics over the inter-sample intervals (intervals over
-// maxIntervalPeriods are lost samples, the gap check's business, and are left out):
+// Sample timing against the declared rate. Two statistics over the inter-sample intervals. Loss is not
+// jitter: an interval the sample index explains as k lost samples (binary mode, `lostAfterUs`) is judged
+// against k + 1 periods; an unexplained interval over maxIntervalPeriods is the gap check's business and
+// is left out:
 //  - p95 of |interval - period| / period: irregular timing. In binary mode timestamps inside a block are
 //    derived from the declared period, so only block boundaries can jitter; in CSV mode every timestamp is
 //    an arrival time, so jitter is real there and tells the user the timestamps are approximate;
@@ -12,7 +14,7 @@ import { fmt, makeFlag, pct, periodUs, worse } from './check.ts';
 
 export const jitterCheck: IntegrityCheck = {
   name: 'jitter',
-  evaluate({ channel, config, context }) {
+  evaluate({ channel, config, context, lostAfterUs }) {
     const cfg = config.jitter;
     const p = periodUs(channel);
     if (p <= 0) return makeFlag(channel, 'jitter', 'good', 'rate unknown yet');
@@ -20,11 +22,14 @@ export const jitterCheck: IntegrityCheck = {
     const maxInterval = cfg.maxIntervalPeriods * p;
     const errors: number[] = [];
     let sum = 0;
+    let steps = 0;
     for (let i = 1; i < t.length; i++) {
       const dt = (t[i] as number) - (t[i - 1] as number);
-      if (dt < 0 || dt > maxInterval) continue;
-      errors.push(Math.abs(dt - p) / p);
+      const k = 1 + (lostAfterUs?.get(t[i - 1] as number) ?? 0);
+      if (dt < 0 || dt > k * maxInterval) continue;
+      errors.push(Math.abs(dt - k * p) / p);
       sum += dt;
+      steps += k;
     }
     if (errors.length < cfg.minIntervals) {
       return makeFlag(
@@ -36,7 +41,7 @@ export const jitterCheck: IntegrityCheck = {
     }
     errors.sort((a, b) => a - b);
     const p95 = errors[Math.min(errors.length - 1, Math.ceil(0.95 * errors.length) - 1)] as number;
-    const meanUs = sum / errors.length;
+    const meanUs = sum / steps;
     const rateError = Math.abs(meanUs - p) / p;
     const jitterStatus =
       p95 >= cfg.failP95Fraction ? 'fail' : p95 >= cfg.suspectP95Fraction ? 'suspect' : ('good' as const);

@@ -14,6 +14,9 @@ export interface TimestampEvent {
   readonly atIndex: number;
 }
 
+/** Per sensor id: timestamp of a sample, µs -> samples the index says were lost right after it. */
+export type IndexGaps = ReadonlyMap<number, ReadonlyMap<number, number>>;
+
 /** The ongoing run of (nearly) equal values, carried across windows. */
 export interface FlatRun {
   length: number;

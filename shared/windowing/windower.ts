@@ -109,6 +109,12 @@ export class Windower {
   private t0: number | undefined;
   private nextK = 0;
   private pendingEvents: TimestampEvent[] = [];
+  /**
+   * Recent index gaps per sensor id (time of the last sample before the gap -> samples lost), so the
+   * jitter check does not read loss as jitter. Bounded to historySamples per sensor: older gaps have left
+   * the integrity history anyway.
+   */
+  private readonly indexGaps = new Map<number, Map<number, number>>();
   private pendingGap: PendingGap | undefined;
   /** Last index per sensor before a long-gap restart, so the other sensors' loss is still counted. */
   private carried: (number | undefined)[] = [];
@@ -242,6 +248,7 @@ export class Windower {
         const count = block.firstIndex - expectedIndex;
         this.counters.missingSamples += count;
         this.pendingGap = { sensor: si, baseUs: track.lastTsUs, periodUs: period, count };
+        this.rememberGap(block.sensor.id, track.lastTsUs, count);
         for (const w of this.open) this.applyGap(w);
       } else if (block.firstIndex < expectedIndex) this.counters.indexRegressions++;
     }
@@ -309,6 +316,17 @@ export class Windower {
     }
   }
 
+  private rememberGap(sensorId: number, afterUs: number, lost: number): void {
+    let gaps = this.indexGaps.get(sensorId);
+    if (gaps === undefined) {
+      gaps = new Map();
+      this.indexGaps.set(sensorId, gaps);
+    }
+    gaps.set(afterUs, lost);
+    // Maps iterate in insertion order, so the first key is the oldest gap.
+    if (gaps.size > this.config.historySamples) gaps.delete(gaps.keys().next().value as number);
+  }
+
   /** Counts the lost samples of the pending index gap that fall inside window w. */
   private applyGap(w: OpenWindow): void {
     const g = this.pendingGap;
@@ -354,6 +372,7 @@ export class Windower {
       t.lastIndex = undefined;
     }
     this.integrity.reset();
+    this.indexGaps.clear();
     if (!isFlush) this.counters.restarts++;
     return out;
   }
@@ -373,6 +392,7 @@ export class Windower {
       this.config,
       this.integrity,
       this.pendingEvents,
+      this.indexGaps,
     );
     this.counters.windows++;
     return {

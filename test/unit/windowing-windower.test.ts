@@ -380,3 +380,24 @@ test('a repeated frame is dropped as a duplicate, not read as time going backwar
   assert.equal(counts(windows[0]!)['accel.x'], 1000);
   assert.equal(counts(windows[1]!)['accel.x'], 1000);
 });
+
+test('loss is not jitter: one lost sample on a 1 Hz sensor is a gap in one window, never a jitter flag', () => {
+  const blocks = deviceBlocks(referenceSensors, {
+    durationS: 120,
+    drop: (s, i) => s === 'humidity' && i === 30,
+  });
+  const windows = run(make(), blocks, false);
+  assert.ok(windows.length >= 110);
+  const jitter = windows.filter((win) =>
+    win.integrity.flags.some((f) => f.channel === 'humidity' && f.check === 'jitter'),
+  );
+  assert.deepEqual(
+    jitter.map((win) => win.index),
+    [],
+    JSON.stringify(jitter[0]?.integrity.flags.filter((f) => f.check === 'jitter')),
+  );
+  const gaps = windows.filter((win) =>
+    win.integrity.flags.some((f) => f.channel === 'humidity' && f.check === 'gap'),
+  );
+  assert.ok(gaps.length >= 1, 'the lost sample is still reported, as a gap');
+});
