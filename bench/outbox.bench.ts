@@ -3,13 +3,14 @@
 // batching, in the same run; plus the raw-sample encoding choice (JSON vs packed float32, issue #4 §2).
 // Run: node --import tsx bench/outbox.bench.ts
 //
-// Baseline note: the baseline goes through agent/adapters/sqlite.ts, which hands better-sqlite3's own
-// prepare/run/transaction through unchanged, so it is raw better-sqlite3 without any outbox logic.
+// Baseline note: the baseline goes through shared/platform/sqlite.ts, whose prepare and transaction hand
+// better-sqlite3's own statements and transaction functions through unchanged, so it is raw better-sqlite3
+// without any outbox logic.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteDatabase, type SqliteDatabase } from '../agent/adapters/sqlite.ts';
+import { openSqliteDatabase, type SqliteDatabase } from '../shared/platform/sqlite.ts';
 import { openSqliteOutbox } from '../agent/outbox/sqlite-outbox.ts';
 import type { OutboxMessage } from '../agent/outbox/types.ts';
 import { decodeRawSamples, encodeRawSamples, type RawSamplesInput } from '../shared/mqtt/raw-codec.ts';

@@ -7,7 +7,7 @@
 // Ordering and eviction follow the same rules as memory-outbox.ts; the contract test runs both.
 
 import { EdgeloopError, fail, ok, type Result } from '../../shared/errors.ts';
-import { openSqliteDatabase, sqliteErrorCode, type SqliteDatabase } from '../adapters/sqlite.ts';
+import { openSqliteDatabase, sqliteErrorCode, type SqliteDatabase } from '../../shared/platform/sqlite.ts';
 import {
   Accounting,
   assertValidMessage,
@@ -45,6 +45,8 @@ const EVICT_PAGE = 64;
 export function openSqliteOutbox(path: string, options: SqliteOutboxOptions): SqliteOutbox {
   let db: SqliteDatabase;
   try {
+    // No durability options here: prepareOutboxSchema sets the outbox's own (WAL, `synchronous`) on
+    // whichever connection it is given, including one a test opened itself.
     db = openSqliteDatabase(path);
   } catch (err) {
     throw new EdgeloopError('EDGELOOP_ERR_OUTBOX_STORAGE', `cannot open ${path}: ${String(err)}`, {

@@ -2,7 +2,7 @@
 // logic in sqlite-outbox.ts so the schema, its version and its pragmas read in one place.
 
 import { EdgeloopError } from '../../shared/errors.ts';
-import type { SqliteDatabase, SqliteStatement } from '../adapters/sqlite.ts';
+import type { SqliteDatabase, SqliteStatement } from '../../shared/platform/sqlite.ts';
 import type { OutboxClass, QoS } from './types.ts';
 
 /** Bumped on any incompatible change; an agent refuses a file written by a newer one. */

@@ -9,7 +9,7 @@ import { MANIFEST_FILE, SIGNATURE_FILE } from '../../shared/bundle/manifest.ts';
 import { trustedKeySet, type TrustedKey } from '../../shared/bundle/signing.ts';
 import { encodeBundleArchive } from '../../shared/bundle/tar.ts';
 import { fail, ok, type Failure } from '../../shared/errors.ts';
-import { openSqlite } from '../adapters/sqlite.ts';
+import { openSqliteDatabase } from '../../shared/platform/sqlite.ts';
 import { openBlobStore, type BlobStore } from './blob-store.ts';
 import { promotionPolicySchema, type PromotionPolicy } from './gate.ts';
 import { productionGateReasons } from './gate-check.ts';
@@ -25,6 +25,7 @@ import {
 import {
   aliasNames,
   openRegistryStore,
+  registrySqliteOptions,
   type AliasHistoryRow,
   type AliasName,
   type AliasRow,
@@ -121,7 +122,9 @@ export function openRegistry(options: RegistryOptions): Registry {
   const maxBundleBytes = options.maxBundleBytes ?? 256 * 1024 * 1024;
   const trusted: ReadonlyMap<string, TrustedKey> = trustedKeySet(options.trustedKeys);
   const blobs: BlobStore = openBlobStore(join(options.dataDir, 'blobs'));
-  const store: RegistryStore = openRegistryStore(openSqlite(join(options.dataDir, 'registry.sqlite')));
+  const store: RegistryStore = openRegistryStore(
+    openSqliteDatabase(join(options.dataDir, 'registry.sqlite'), registrySqliteOptions),
+  );
   let closed = false;
 
   const iso = (): string => now().toISOString();

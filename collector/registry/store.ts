@@ -1,10 +1,23 @@
-// Registry metadata over the SqliteDb interface. Every method is synchronous and every multi-statement
-// write is one transaction, so a version and its files appear together or not at all, and an alias move
-// and its history row commit together (STYLE.md habit 12: never await inside a transaction).
+// Registry metadata over the platform's SqliteDatabase interface (shared/platform/sqlite.ts). Every method
+// is synchronous and every multi-statement write is one transaction, so a version and its files appear
+// together or not at all, and an alias move and its history row commit together (STYLE.md habit 12:
+// never await inside a transaction).
 
-import type { SqliteDb } from '../adapters/sqlite.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
+import type { OpenSqliteOptions, SqliteDatabase } from '../../shared/platform/sqlite.ts';
 import { REGISTRY_SCHEMA_VERSION, registrySchemaSql } from './schema.ts';
+
+/**
+ * How the registry opens its database. WAL lets readers run while one writer commits; NORMAL sync is
+ * durable across process crashes in WAL mode and only risks the last transactions on power loss
+ * (https://sqlite.org/wal.html): a lost push is pushed again, unlike an outbox message. Foreign keys keep
+ * files and aliases tied to existing versions.
+ */
+export const registrySqliteOptions: OpenSqliteOptions = {
+  journalMode: 'wal',
+  synchronous: 'NORMAL',
+  foreignKeys: true,
+};
 
 export const aliasNames = ['staging', 'canary', 'production'] as const;
 export type AliasName = (typeof aliasNames)[number];
@@ -127,7 +140,11 @@ const toVersion = (r: RawVersion): VersionRow => ({
   pushedBy: r.pushed_by,
 });
 
-export function openRegistryStore(db: SqliteDb): RegistryStore {
+// Every write transaction takes the write lock at BEGIN, so its read-then-write cannot meet SQLITE_BUSY
+// half way when another connection (a second registry process on the same file) writes too.
+const immediate = { immediate: true } as const;
+
+export function openRegistryStore(db: SqliteDatabase): RegistryStore {
   db.exec(registrySchemaSql);
   const found = db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'");
   if (found === undefined)
@@ -225,7 +242,7 @@ export function openRegistryStore(db: SqliteDb): RegistryStore {
           ]);
         }
         return 'created';
-      });
+      }, immediate)();
     },
     listAliases,
     getAlias,
@@ -251,7 +268,7 @@ export function openRegistryStore(db: SqliteDb): RegistryStore {
           [move.model, move.alias, from, move.version, move.actor, move.reason, move.at],
         );
         return ok({ from, to: move.version, changed: true });
-      });
+      }, immediate)();
     },
     aliasHistory(model, alias) {
       const rows =

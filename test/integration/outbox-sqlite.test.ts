@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { openSqliteDatabase } from '../../agent/adapters/sqlite.ts';
+import { openSqliteDatabase } from '../../shared/platform/sqlite.ts';
 import { openSqliteOutbox, SqliteOutbox } from '../../agent/outbox/sqlite-outbox.ts';
 import type { OutboxClass, OutboxMessage, StoredMessage } from '../../agent/outbox/types.ts';
 import { EdgeloopError } from '../../shared/errors.ts';
