@@ -32,7 +32,14 @@ function notYet(name: string, summary: string, issue: string): Loader {
     });
 }
 
-export const commands: Readonly<Record<string, { summary: string; load: Loader }>> = {
+export interface CommandEntry {
+  readonly summary: string;
+  readonly load: Loader;
+  /** false for a command whose issue has not landed yet: --help marks it "(not available yet)". */
+  readonly available?: false;
+}
+
+export const commands: Readonly<Record<string, CommandEntry>> = {
   demo: {
     summary: 'simulate a board onto a virtual serial port and show what the agent sees',
     load: () => import('./demo.ts').then((m) => m.demoCommand),
@@ -51,6 +58,7 @@ export const commands: Readonly<Record<string, { summary: string; load: Loader }
   },
   collector: {
     summary: 'run the collector',
+    available: false,
     load: notYet('collector', 'run the collector', 'the collector issue'),
   },
   train: {
@@ -63,9 +71,14 @@ export const commands: Readonly<Record<string, { summary: string; load: Loader }
   },
   rollout: {
     summary: 'roll a model out to the fleet',
+    available: false,
     load: notYet('rollout', 'fleet rollout', 'the rollout issue'),
   },
-  drift: { summary: 'drift reports', load: notYet('drift', 'drift reports', 'the collector issue') },
+  drift: {
+    summary: 'drift reports',
+    available: false,
+    load: notYet('drift', 'drift reports', 'the collector issue'),
+  },
   keygen: {
     summary: 'make an Ed25519 key pair for signing model bundles',
     load: () => import('./keygen.ts').then((m) => m.keygenCommand),

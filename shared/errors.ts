@@ -7,6 +7,10 @@ export const errorCatalogue = {
   EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION: 'An option is not recognised. Check its spelling against --help.',
   EDGELOOP_ERR_USAGE: 'The command line is malformed. Run the command with --help.',
   EDGELOOP_ERR_NOT_AVAILABLE: 'This command is not available in this version of edgeloop yet.',
+  EDGELOOP_ERR_PATH:
+    'A file or directory the command needs is missing, is not a directory, or is not permitted. Check the path in the message, its parent directories and their permissions.',
+  EDGELOOP_ERR_INTERNAL:
+    'An unexpected error: a bug in edgeloop. Rerun with --debug for the stack trace and report it with the command line.',
   EDGELOOP_ERR_FRAME_CRC:
     'A serial frame failed its CRC-32 check and was dropped. Check cabling and baud rate.',
   EDGELOOP_ERR_FRAME_COBS: 'A serial frame was not valid COBS and was dropped. Check cabling and baud rate.',

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { main } from '../../cli/main.ts';
 import { commands } from '../../cli/commands.ts';
+import { handleStopSignals, STOP_GRACE_MS } from '../../cli/signals.ts';
 
 function io(): { out: () => string; err: () => string; io: Parameters<typeof main>[1] } {
   const stdout = new PassThrough();
@@ -56,4 +58,175 @@ test('delivered commands load their real implementation, and only later work say
     const placeholder = /not available yet/i.test(command.help);
     assert.equal(placeholder, later.has(name), `${name}: placeholder=${String(placeholder)}`);
   }
+});
+
+test('top-level help marks the commands that are not available yet and documents --debug', async () => {
+  const t = io();
+  assert.equal(await main(['--help'], t.io), 0);
+  for (const [name, entry] of Object.entries(commands)) {
+    const line = t
+      .out()
+      .split('\n')
+      .find((l) => l.startsWith(`  ${name} `));
+    assert.ok(line !== undefined, name);
+    assert.equal(line.includes('(not available yet)'), entry.available === false, line);
+  }
+  assert.match(t.out(), /--debug/);
+  assert.match(t.out(), /second one,\s+or 10 s without finishing, exits at once with 130 \(SIGINT\) or 143/);
+});
+
+/** A command table with one command that throws `err`. */
+function throwing(err: unknown) {
+  return {
+    boom: {
+      summary: 'throws',
+      load: () =>
+        Promise.resolve({
+          summary: 'throws',
+          help: 'edgeloop boom',
+          run: () => Promise.reject(err instanceof Error ? err : new Error(String(err))),
+        }),
+    },
+  };
+}
+
+function sysError(message: string, props: Record<string, unknown>): Error {
+  return Object.assign(new Error(message), props);
+}
+
+test('known system errors become one line with a stable code, never a stack trace', async () => {
+  const cases: [Error, RegExp][] = [
+    [
+      sysError('listen EADDRINUSE: address already in use 127.0.0.1:8470', {
+        code: 'EADDRINUSE',
+        syscall: 'listen',
+        address: '127.0.0.1',
+        port: 8470,
+      }),
+      /^edgeloop boom: cannot listen on 127\.0\.0\.1:8470: the address is already in use \(EADDRINUSE\) \[EDGELOOP_ERR_HTTP_LISTEN\]\n$/,
+    ],
+    [
+      sysError('listen EACCES: permission denied 0.0.0.0:80', {
+        code: 'EACCES',
+        syscall: 'listen',
+        address: '0.0.0.0',
+        port: 80,
+      }),
+      /cannot listen on 0\.0\.0\.0:80: permission denied .*\[EDGELOOP_ERR_HTTP_LISTEN\]/,
+    ],
+    [
+      sysError("ENOENT: no such file or directory, open '/nope/x.key'", {
+        code: 'ENOENT',
+        syscall: 'open',
+        path: '/nope/x.key',
+      }),
+      /^edgeloop boom: \/nope\/x\.key: no such file or directory \(ENOENT, open\) \[EDGELOOP_ERR_PATH\]\n$/,
+    ],
+    [
+      sysError("ENOTDIR: not a directory, mkdir '/etc/passwd/keys'", {
+        code: 'ENOTDIR',
+        syscall: 'mkdir',
+        path: '/etc/passwd/keys',
+      }),
+      /\/etc\/passwd\/keys: a part of the path is not a directory \(ENOTDIR, mkdir\) \[EDGELOOP_ERR_PATH\]/,
+    ],
+    [
+      sysError("EACCES: permission denied, open '/root/x'", {
+        code: 'EACCES',
+        syscall: 'open',
+        path: '/root/x',
+      }),
+      /\/root\/x: permission denied \(EACCES, open\) \[EDGELOOP_ERR_PATH\]/,
+    ],
+  ];
+  for (const [err, expected] of cases) {
+    const t = io();
+    assert.equal(await main(['boom'], t.io, throwing(err)), 1, err.message);
+    assert.match(t.err(), expected);
+    assert.doesNotMatch(t.err(), /\n\s+at /, 'no stack without --debug');
+  }
+});
+
+test('EPIPE is a normal end; anything else is one line asking for a report, the stack only with --debug', async () => {
+  const pipe = io();
+  const epipe = sysError('write EPIPE', { code: 'EPIPE', syscall: 'write' });
+  assert.equal(await main(['boom'], pipe.io, throwing(epipe)), 0);
+  assert.equal(pipe.err(), '');
+
+  const bug = new TypeError("Cannot read properties of undefined (reading 'x')\nsecond line");
+  const plain = io();
+  assert.equal(await main(['boom'], plain.io, throwing(bug)), 1);
+  assert.match(
+    plain.err(),
+    /^edgeloop boom: TypeError: Cannot read properties of undefined \(reading 'x'\) \[EDGELOOP_ERR_INTERNAL\]; this is a bug in edgeloop: rerun with --debug/,
+  );
+  assert.equal(plain.err().split('\n').length, 2, 'one line');
+
+  for (const argv of [
+    ['--debug', 'boom'],
+    ['boom', '--debug'],
+  ]) {
+    const debug = io();
+    assert.equal(await main(argv, debug.io, throwing(bug)), 1);
+    assert.match(debug.err(), /\[EDGELOOP_ERR_INTERNAL\]/);
+    assert.match(debug.err(), /\n\s+at .*cli\.test\.ts/, 'the stack with --debug');
+  }
+  // After `--` the flag belongs to the command, not to edgeloop.
+  const seen: string[][] = [];
+  const table = {
+    echo: {
+      summary: 'echo',
+      load: () =>
+        Promise.resolve({
+          summary: 'echo',
+          help: 'edgeloop echo',
+          run: (argv: string[]) => {
+            seen.push(argv);
+            return Promise.resolve(0);
+          },
+        }),
+    },
+  };
+  assert.equal(await main(['echo', 'a', '--', '--debug'], io().io, table), 0);
+  assert.deepEqual(seen, [['a', '--', '--debug']]);
+});
+
+test('stop signals: the first aborts the command, a second exits 130/143 at once', () => {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    const source = new EventEmitter();
+    const controller = new AbortController();
+    const exits: number[] = [];
+    const stderr = new PassThrough();
+    const dispose = handleStopSignals({ source, controller, stderr, exit: (c) => exits.push(c) });
+    source.emit(sig);
+    assert.equal(controller.signal.aborted, true);
+    assert.deepEqual(exits, [], 'the first signal leaves the command time to stop');
+    source.emit(sig);
+    assert.deepEqual(exits, [code]);
+    dispose();
+    assert.equal(source.listenerCount('SIGINT') + source.listenerCount('SIGTERM'), 0);
+  }
+  assert.equal(STOP_GRACE_MS, 10_000);
+});
+
+test('stop signals: a command that ignores the abort is ended when the grace period runs out', async () => {
+  const source = new EventEmitter();
+  const stderr = new PassThrough();
+  let text = '';
+  stderr.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = new EventEmitter();
+  handleStopSignals({
+    source,
+    controller: new AbortController(),
+    stderr,
+    graceMs: 1,
+    exit: (c) => exited.emit('exit', c),
+  });
+  const code = once(exited, 'exit');
+  source.emit('SIGTERM');
+  assert.deepEqual(await code, [143]);
+  assert.match(text, /still running 0\.001 s after SIGTERM; exiting/);
 });
