@@ -4,10 +4,23 @@
 import { readFile } from 'node:fs/promises';
 import { writeBundleContents } from '../collector/index.ts';
 import { EdgeloopError } from '../shared/errors.ts';
+import { lineageLibraries } from '../shared/platform/package-info.ts';
 import { encodeBundleArchive } from '../shared/bundle/tar.ts';
 import { metricsSchema, type Metrics } from '../shared/bundle/manifest.ts';
 import type { CliIO } from './commands.ts';
 import { type Client, enc, Refused, type Values, type VersionJson } from './registry-client.ts';
+
+/** --golden-rows: an integer >= 1 (0 used to give 1 golden case silently). */
+function goldenRowsOption(raw: Values[string]): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      `--golden-rows must be an integer >= 1 (the number of dataset rows recorded as golden cases), got "${String(raw)}"`,
+    );
+  return n;
+}
 
 export async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<number> {
   const str = (k: string): string => {
@@ -38,6 +51,7 @@ export async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<nu
       'EDGELOOP_ERR_USAGE',
       `--pipeline ${pipelineId} is not built in: pass --pipeline-hash`,
     );
+  const goldenRows = goldenRowsOption(values['golden-rows']);
   const datasetPath = str('dataset');
   const dataset = parseFeatureCsv(
     (await read(datasetPath)).toString('utf8'),
@@ -70,10 +84,11 @@ export async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<nu
         .map((l) => l.trim()),
       pipeline: { id: pipelineId, paramsHash },
       dataset: dataset.value,
-      ...(typeof values['golden-rows'] === 'string' ? { goldenRows: Number(values['golden-rows']) } : {}),
+      ...(goldenRows === undefined ? {} : { goldenRows }),
       ...(metrics === undefined ? {} : { metrics }),
       createdAt: new Date().toISOString(),
-      libraries: { edgeloop: '0.1.0', node: process.versions.node },
+      // What packaged and checked the model: the runtime that loaded it and the parser that read it.
+      libraries: lineageLibraries(['onnxruntime-node', 'onnx-proto']),
     },
     (b) => loadOnnxSession(b),
   );

@@ -110,6 +110,10 @@ export const errorCatalogue = {
     'onnxruntime-node could not load the bundle model. Check that the model file is a valid ONNX model.',
   EDGELOOP_ERR_REGISTRY_IO_MISMATCH:
     "The ONNX model's inputs or outputs (names, dtypes, shapes) do not match the manifest signature. Re-export or fix the manifest.",
+  EDGELOOP_ERR_REGISTRY_LABELS_MISMATCH:
+    "The number of labels differs from the model's probability columns. Give one label per column, in column order (--labels).",
+  EDGELOOP_ERR_REGISTRY_FEATURES_MISMATCH:
+    "The dataset's header is not the feature pipeline's feature names in order. The message names the first wrong column; export the dataset with `edgeloop features`.",
   EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH:
     'Running the model on the golden inputs did not reproduce the golden outputs within tolerance. Regenerate the golden file from this model.',
   EDGELOOP_ERR_REGISTRY_VERSION_EXISTS:

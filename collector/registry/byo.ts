@@ -21,8 +21,11 @@ import {
   REFERENCE_FILE,
   summarizeReference,
 } from '../../shared/bundle/reference.ts';
+import { labelCountProblem, probabilitiesOutput } from '../../shared/bundle/io-check.ts';
 import { sha256Hex } from '../../shared/bundle/signing.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
+import { resolveFeaturePipeline, type FeaturePipeline } from '../../shared/features/pipeline.ts';
+import { referenceSensors, type SensorDescriptor } from '../../shared/sensors.ts';
 import type { OnnxOutput, OnnxSessionLoader, OnnxValueInfo } from '../../shared/platform/onnx.ts';
 
 const { onnx } = onnxProto;
@@ -40,7 +43,7 @@ export interface ByoModelInput {
     readonly featureNames: readonly string[];
     readonly rows: readonly (readonly number[])[];
   };
-  /** Golden cases taken from the first dataset rows. Default 8. */
+  /** Golden cases taken from the first dataset rows: an integer >= 1. Default 8. */
   readonly goldenRows?: number;
   /** Test metrics measured elsewhere (e.g. { macroF1: 0.91 }); the promotion gate reads macroF1. */
   readonly metrics?: Metrics;
@@ -51,6 +54,37 @@ export interface ByoModelInput {
 }
 
 const bad = (detail: string): Result<never> => fail('EDGELOOP_ERR_REGISTRY_IO_MISMATCH', detail);
+
+export const DEFAULT_GOLDEN_ROWS = 8;
+
+/**
+ * Why a dataset header is not the pipeline's feature names, in order, or undefined when it is (issue #8
+ * §5: a header `f0..f191` was accepted, so the drift profile and the agent's feature check named features
+ * that do not exist). The sensors are those of `catalogue` (the reference board by default) that the
+ * header names, so a board with a subset of them (only the IMU, say) is checked too; the message names
+ * the first wrong column.
+ */
+export function featureHeaderProblem(
+  header: readonly string[],
+  pipeline: FeaturePipeline,
+  catalogue: readonly SensorDescriptor[] = referenceSensors,
+): string | undefined {
+  const named = new Set(header.map((h) => h.split('.')[0]));
+  const expected = pipeline.featureNames(catalogue.filter((s) => named.has(s.name)));
+  for (let i = 0; i < Math.max(header.length, expected.length); i++) {
+    const have = header[i];
+    const want = expected[i];
+    if (have === want) continue;
+    if (have === undefined)
+      return `the header stops after ${header.length} columns; ${pipeline.id} continues with "${want ?? ''}"`;
+    if (want === undefined)
+      return expected.length === 0
+        ? `column 1 is "${have}", which is not a feature name of ${pipeline.id} (they read like "${pipeline.featureNames(catalogue)[0] ?? ''}"; see docs/features.md)`
+        : `column ${i + 1} is "${have}", past the ${expected.length} features ${pipeline.id} gives for these sensors`;
+    return `column ${i + 1} is "${have}", ${pipeline.id} has "${want}" there (see docs/features.md for the order)`;
+  }
+  return undefined;
+}
 
 function toSpec(info: OnnxValueInfo): Result<TensorSpec> {
   if (!(tensorDtypes as readonly string[]).includes(info.dtype)) {
@@ -102,7 +136,17 @@ export async function packageOnnxModel(
   loadModel: OnnxSessionLoader,
 ): Promise<Result<{ readonly manifest: ManifestInput; readonly files: Map<string, Uint8Array> }>> {
   const { featureNames, rows } = input.dataset;
+  const goldenRows = input.goldenRows ?? DEFAULT_GOLDEN_ROWS;
+  if (!Number.isInteger(goldenRows) || goldenRows < 1)
+    return fail('EDGELOOP_ERR_CONFIG_INVALID', `goldenRows must be an integer >= 1, got ${goldenRows}`);
   if (rows.length === 0) return fail('EDGELOOP_ERR_INPUT_READ', `dataset ${input.dataset.name} has no rows`);
+  // Only a pipeline this build implements, with parameters it can reproduce, has names to check against.
+  const pipeline = resolveFeaturePipeline(input.pipeline);
+  if (pipeline.ok) {
+    const why = featureHeaderProblem(featureNames, pipeline.value);
+    if (why !== undefined)
+      return fail('EDGELOOP_ERR_REGISTRY_FEATURES_MISMATCH', `dataset ${input.dataset.name}: ${why}`);
+  }
   const ragged = rows.findIndex(
     (r) => r.length !== featureNames.length || r.some((v) => !Number.isFinite(v)),
   );
@@ -136,7 +180,7 @@ export async function packageOnnxModel(
     }
 
     const cases: GoldenCase[] = [];
-    for (const row of rows.slice(0, Math.max(1, input.goldenRows ?? 8))) {
+    for (const row of rows.slice(0, goldenRows)) {
       const out = await model.run({
         [only.name]: { dtype: 'float32', data: Float32Array.from(row), dims: [1, row.length] },
       });
@@ -154,6 +198,14 @@ export async function packageOnnxModel(
       });
     }
 
+    const outputs = io.slice(1);
+    if (probabilitiesOutput(outputs) === undefined)
+      return bad(
+        'no float32 output named "probabilities" (or single float32 output) holds the class probabilities the agent reads',
+      );
+    const labels = labelCountProblem(outputs, input.labels, cases[0]?.outputs);
+    if (labels !== undefined) return fail('EDGELOOP_ERR_REGISTRY_LABELS_MISMATCH', labels);
+
     const profile = buildReferenceProfile(
       featureNames.map((name, j) => ({ name, values: rows.map((r) => r[j] as number) })),
     );
@@ -169,7 +221,7 @@ export async function packageOnnxModel(
       version: input.version,
       createdAt: input.createdAt,
       ...(input.description === undefined ? {} : { description: input.description }),
-      io: { inputs: io.slice(0, 1), outputs: io.slice(1) },
+      io: { inputs: io.slice(0, 1), outputs },
       pipeline: { id: input.pipeline.id, paramsHash: input.pipeline.paramsHash },
       labels: [...input.labels],
       reference: summarizeReference(profile.value),

@@ -7,7 +7,7 @@
 
 import { resolveGolden } from '../../shared/bundle/golden.ts';
 import { replayGolden } from '../../shared/bundle/golden-replay.ts';
-import { ioProblems } from '../../shared/bundle/io-check.ts';
+import { ioProblems, labelCountProblem } from '../../shared/bundle/io-check.ts';
 import { modelFile, type Manifest } from '../../shared/bundle/manifest.ts';
 import type { TrustedKey } from '../../shared/bundle/signing.ts';
 import { decodeBundleArchive } from '../../shared/bundle/tar.ts';
@@ -66,6 +66,10 @@ export async function certifyModel(
       ...ioProblems('output', manifest.io.outputs, model.outputs, { listModelNames: true }),
     ];
     if (problems.length > 0) return fail('EDGELOOP_ERR_REGISTRY_IO_MISMATCH', problems.join('; '));
+    // One label per probability column (issue #8 §5); a dynamic class dimension is read from the golden
+    // outputs, which the replay below proves are the model's own.
+    const labels = labelCountProblem(manifest.io.outputs, manifest.labels, golden.value.cases[0]?.outputs);
+    if (labels !== undefined) return fail('EDGELOOP_ERR_REGISTRY_LABELS_MISMATCH', labels);
     const replay = await replayGolden(manifest, golden.value, model, 'EDGELOOP_ERR_REGISTRY_GOLDEN_MISMATCH');
     if (!replay.ok) return replay;
     return ok({ goldenCases: replay.value.cases, maxAbsError: replay.value.maxAbsError });

@@ -59,6 +59,35 @@ export function ioProblems(
   return problems;
 }
 
+/**
+ * The output holding the class probabilities, by the agent's rule (agent/inference/onnx-engine.ts
+ * bindModel): the float32 output named "probabilities", else the only float32 output.
+ */
+export function probabilitiesOutput(outputs: readonly TensorSpec[]): TensorSpec | undefined {
+  const floats = outputs.filter((o) => o.dtype === 'float32');
+  return floats.find((o) => o.name === 'probabilities') ?? (floats.length === 1 ? floats[0] : undefined);
+}
+
+/**
+ * Whether the labels name every probability column, one each (issue #8 §5: 4 labels on a 5-column model
+ * were certified). The class count is the last dimension of the probabilities output: its fixed size
+ * in the signature, else the size seen in `observed` (a run's outputs, name -> dims). Returns the
+ * problem, or undefined when the count matches or cannot be known (no probabilities output, no run).
+ */
+export function labelCountProblem(
+  outputs: readonly TensorSpec[],
+  labels: readonly string[],
+  observed: Readonly<Record<string, { readonly dims: readonly number[] }>> = {},
+): string | undefined {
+  const probs = probabilitiesOutput(outputs);
+  if (probs === undefined) return undefined;
+  const declared = probs.shape[probs.shape.length - 1];
+  const seen = observed[probs.name]?.dims;
+  const classes = typeof declared === 'number' ? declared : seen?.[seen.length - 1];
+  if (classes === undefined || classes === labels.length) return undefined;
+  return `output "${probs.name}" has ${classes} probability columns but there are ${labels.length} labels (${labels.join(', ')}); give one label per column, in column order`;
+}
+
 /** Element types a golden tensor can be turned into (structurally the adapters' feed dtypes). */
 export type GoldenFeedDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool';
 export type GoldenTypedData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;

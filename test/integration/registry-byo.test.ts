@@ -1,4 +1,4 @@
-// Bring your own model (issue #3 section 7): an ONNX graph built in the test, not by our trainer, is
+// Bring your own model (issue #3 section 7): an ONNX graph built in the test (byo-fixture.ts), not by our trainer, is
 // packaged by `edgeloop registry push --onnx`, certified by the registry like any bundle, and pulls back
 // verifiable. A dataset that does not fit the model is refused with a code before anything is pushed.
 
@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import { registryCommand } from '../../cli/registry.ts';
 import { verifyBundleDir } from '../../collector/registry/bundle-io.ts';
 import { featurePipelineId, createFeaturePipeline } from '../../shared/features/pipeline.ts';
-import { FEATURES, startHarness, tinyOnnx, WRITE_TOKEN } from './registry-fixture.ts';
+import { referenceSensors } from '../../shared/sensors.ts';
+import { linearOnnx } from './byo-fixture.ts';
+import { startHarness, WRITE_TOKEN } from './registry-fixture.ts';
+
+// The dataset header is the pipeline's feature names (issue #8 §5): here the humidity sensor's four.
+const NAMES = createFeaturePipeline().featureNames(referenceSensors.filter((s) => s.name === 'humidity'));
+const FEATURES = NAMES.length;
 
 async function cli(
   argv: string[],
@@ -38,10 +44,10 @@ test('push --onnx packages a foreign model that the registry certifies', async (
     rmSync(work, { recursive: true, force: true });
   });
   const env = { EDGELOOP_REGISTRY_URL: h.server.url, EDGELOOP_REGISTRY_TOKEN: WRITE_TOKEN };
-  writeFileSync(join(work, 'model.onnx'), tinyOnnx([1, -1, 0.5, -0.5, 2, 0], [0, 0.2]));
+  writeFileSync(join(work, 'model.onnx'), linearOnnx({ features: FEATURES, classes: 2, batch: 'N' }));
   writeFileSync(join(work, 'signing.key'), h.key.privateKeyPem);
   writeFileSync(join(work, 'signing.pub'), h.key.publicKeyPem);
-  const header = Array.from({ length: FEATURES }, (_, j) => `f${j}`).join(',');
+  const header = NAMES.join(',');
   const rows = Array.from({ length: 120 }, (_, i) =>
     Array.from({ length: FEATURES }, (_, j) => Math.sin(i * 0.3 + j).toFixed(4)).join(','),
   );
@@ -94,21 +100,21 @@ test('push --onnx packages a foreign model that the registry certifies', async (
   });
   assert.deepEqual(m.pipeline, { id: featurePipelineId, paramsHash: createFeaturePipeline().paramsHash });
   assert.deepEqual(m.metrics, { macroF1: 0.91, accuracy: 0.93 });
-  assert.deepEqual(m.onnx, { opset: 17, irVersion: 8, opsetImports: { '': 17 }, producer: 'registry-test' });
+  assert.deepEqual(m.onnx, { opset: 17, irVersion: 8, opsetImports: { '': 17 }, producer: 'byo-test 1.2.3' });
   const lineage = m.lineage as Json;
   assert.equal(lineage.origin, 'imported');
   assert.equal(((lineage.datasets as Json[])[0] as Json).rows, 120);
-  assert.deepEqual((m.reference as Json).features, ['f0', 'f1', 'f2']);
+  assert.deepEqual((m.reference as Json).features, NAMES);
   // The local copy written with --out verifies against the public key.
   const local = await verifyBundleDir(join(work, 'bundle'), [h.key.publicKeyPem]);
   assert.ok(local.ok, local.ok ? '' : local.message);
 
-  // A dataset with the wrong number of columns for the model is refused locally, with a code.
-  writeFileSync(join(work, 'wide.csv'), `${header},extra\n${rows.map((x) => `${x},1`).join('\n')}\n`);
+  // A model whose input is narrower than the dataset is refused locally, with a code.
+  writeFileSync(join(work, 'narrow.onnx'), linearOnnx({ features: FEATURES - 1, classes: 2 }));
   const wide = await cli(
     [
-      ...base,
-      ...rest.map((a) => (a.endsWith('features.csv') ? join(work, 'wide.csv') : a)),
+      ...base.map((a) => (a.endsWith('model.onnx') ? join(work, 'narrow.onnx') : a)),
+      ...rest,
       '--version',
       '0.2.0',
     ],

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { goldenTypedArray, ioProblems, type IoValueInfo } from '../../shared/bundle/io-check.ts';
+import {
+  goldenTypedArray,
+  ioProblems,
+  labelCountProblem,
+  probabilitiesOutput,
+  type IoValueInfo,
+} from '../../shared/bundle/io-check.ts';
 import type { TensorSpec } from '../../shared/bundle/manifest.ts';
 
 const declared: TensorSpec[] = [
@@ -85,4 +91,27 @@ test('goldenTypedArray: an unsupported dtype and non-numeric values are distinct
     problem: 'values',
   });
   assert.deepEqual(goldenTypedArray({ dims: [1], data: ['1'] }, 'int64'), { ok: false, problem: 'values' });
+});
+
+test('labelCountProblem: one label per probability column, from the signature or from observed outputs', () => {
+  const fixed: TensorSpec[] = [
+    { name: 'label', dtype: 'int64', shape: ['N'] },
+    { name: 'probabilities', dtype: 'float32', shape: ['N', 5] },
+  ];
+  assert.equal(labelCountProblem(fixed, ['a', 'b', 'c', 'd', 'e']), undefined);
+  assert.equal(
+    labelCountProblem(fixed, ['a', 'b', 'c', 'd']),
+    'output "probabilities" has 5 probability columns but there are 4 labels (a, b, c, d); give one label per column, in column order',
+  );
+  // A dynamic class dimension: the count comes from a run (golden outputs); unknown without one.
+  const dynamic: TensorSpec[] = [{ name: 'scores', dtype: 'float32', shape: ['N', 'classes'] }];
+  assert.equal(probabilitiesOutput(dynamic)?.name, 'scores', 'the only float32 output');
+  assert.equal(labelCountProblem(dynamic, ['a', 'b']), undefined);
+  assert.equal(labelCountProblem(dynamic, ['a', 'b'], { scores: { dims: [1, 2] } }), undefined);
+  assert.match(
+    labelCountProblem(dynamic, ['a', 'b'], { scores: { dims: [1, 3] } }) ?? '',
+    /has 3 probability/,
+  );
+  // No probabilities output to judge by: not this check's business (the I/O checks refuse it).
+  assert.equal(labelCountProblem([{ name: 'y', dtype: 'int64', shape: ['N'] }], ['a']), undefined);
 });
