@@ -83,8 +83,25 @@ export function parseCliArgs(
   options: OptionSpec,
   allowPositionals = true,
 ): ParsedArgs {
+  // util.parseArgs reads `--duration -5` as a flag after a valueless option ("ambiguous"); a negative
+  // number after a string option is its value, so the option's own check can say what it expects.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    if (
+      name !== undefined &&
+      options[name]?.type === 'string' &&
+      next !== undefined &&
+      /^-(\d|\.\d|Infinity$)/.test(next)
+    ) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   try {
-    const r = parseArgs({ args: [...argv], options, allowPositionals, strict: true });
+    const r = parseArgs({ args, options, allowPositionals, strict: true });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);

@@ -6,7 +6,7 @@ import { fail, ok, type Result } from '../../shared/errors.ts';
 import type { SimOutput } from '../output.ts';
 import { ptyOutput } from './pty.ts';
 import { DEFAULT_BAUD, serialOutput } from './serial.ts';
-import { fileOutput, streamOutput } from './stream-output.ts';
+import { openFileOutput, streamOutput } from './stream-output.ts';
 
 export interface OpenOutputOptions {
   readonly baudRate?: number | undefined;
@@ -31,12 +31,5 @@ export async function openOutput(spec: string, opts: OpenOutputOptions = {}): Pr
     // Missing: a new capture file.
   }
   if (isChar) return serialOutput(spec, opts.baudRate ?? DEFAULT_BAUD);
-  try {
-    return ok(fileOutput(spec));
-  } catch (err) {
-    return fail(
-      'EDGELOOP_ERR_CONFIG_INVALID',
-      `--out ${spec}: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
+  return openFileOutput(spec);
 }

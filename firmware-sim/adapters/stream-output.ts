@@ -1,8 +1,9 @@
 // Stream and file outputs (`--out -`, `--out <file>`), and the backpressure helper every output uses.
 
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { EdgeloopError, fail, ok, type Result } from '../../shared/errors.ts';
 import type { SimOutput } from '../output.ts';
 
 /** Writes and, when write() returns false, waits for 'drain' (or an error, or the abort signal). */
@@ -53,14 +54,49 @@ export function streamOutput(stream: NodeJS.WritableStream, target = '-', end = 
   };
 }
 
+/** Why a file could not be opened or written, in words a user can act on. */
+function fileProblem(path: string, err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const why =
+    e.code === 'ENOENT'
+      ? 'its directory does not exist'
+      : e.code === 'ENOTDIR'
+        ? 'a part of the path is not a directory'
+        : e.code === 'EACCES' || e.code === 'EPERM'
+          ? 'permission denied'
+          : e.code === 'EISDIR'
+            ? 'it is a directory'
+            : e.message;
+  return `--out ${path}: cannot write the capture: ${why}${e.code === undefined ? '' : ` (${e.code})`}`;
+}
+
+/**
+ * A regular file (created or truncated), opened before the run starts so a missing directory or a
+ * permission problem is an EDGELOOP_ERR_PATH failure, not an unhandled 'error' event mid-run.
+ */
+export function openFileOutput(path: string): Result<SimOutput> {
+  try {
+    // A plain descriptor (not a FileHandle, which would close it again when garbage-collected).
+    return ok(fileOutput(path, openSync(path, 'w')));
+  } catch (err) {
+    return fail('EDGELOOP_ERR_PATH', fileProblem(path, err));
+  }
+}
+
 /** A regular file (created or truncated): a capture for `edgeloop decode` or a test fixture. */
-export function fileOutput(path: string): SimOutput {
-  const stream = createWriteStream(path);
+export function fileOutput(path: string, fd?: number): SimOutput {
+  const stream = fd === undefined ? createWriteStream(path) : createWriteStream(path, { fd });
+  // A write error (disk full) fails the next write instead of crashing the process with an 'error' event.
+  let failed: EdgeloopError | undefined;
+  stream.on('error', (err) => {
+    failed ??= new EdgeloopError('EDGELOOP_ERR_PATH', fileProblem(path, err));
+  });
   let closed: Promise<void> | null = null;
   return {
     kind: 'file',
     target: path,
-    write: (bytes, signal) => writeWithBackpressure(stream, bytes, signal),
+    write: (bytes, signal) =>
+      failed === undefined ? writeWithBackpressure(stream, bytes, signal) : Promise.reject(failed),
     close() {
       closed ??= endAndFinish(stream);
       return closed;

@@ -147,3 +147,30 @@ test('runSim paces at the requested speed, stops on abort and still reports grou
   assert.equal(got, s.bytes);
   assert.equal(s.groundTruth.sensors.accel!.generated, Math.round(s.timeS * 1000));
 });
+
+test('a negative number is a bad value with the usual message, not an ambiguous option', async () => {
+  for (const [opt, what] of [
+    ['--duration', /--duration -5: expected seconds > 0/],
+    ['--speed', /--speed -2: expected a number > 0/],
+  ] as const) {
+    await assert.rejects(
+      simCommand.run([opt, opt === '--duration' ? '-5' : '-2', '--out', '-'], io().io),
+      (e: unknown) =>
+        e instanceof EdgeloopError && e.code === 'EDGELOOP_ERR_CONFIG_INVALID' && what.test(e.message),
+    );
+  }
+});
+
+test('--out in a directory that does not exist is a clear coded error, not a crash', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeloop-sim-out-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const c = io();
+  const code = await simCommand.run(
+    ['--duration', '1', '--speed', 'max', '--out', join(dir, 'missing', 'cap.bin')],
+    c.io,
+  );
+  assert.equal(code, 2);
+  assert.match(c.stderr(), /missing\/cap\.bin.*\[EDGELOOP_ERR_PATH\]/);
+});
