@@ -1,57 +1,59 @@
-// `edgeloop registry serve`: validates the serve options, then runs the registry HTTP service until the
-// CLI's abort signal fires (SIGINT/SIGTERM), and closes it.
+// `edgeloop registry serve`: loads the serve options (flags, EDGELOOP_* variables, --config file; one
+// schema, frozen: collector/registry/serve-config.ts), then runs the registry HTTP service until the CLI's
+// abort signal fires (SIGINT/SIGTERM), and closes it. A busy port is EDGELOOP_ERR_HTTP_LISTEN, printed as
+// one line with the address, like every EdgeloopError.
 import { readFile } from 'node:fs/promises';
-import { readTrustedKeys } from '../collector/index.ts';
+import {
+  createRegistryServer,
+  loadRegistryServeConfig,
+  parseRegistryTokens,
+  readTrustedKeys,
+  type RegistryToken,
+} from '../collector/index.ts';
+import { flagsToOptions } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import type { CliIO } from './commands.ts';
-import { parseRegistryTokens, type RegistryToken } from '../collector/index.ts';
-import { trustedKeyPaths, type Values } from './registry-client.ts';
+import type { Values } from './registry-client.ts';
 
 export async function serve(values: Values, io: CliIO): Promise<number> {
-  const dataDir = values['data-dir'];
-  if (typeof dataDir !== 'string')
-    throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'serve needs --data-dir <dir>');
-  const keyPaths = trustedKeyPaths(values);
-  if (keyPaths.length === 0)
-    throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'serve needs at least one --trusted-key <pub.pem>');
-  const keys = await readTrustedKeys(keyPaths);
-  if (!keys.ok) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', keys.message);
+  const config = loadRegistryServeConfig(
+    flagsToOptions(values as Record<string, string | boolean | undefined>, { 'trusted-key': 'trustedKeys' }),
+    io.env,
+    typeof values.config === 'string' ? values.config : undefined,
+  );
+  const keys = await readTrustedKeys(config.trustedKeys);
+  if (!keys.ok) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `trustedKeys: ${keys.message}`);
   let tokens: RegistryToken[] = [];
-  if (typeof values['tokens-file'] === 'string') {
+  if (config.tokensFile !== '') {
     let text: string;
     try {
-      text = await readFile(values['tokens-file'], 'utf8');
+      text = await readFile(config.tokensFile, 'utf8');
     } catch (err) {
-      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `--tokens-file: ${(err as Error).message}`);
+      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `tokensFile: ${(err as Error).message}`);
     }
-    tokens = [...parseRegistryTokens(text, '--tokens-file')];
+    tokens = [...parseRegistryTokens(text, config.tokensFile)];
   } else if (io.env.EDGELOOP_REGISTRY_TOKEN !== undefined && io.env.EDGELOOP_REGISTRY_TOKEN !== '') {
     tokens = [{ token: io.env.EDGELOOP_REGISTRY_TOKEN, actor: 'admin' }];
   }
   if (tokens.length === 0)
     io.stderr.write('edgeloop registry serve: no tokens configured: every write will be refused (401)\n');
-  const readAuth = values['read-auth'] ?? 'open';
-  if (readAuth !== 'open' && readAuth !== 'token')
-    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--read-auth must be open or token');
-  const port = Number(values.port ?? '8470');
-  const maxMb = Number(values['max-bundle-mb'] ?? '256');
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--port must be 0..65535');
-  if (!(maxMb > 0))
-    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', '--max-bundle-mb must be positive');
-  // Loaded here, not at the top, so client subcommands never load onnxruntime or SQLite.
-  const { createRegistryServer } = await import('../collector/index.ts');
   const server = await createRegistryServer({
-    dataDir,
+    dataDir: config.dataDir,
     tokens,
-    readAuth,
+    readAuth: config.readAuth,
     trustedKeys: keys.value,
-    port,
-    ...(typeof values.host === 'string' ? { host: values.host } : {}),
-    maxBundleBytes: Math.floor(maxMb * 1024 * 1024),
+    port: config.port,
+    host: config.host,
+    maxBundleBytes: Math.floor(config.maxBundleMb * 1024 * 1024),
+    timeouts: {
+      requestTimeoutMs: config.requestTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs,
+      connectionTimeoutMs: config.connectionTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    },
   });
   io.stdout.write(
-    `registry listening on ${server.url}/api/v1 (data ${dataDir}, reads ${readAuth}, ${keys.value.length} trusted key(s))\n`,
+    `registry listening on ${server.url}/api/v1 (data ${config.dataDir}, reads ${config.readAuth}, ${keys.value.length} trusted key(s))\n`,
   );
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();

@@ -55,7 +55,8 @@ time order), records golden cases by running the model on the first --golden-row
 and pushes. --pipeline-hash defaults to the built-in pipeline's default parameters when --pipeline is
 edgeloop-features/v1. --metrics is a JSON object (e.g. {"macroF1": 0.91}) the promotion gate can read.
 
-Serve options:
+Serve options (each is also a --config file key in camelCase, e.g. maxBundleMb, and an EDGELOOP_*
+variable, e.g. EDGELOOP_MAX_BUNDLE_MB; precedence: flag > variable > config file > default):
   --data-dir <dir>      SQLite metadata (registry.sqlite) and the blob store (blobs/). Required.
   --trusted-key <pem>   public key whose signatures pushes must carry; repeat for several. Required.
   --tokens-file <file>  JSON [{"token": "...", "actor": "ci", "write": true}]; tokens >= 16 chars.
@@ -64,6 +65,11 @@ Serve options:
   --port <n>            TCP port, 0 picks a free one. Default 8470.
   --host <addr>         interface to bind. Default 127.0.0.1.
   --max-bundle-mb <n>   largest push accepted, MiB. Default 256.
+  --request-timeout-ms <ms>     whole request (head and body), ms. Default 600000.
+  --headers-timeout-ms <ms>     request head, ms. Default 30000.
+  --connection-timeout-ms <ms>  a socket with no traffic, ms. Default 120000.
+  --keep-alive-timeout-ms <ms>  an idle keep-alive socket, ms. Default 72000.
+  --config <file>       JSON file of the options above (camelCase keys).
 
 promote moves an alias by compare-and-set: --expect names the version the alias must point at now
 ("none": it must not exist); without --expect the move is unconditional. Moving production checks the
@@ -93,6 +99,11 @@ const options = {
   port: { type: 'string' },
   host: { type: 'string' },
   'max-bundle-mb': { type: 'string' },
+  'request-timeout-ms': { type: 'string' },
+  'headers-timeout-ms': { type: 'string' },
+  'connection-timeout-ms': { type: 'string' },
+  'keep-alive-timeout-ms': { type: 'string' },
+  config: { type: 'string' },
   onnx: { type: 'string' },
   labels: { type: 'string' },
   pipeline: { type: 'string' },

@@ -48,5 +48,10 @@ export {
 } from './registry/bundle-io.ts';
 export { parseRegistryTokens, type RegistryToken } from './registry/auth.ts';
 export { createRegistryServer, type RegistryServer, type RegistryServerOptions } from './registry/server.ts';
+export {
+  loadRegistryServeConfig,
+  registryServeDefaults,
+  type RegistryServeConfig,
+} from './registry/serve-config.ts';
 export { packageOnnxModel, parseFeatureCsv, type ByoModelInput } from './registry/byo.ts';
 export { loadOnnxSession } from '../shared/platform/onnx.ts';

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PassThrough } from 'node:stream';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,6 +166,95 @@ test('registry serve starts from flags and stops on abort', async (t) => {
   const url = /listening on (\S+)\/api\/v1/.exec(out)![1]!;
   const res = await fetch(`${url}/api/v1/models`);
   assert.deepEqual(await res.json(), { models: [] });
+  ac.abort();
+  assert.equal(await running, 0);
+});
+
+test('registry serve on a busy port: one line with the code and the address, exit 1', async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'edgeloop-registry-busy-'));
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    await new Promise((resolve) => blocker.close(resolve));
+    rmSync(work, { recursive: true, force: true });
+  });
+  const port = (blocker.address() as AddressInfo).port;
+  const { generateSigningKeyPair } = await import('../../shared/bundle/signing.ts');
+  writeFileSync(join(work, 'k.pub'), generateSigningKeyPair().publicKeyPem);
+  const r = await cli([
+    'serve',
+    '--data-dir',
+    join(work, 'data'),
+    '--trusted-key',
+    join(work, 'k.pub'),
+    '--port',
+    String(port),
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.err,
+    new RegExp(
+      `^edgeloop registry serve: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use.*\\[EDGELOOP_ERR_HTTP_LISTEN\\]\\n$`,
+      'm',
+    ),
+  );
+  assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+});
+
+test('registry serve options come from flags, EDGELOOP_* variables and a config file, validated', async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'edgeloop-registry-config-'));
+  t.after(() => {
+    rmSync(work, { recursive: true, force: true });
+  });
+  const { generateSigningKeyPair } = await import('../../shared/bundle/signing.ts');
+  writeFileSync(join(work, 'k.pub'), generateSigningKeyPair().publicKeyPem);
+  writeFileSync(join(work, 'serve.json'), JSON.stringify({ dataDir: join(work, 'data'), readAuth: 'token' }));
+
+  const missing = await cli(['serve', '--trusted-key', join(work, 'k.pub')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /dataDir: is required.*\[EDGELOOP_ERR_CONFIG_INVALID\]/);
+  const typo = await cli(['serve', '--config', join(work, 'serve.json')], { EDGELOOP_MAX_BUNDEL_MB: '5' });
+  assert.equal(typo.code, 2);
+  assert.match(
+    typo.err,
+    /EDGELOOP_MAX_BUNDEL_MB \(did you mean EDGELOOP_MAX_BUNDLE_MB\?\).*CONFIG_UNKNOWN_OPTION/,
+  );
+  const badPort = await cli([
+    'serve',
+    '--config',
+    join(work, 'serve.json'),
+    '--trusted-key',
+    join(work, 'k.pub'),
+    '--port',
+    '70000',
+  ]);
+  assert.match(badPort.err, /port: .*\[EDGELOOP_ERR_CONFIG_INVALID\]/);
+  const timeouts = await cli([
+    'serve',
+    '--config',
+    join(work, 'serve.json'),
+    '--trusted-key',
+    join(work, 'k.pub'),
+    '--headers-timeout-ms',
+    '900000',
+  ]);
+  assert.match(timeouts.err, /headersTimeoutMs: 900000 is longer than requestTimeoutMs/);
+
+  // Keys from the variable, the data dir and read auth from the file, the port from the flag.
+  const stdout = new PassThrough();
+  let out = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const ac = new AbortController();
+  const running = registryCommand.run(['serve', '--config', join(work, 'serve.json'), '--port', '0'], {
+    stdout,
+    stderr: new PassThrough(),
+    env: { EDGELOOP_TRUSTED_KEYS: join(work, 'k.pub'), EDGELOOP_PORT: '1' },
+    signal: ac.signal,
+  });
+  while (!out.includes('listening')) await new Promise((r) => setTimeout(r, 20));
+  assert.match(out, /reads token, 1 trusted key/);
+  const url = /listening on (\S+)\/api\/v1/.exec(out)![1]!;
+  assert.equal((await fetch(`${url}/api/v1/models`)).status, 401, 'readAuth token from the file');
   ac.abort();
   assert.equal(await running, 0);
 });
