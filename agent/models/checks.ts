@@ -2,10 +2,10 @@
 // and run the golden inputs"). The registry ran the same checks on push (collector/registry/push-check.ts),
 // but the agent repeats them on its own onnxruntime build and CPU: the signature proves who made the
 // bundle, only running it here proves it computes the same numbers here. Both sides share the comparison
-// (shared/bundle/io-check.ts, shared/bundle/golden-replay.ts), so they cannot disagree on what passes.
+// (shared/bundle/io-check.ts, shared/platform/golden.ts), so they cannot disagree on what passes.
 
 import { resolveGolden } from '../../shared/bundle/golden.ts';
-import { replayGolden, type GoldenReplaySummary } from '../../shared/bundle/golden-replay.ts';
+import { replayGolden, type GoldenReplaySummary } from '../../shared/platform/golden.ts';
 import { ioProblems } from '../../shared/bundle/io-check.ts';
 import type { Manifest } from '../../shared/bundle/manifest.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';

@@ -14,7 +14,7 @@ import type { SensorDescriptor } from '../../shared/sensors.ts';
 import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import { bindModel, checkFeatures, createOnnxEngine } from '../inference/onnx-engine.ts';
-import type { GoldenReplaySummary } from '../../shared/bundle/golden-replay.ts';
+import type { GoldenReplaySummary } from '../../shared/platform/golden.ts';
 import { checkIo, runGolden } from './checks.ts';
 import type { ModelStore, StoredModel } from './store.ts';
 

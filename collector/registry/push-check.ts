@@ -2,11 +2,11 @@
 // archive reads, the signature is by a trusted key and every file matches its hash with none extra or
 // missing (shared/bundle verifyBundle), the manifest names the URL's model and version, the model loads
 // in onnxruntime, its inputs and outputs match the manifest signature, and the golden outputs reproduce
-// (the same replay the agent runs, shared/bundle/golden-replay.ts). Each failure is a value with its own
+// (the same replay the agent runs, shared/platform/golden.ts). Each failure is a value with its own
 // stable code; the first one found is returned.
 
 import { resolveGolden } from '../../shared/bundle/golden.ts';
-import { replayGolden } from '../../shared/bundle/golden-replay.ts';
+import { replayGolden } from '../../shared/platform/golden.ts';
 import { ioProblems, labelCountProblem } from '../../shared/bundle/io-check.ts';
 import { modelFile, type Manifest } from '../../shared/bundle/manifest.ts';
 import type { TrustedKey } from '../../shared/bundle/signing.ts';

@@ -4,32 +4,16 @@
 // (agent/models/checks.ts). It was written twice and the copies diverged (only the registry read bool
 // outputs), so a bundle the registry certified could fail on the agent; one replay keeps them equal.
 //
-// It lives in pure shared/ rather than shared/platform/ because it does no I/O itself: the caller hands it
-// an already-loaded session through the small `GoldenSession` interface below (structurally the platform
-// adapter's `OnnxSession`, shared/platform/onnx.ts), so it can also be tested against a fake.
+// It lives beside the ONNX adapter rather than in pure shared/bundle/ because it drives an `OnnxSession`
+// and speaks the adapter's tensor types; a pure copy would need a second, structural set of those types.
+// It does no I/O of its own (a test can hand it a fake session), and the rules it applies stay pure:
+// compareTensor (shared/bundle/golden.ts) and goldenTypedArray (shared/bundle/io-check.ts).
 
+import { compareTensor, type GoldenData, type GoldenTensor } from '../bundle/golden.ts';
+import { goldenTypedArray } from '../bundle/io-check.ts';
+import type { Manifest } from '../bundle/manifest.ts';
 import { fail, ok, type ErrorCode, type Result } from '../errors.ts';
-import { compareTensor, type GoldenData, type GoldenTensor } from './golden.ts';
-import { goldenTypedArray, type GoldenFeedDtype, type GoldenTypedData } from './io-check.ts';
-import type { Manifest } from './manifest.ts';
-
-export interface GoldenFeed {
-  readonly dtype: GoldenFeedDtype;
-  readonly data: GoldenTypedData;
-  readonly dims: readonly number[];
-}
-
-export interface GoldenOutput {
-  /** onnxruntime's element type name; 'bool' outputs arrive as bytes (0 or 1). */
-  readonly dtype: string;
-  readonly data: GoldenTypedData | readonly string[];
-  readonly dims: readonly number[];
-}
-
-/** What the replay needs of a loaded model (the platform's OnnxSession has this shape). */
-export interface GoldenSession {
-  run(feeds: Readonly<Record<string, GoldenFeed>>): Promise<Result<Record<string, GoldenOutput>>>;
-}
+import type { OnnxFeed, OnnxOutput, OnnxSession } from './onnx.ts';
 
 export interface GoldenReplaySummary {
   readonly cases: number;
@@ -43,7 +27,7 @@ type Element = number | bigint | string | boolean;
  * Records a model output as a golden tensor, the inverse of the comparison below: int64 as JSON numbers
  * (golden.ts keeps them within ±2^53), bool bytes as JSON booleans.
  */
-export function goldenTensorFrom(output: GoldenOutput): GoldenTensor {
+export function goldenTensorFrom(output: OnnxOutput): GoldenTensor {
   const data =
     output.dtype === 'bool'
       ? Array.from(output.data as ArrayLike<number>, (v) => v !== 0)
@@ -61,7 +45,7 @@ export function goldenTensorFrom(output: GoldenOutput): GoldenTensor {
  */
 function asBooleans(
   expected: GoldenTensor,
-  actual: GoldenOutput,
+  actual: OnnxOutput,
 ): { readonly expected: GoldenTensor; readonly actual: Element[] } | { readonly reason: string } | undefined {
   if (actual.dtype !== 'bool' && !expected.data.some((v) => typeof v === 'boolean')) return undefined;
   const want: boolean[] = [];
@@ -84,13 +68,13 @@ function asBooleans(
 export async function replayGolden(
   manifest: Manifest,
   golden: GoldenData,
-  session: GoldenSession,
+  session: Pick<OnnxSession, 'run'>,
   mismatchCode: ErrorCode,
 ): Promise<Result<GoldenReplaySummary>> {
   const dtypes = new Map(manifest.io.inputs.map((i) => [i.name, i.dtype]));
   let maxAbsError = 0;
   for (const [index, c] of golden.cases.entries()) {
-    const feeds: Record<string, GoldenFeed> = {};
+    const feeds: Record<string, OnnxFeed> = {};
     for (const [name, tensor] of Object.entries(c.inputs)) {
       const dtype = dtypes.get(name);
       if (dtype === undefined)

@@ -1,14 +1,14 @@
 // The one builder of small, real ONNX models and signed bundles for tests (issue #7 §4 "one test ONNX
 // fixture"). Graphs are made with onnx-proto the way an exporter writes them, not by our trainer, so they
 // double as bring-your-own models; golden outputs come from running them in onnxruntime-node through the
-// platform adapter, recorded as the bundle tooling records them (shared/bundle/golden-replay.ts).
+// platform adapter, recorded as the bundle tooling records them (shared/platform/golden.ts).
 // The registry fixture (test/integration/registry-fixture.ts) and the agent model fixture
 // (test/integration/agent-model-fixture.ts) wrap it with their own sizes, servers and harnesses.
 
 import onnxProto from 'onnx-proto';
 import { createSignedBundle, type ManifestInput, type SignedBundle } from '../../shared/bundle/build.ts';
 import { encodeGolden, GOLDEN_FILE, type GoldenData } from '../../shared/bundle/golden.ts';
-import { goldenTensorFrom } from '../../shared/bundle/golden-replay.ts';
+import { goldenTensorFrom } from '../../shared/platform/golden.ts';
 import type { IoSignature } from '../../shared/bundle/manifest.ts';
 import {
   buildReferenceProfile,

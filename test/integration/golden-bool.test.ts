@@ -1,5 +1,5 @@
 // A model whose output is a bool tensor passes the golden check on the registry (push certification) and
-// on the agent (before a hot swap) alike: one replay serves both (shared/bundle/golden-replay.ts). Before
+// on the agent (before a hot swap) alike: one replay serves both (shared/platform/golden.ts). Before
 // issue #7 the agent compared onnxruntime's bool bytes with the golden file's JSON booleans and refused a
 // bundle the registry had certified.
 

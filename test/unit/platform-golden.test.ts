@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GoldenData } from '../../shared/bundle/golden.ts';
-import {
-  goldenTensorFrom,
-  replayGolden,
-  type GoldenOutput,
-  type GoldenSession,
-} from '../../shared/bundle/golden-replay.ts';
+import { goldenTensorFrom, replayGolden } from '../../shared/platform/golden.ts';
+import type { OnnxOutput, OnnxSession } from '../../shared/platform/onnx.ts';
 import type { Manifest } from '../../shared/bundle/manifest.ts';
 import { generateSigningKeyPair } from '../../shared/bundle/signing.ts';
 import { ok } from '../../shared/errors.ts';
@@ -17,7 +13,7 @@ const base = fixtureBundle(generateSigningKeyPair().privateKeyPem).manifest;
 const manifest: Manifest = { ...base, golden: { ...base.golden, tolerance: { absolute: 2, relative: 0 } } };
 
 /** A session that answers every run with the same outputs, and records the feeds. */
-function fakeSession(outputs: Record<string, GoldenOutput>): GoldenSession & { feeds: unknown[] } {
+function fakeSession(outputs: Record<string, OnnxOutput>): Pick<OnnxSession, 'run'> & { feeds: unknown[] } {
   const feeds: unknown[] = [];
   return {
     feeds,
@@ -32,7 +28,7 @@ const golden = (above: GoldenData['cases'][number]['outputs'][string]): GoldenDa
   schemaVersion: 1,
   cases: [{ inputs: { features: { dims: [1, 2], data: [1.5, -2] } }, outputs: { above } }],
 });
-const boolOut = (bytes: number[]): GoldenOutput => ({
+const boolOut = (bytes: number[]): OnnxOutput => ({
   dtype: 'bool',
   data: Uint8Array.from(bytes),
   dims: [1, 2],
