@@ -153,8 +153,9 @@ export function createHttpApp(options: HttpAppOptions = {}): FastifyInstance {
     requestTimeout: t.requestTimeoutMs,
     connectionTimeout: t.connectionTimeoutMs,
     keepAliveTimeout: t.keepAliveTimeoutMs,
-    // Model names are <= 64 characters, versions <= 94: well under this.
-    routerOptions: { maxParamLength: 256 },
+    // Model names are <= 64 characters, versions <= 94: well under this. `/models/` and `//models` route
+    // like `/models`, as the hand-written router before Fastify did.
+    routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     frameworkErrors: (err, _req, reply) => {
       const [status, code] = clientErrors[err.code] ?? [400, 'EDGELOOP_ERR_HTTP_BAD_REQUEST'];
       void sendError(reply, status, code, err.code === 'FST_ERR_BAD_URL' ? 'malformed path' : err.message);
@@ -183,9 +184,9 @@ export function createHttpApp(options: HttpAppOptions = {}): FastifyInstance {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0] ?? '/';
+    const path = (req.url.split('?')[0] ?? '/').replace(/\/{2,}/g, '/');
     const allowed = [...new Set(patterns.filter((p) => p.regex.test(path)).map((p) => p.method))];
-    if (allowed.length > 0)
+    if (allowed.length > 0 && !allowed.includes(req.method))
       return sendError(reply, 405, 'EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED', undefined, {
         allow: allowed.join(', '),
       });

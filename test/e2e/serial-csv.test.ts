@@ -14,7 +14,7 @@ test('a data-forwarder style CSV board is detected, rate measured from arrivals,
   const board = await openSerial(pair.value.devicePath);
   assert.ok(board.ok, board.ok ? '' : board.message);
   t.after(() => board.value.close());
-  const agent = startAgent(pair.value.portPath, {
+  const agent = await startAgent(pair.value.portPath, {
     csvChannels: ['accel.x', 'accel.y', 'accel.z'],
     deviceId: 'csv-board',
   });

@@ -23,7 +23,7 @@ function scenario(name: string) {
 
 test('10 minutes of device time at 1 kHz over a pty: no sample lost, unbroken sequence, every window', async (t) => {
   const out = await openPty(t);
-  const agent = startAgent(out.target);
+  const agent = await startAgent(out.target);
   t.after(() => agent.close());
   await waitFor(() => agent.reader.stats.connected, 5000);
   const sim = await runSim({ scenario: scenario('steady'), seed: 11, durationS: 600, speed: 'max', out });
@@ -59,7 +59,7 @@ test('10 minutes of device time at 1 kHz over a pty: no sample lost, unbroken se
 
 test('unplug and replug: the agent recovers by itself and reports exactly the gap it saw', async (t) => {
   const out = await openPty(t);
-  const agent = startAgent(out.target);
+  const agent = await startAgent(out.target);
   t.after(() => agent.close());
   await waitFor(() => agent.reader.stats.connected, 5000);
   // 40 s of device time at 20x: the cable is pulled for 3 s at 15 s (the board keeps running, no reboot).
@@ -107,7 +107,7 @@ test('unplug and replug: the agent recovers by itself and reports exactly the ga
 
 test('noisy-link: loss and corruption reported by the agent match the ground truth exactly', async (t) => {
   const out = await openPty(t);
-  const agent = startAgent(out.target);
+  const agent = await startAgent(out.target);
   t.after(() => agent.close());
   await waitFor(() => agent.reader.stats.connected, 5000);
   const sim = await runSim({ scenario: scenario('noisy-link'), seed: 3, durationS: 240, speed: 'max', out });

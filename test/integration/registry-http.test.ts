@@ -63,6 +63,10 @@ test('unknown routes, wrong methods, bad paths and bad bodies get JSON errors wi
   assert.equal(wrongFile.statusCode, 405);
   assert.equal(wrongFile.headers.allow, 'GET');
 
+  // A trailing or doubled slash routes like the plain path (the router before Fastify did so).
+  assert.equal((await app.inject({ method: 'GET', url: '/api/v1/models/' })).statusCode, 200);
+  assert.equal((await app.inject({ method: 'GET', url: '/api/v1//models' })).statusCode, 200);
+
   const badPath = await app.inject({ method: 'GET', url: '/api/v1/models/%zz/aliases' });
   assert.equal(badPath.statusCode, 400);
   assert.equal(errorOf(badPath).code, 'EDGELOOP_ERR_HTTP_BAD_REQUEST');
