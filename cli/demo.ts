@@ -1,36 +1,73 @@
-// `edgeloop demo`, the interim version (issue #2): one simulated sensor board on a virtual serial port (a
-// real pseudo-terminal made by socat), the agent's ingestion reading the other end through the real
-// serialport binding, and what the agent sees, compared with what the simulator did. The full demo
-// (broker, collector, registry, fleet rollout) replaces this as those pieces land.
+// `edgeloop demo`, the interim version (issues #2, #8 §7): one simulated sensor board on a virtual serial
+// port (a real pseudo-terminal made by socat), the agent (its composition root, print mode) reading the
+// other end through the real serialport binding, a compact live view of the faults the scenario injects
+// and whether the agent caught them, then what the agent saw compared with what the simulator did. The
+// full demo (broker, collector, registry, fleet rollout) replaces this as those pieces land.
 
-import { openSerialPort } from '../agent/adapters/serialport.ts';
-import { noticeLine } from '../agent/cli.ts';
-import { formatWindowLine } from '../agent/ingest/format.ts';
-import { IngestPipeline } from '../agent/ingest/pipeline.ts';
-import { SerialReader } from '../agent/ingest/serial-reader.ts';
-import { CaptureSummary } from '../agent/ingest/summary.ts';
-import { ptyOutput } from '../firmware-sim/adapters/pty.ts';
-import { loadScenario } from '../firmware-sim/adapters/scenario-files.ts';
-import { runSim } from '../firmware-sim/run.ts';
-import { parseCliArgs } from '../shared/config.ts';
+import { z } from 'zod';
+import { CaptureSummary, formatWindowLine, loadAgentConfig, noticeLine, startAgent } from '../agent/index.ts';
+import { loadScenario, ptyOutput, runSim } from '../firmware-sim/index.ts';
+import { boolOption, flagsToOptions, intOption, parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
+import { loadConfig } from '../shared/platform/config.ts';
 import type { Command } from './commands.ts';
+import { createDemoView, defaultDurationS, plan } from './demo-view.ts';
+
+export const demoDefaults = {
+  /** Bundled scenario name or scenario file. */
+  scenario: 'sensor-faults',
+  /** Simulator seed. */
+  seed: 1,
+  /** Device time to simulate, s; 0 = up to 30 s past the scenario's last fault (480 s for sensor-faults). */
+  durationS: 0,
+  /** Device seconds per wall second, or 'max'. */
+  speed: '16' as string,
+  /** Print every window as a line instead of the live view. */
+  allWindows: false,
+};
+
+const schema = z
+  .object({
+    scenario: z.string().min(1),
+    seed: intOption(0, 2 ** 32 - 1),
+    durationS: z.coerce
+      .number()
+      .min(0)
+      .max(7 * 24 * 3600),
+    speed: z.union([
+      z.literal('max'),
+      z.coerce
+        .number()
+        .positive('must be a positive number or max')
+        .transform((n) => String(n)),
+    ]),
+    allWindows: boolOption,
+  })
+  .strict();
+
+export type DemoConfig = Readonly<z.output<typeof schema>>;
 
 const help = `edgeloop demo: simulate a sensor board onto a virtual serial port and show what the agent sees
 
 Usage: edgeloop demo [options]
 
-Creates a pseudo-terminal pair with socat, runs firmware-sim on one end and the agent's ingestion on the
-other (real serialport binding), prints windows that carry integrity flags (and every 10th window as a
-heartbeat), then a table comparing the agent's view with the simulator's ground truth.
+Creates a pseudo-terminal pair with socat, runs firmware-sim on one end and the agent (print mode, real
+serialport binding) on the other. Lists the faults the scenario injects within the run and, live, whether
+the agent's integrity checks caught each one (a few lines redrawn on a terminal; a line per caught fault
+and every 60 s of device time otherwise), then a table comparing the agent's view with the simulator's
+ground truth.
 
-Options:
-  --scenario <name|file>  scenario to play (default: sensor-faults: spikes, clipping, a stuck sensor,
-                          a clock jump); see \`edgeloop sim --list\`
-  --seed <n>              simulator seed (default: 1)
-  --duration <s>          seconds of device time (default: 240)
-  --speed <x|max>         device seconds per wall second (default: 8, so the default run takes ~30 s)
-  --all-windows           print every window, not only flagged ones
+Options (each also a config-file key and an EDGELOOP_* variable; flag > variable > file > default):
+  --scenario <name|file>  scenario to play; key scenario, EDGELOOP_SCENARIO (default: sensor-faults:
+                          spikes, clipping, a stuck sensor, a clock jump); see \`edgeloop sim --list\`
+  --seed <n>              simulator seed; key seed, EDGELOOP_SEED (default: 1)
+  --duration <s>          device time, s; key durationS, EDGELOOP_DURATION_S (default: 0 = until 30 s
+                          after the scenario's last fault: 480 s for sensor-faults)
+  --speed <x|max>         device seconds per wall second; key speed, EDGELOOP_SPEED (default: 16, so the
+                          default run takes ~30 s)
+  --all-windows           print every window as a line instead of the live view; key allWindows,
+                          EDGELOOP_ALL_WINDOWS (default: false)
+  --config <file>         JSON file of the keys above
   -h, --help              show this help
 
 Needs socat (apt-get install socat). The full demo (MQTT broker, collector, registry, rollout) arrives with
@@ -43,28 +80,32 @@ const options = {
   duration: { type: 'string' },
   speed: { type: 'string' },
   'all-windows': { type: 'boolean' },
+  config: { type: 'string' },
 } as const;
 
-function positive(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `${name}: a positive number, not ${v}`);
-  return n;
+/** Flags, EDGELOOP_* variables and --config over the defaults; validated and frozen. */
+export function loadDemoConfig(argv: readonly string[], env: Record<string, string | undefined>): DemoConfig {
+  const { values } = parseCliArgs(argv, options, false);
+  return loadConfig({
+    defaults: demoDefaults,
+    schema,
+    flags: flagsToOptions(values, { duration: 'durationS' }),
+    env,
+    configFile: typeof values.config === 'string' ? values.config : undefined,
+  });
 }
 
 export const demoCommand: Command = {
   summary: 'simulate a board onto a virtual serial port and show what the agent sees',
   help,
   async run(argv, io) {
-    const args = parseCliArgs(argv, options, false);
-    const scenarioName = (args.values.scenario as string | undefined) ?? 'sensor-faults';
-    const seed = Math.trunc(positive('seed', args.values.seed as string | undefined, 1));
-    const durationS = positive('duration', args.values.duration as string | undefined, 240);
-    const speedArg = args.values.speed as string | undefined;
-    const speed = speedArg === 'max' ? 'max' : positive('speed', speedArg, 8);
-    const scenario = loadScenario(scenarioName);
+    const cfg = loadDemoConfig(argv, io.env);
+    const scenario = loadScenario(cfg.scenario);
     if (!scenario.ok) throw new EdgeloopError(scenario.code, scenario.message);
+    const events = scenario.value.events;
+    const durationS = cfg.durationS > 0 ? cfg.durationS : defaultDurationS(events, scenario.value.durationS);
+    const speed = cfg.speed === 'max' ? 'max' : Number(cfg.speed);
+    const { watched, later } = plan(events, durationS);
     const out = (s: string): void => {
       io.stdout.write(`${s}\n`);
     };
@@ -74,34 +115,38 @@ export const demoCommand: Command = {
     const output = pty.value;
     out(`virtual serial port: ${output.target} (the board writes to ${output.pair.devicePath})`);
     out(`scenario ${scenario.value.name}: ${scenario.value.description}`);
-    out(`device time ${durationS} s at ${String(speed)}x, seed ${seed}\n`);
+    out(`device time ${durationS} s at ${speed === 'max' ? 'full speed' : `${speed}x`}, seed ${cfg.seed}`);
+    if (watched.length > 0) {
+      out('faults injected in this run (the agent should flag each):');
+      for (const f of watched) out(`  ${String(f.atS).padStart(4)} s  ${f.label}`);
+    }
+    if (later.length > 0)
+      out(
+        `not reached in ${durationS} s: ${later.map((f) => `${f.label} at ${f.atS} s`).join(', ')} (--duration ${Math.ceil(Math.max(...later.map((f) => f.endS))) + 30} shows them)`,
+      );
+    out('');
 
+    const view = createDemoView({ out: io.stdout, durationS, watched, allWindows: cfg.allWindows });
     const summary = new CaptureSummary();
-    const pipeline = new IngestPipeline(
-      {},
-      (w) => {
+    const agentConfig = loadAgentConfig({ serial: output.target }, {});
+    const agent = await startAgent(agentConfig, {
+      onWindow: (w) => {
         summary.add(w);
-        if (args.values['all-windows'] === true || w.integrity.status !== 'good' || w.index % 10 === 0)
-          out(formatWindowLine(w));
+        view.window(w, () => formatWindowLine(w));
       },
-      (n) => {
+      onNotice: (n) => {
         const line = n.kind === 'invalidFrame' ? null : noticeLine(n);
-        if (line !== null) out(`  agent: ${line}`);
+        if (line !== null) view.note(`  agent: ${line}`);
       },
-    );
-    const reader = new SerialReader({
-      open: () => openSerialPort({ path: output.target, baudRate: 921_600 }),
-      pipeline,
-      onState: (s) => {
-        if (s.kind === 'disconnected') out(`  agent: serial port lost (${s.reason}); reconnecting`);
-        else if (s.kind === 'connected' && s.attempt > 0) out('  agent: serial port back');
+      onReaderState: (s) => {
+        if (s.kind === 'disconnected') view.note(`  agent: serial port lost (${s.reason}); reconnecting`);
+        else if (s.kind === 'connected' && s.attempt > 0) view.note('  agent: serial port back');
       },
     });
-    reader.start();
     try {
       const sim = await runSim({
         scenario: scenario.value,
-        seed,
+        seed: cfg.seed,
         durationS,
         speed,
         out: output,
@@ -111,11 +156,12 @@ export const demoCommand: Command = {
       const sent = Object.values(sim.groundTruth.sensors).reduce((a, s) => a + s.sentIntact, 0);
       const deadline = Date.now() + 5000;
       const received = (): number =>
-        Object.values(pipeline.stats().stream.samples).reduce((a, b) => a + b, 0);
+        Object.values(agent.stats().ingest.stream.samples).reduce((a, b) => a + b, 0);
       while (received() < sent && Date.now() < deadline && !io.signal.aborted)
         await new Promise((r) => setTimeout(r, 50));
-      await reader.close();
-      const st = pipeline.stats();
+      await agent.close();
+      view.end();
+      const st = agent.stats().ingest;
       out('');
       out('sensor        generated  received  lost (agent)  lost (simulator)');
       for (const [name, gt] of Object.entries(sim.groundTruth.sensors)) {
@@ -132,7 +178,7 @@ export const demoCommand: Command = {
       );
       return 0;
     } finally {
-      await reader.close();
+      await agent.close();
       await output.close();
     }
   },

@@ -1,44 +1,61 @@
-// Runs the agent's ingestion in-process against a real serial port path, the way `edgeloop agent` wires
-// it: the real serialport binding, the reconnecting reader, the ingest pipeline. Tests read its counters.
-import { openSerialPort } from '../../agent/adapters/serialport.ts';
-import { IngestPipeline, type IngestNotice, type IngestOptions } from '../../agent/ingest/pipeline.ts';
-import { SerialReader } from '../../agent/ingest/serial-reader.ts';
+// Runs the agent in-process against a real serial port path through its composition root (startAgent in
+// print mode: no mqtt), exactly as `edgeloop agent --serial <path>` wires it: the real serialport binding,
+// the reconnecting reader, the ingest pipeline. Tests read its windows, notices and counters.
+import {
+  loadAgentConfig,
+  startAgent as startAgentRuntime,
+  type AgentRuntime,
+  type IngestNotice,
+} from '../../agent/index.ts';
 import type { Window } from '../../shared/samples.ts';
 
+export interface AgentHarnessOptions {
+  /** CSV column names (CSV boards). */
+  readonly csvChannels?: readonly string[];
+  /** The device id to report as (CSV boards do not name themselves). */
+  readonly deviceId?: string;
+}
+
 export interface AgentHarness {
-  readonly pipeline: IngestPipeline;
-  readonly reader: SerialReader;
+  readonly pipeline: AgentRuntime['pipeline'];
+  readonly reader: AgentRuntime['reader'];
   readonly windows: Window[];
   readonly notices: IngestNotice[];
   samplesReceived(): number;
   close(): Promise<void>;
 }
 
-export function startAgent(portPath: string, options: IngestOptions = {}): AgentHarness {
+export async function startAgent(portPath: string, options: AgentHarnessOptions = {}): Promise<AgentHarness> {
   const windows: Window[] = [];
   const notices: IngestNotice[] = [];
-  const pipeline = new IngestPipeline(
-    options,
-    (w) => windows.push(w),
-    (n) => notices.push(n),
+  const config = loadAgentConfig(
+    {
+      serial: portPath,
+      ...(options.csvChannels === undefined ? {} : { csvChannels: options.csvChannels.join(',') }),
+      ...(options.deviceId === undefined ? {} : { deviceId: options.deviceId }),
+    },
+    {},
   );
-  const reader = new SerialReader({
-    open: () => openSerialPort({ path: portPath, baudRate: 921_600 }),
-    pipeline,
-    backoff: { baseMs: 20, capMs: 200, floorMs: 5 },
+  const agent = await startAgentRuntime(config, {
+    onWindow: (w) => windows.push(w),
+    onNotice: (n) => notices.push(n),
+    // Fast reconnects: the unplug tests wait for the replug.
+    serialBackoff: { baseMs: 20, capMs: 200, floorMs: 5 },
   });
-  reader.start();
   return {
-    pipeline,
-    reader,
+    pipeline: agent.pipeline,
+    reader: agent.reader,
     windows,
     notices,
-    samplesReceived: () => Object.values(pipeline.stats().stream.samples).reduce((a, b) => a + b, 0),
-    close: () => reader.close(),
+    samplesReceived: () => Object.values(agent.stats().ingest.stream.samples).reduce((a, b) => a + b, 0),
+    close: () => agent.close(),
   };
 }
 
-/** Polls `cond` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. */
+/**
+ * Polls `cond` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. Superseded by
+ * test/helpers/wait.ts (one waitFor, issue #7 §4); delete once nothing imports it from here.
+ */
 export async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
