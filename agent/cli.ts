@@ -9,6 +9,8 @@ import { startAgent, type AgentRuntime } from './main.ts';
 
 export { noticeLine } from './main.ts';
 
+// `edgeloop decode` is the agent's offline decoder: the CLI reaches it through this entry point.
+export { decodeCommand } from './decode-cli.ts';
 interface CliIO {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;

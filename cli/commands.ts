@@ -54,7 +54,7 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
   },
   decode: {
     summary: 'decode a captured serial byte stream',
-    load: () => import('../agent/decode-cli.ts').then((m) => m.decodeCommand),
+    load: () => import('../agent/cli.ts').then((m) => m.decodeCommand),
   },
   collector: {
     summary: 'run the collector',
