@@ -1,13 +1,14 @@
 // The registry over a real socket, where inject() cannot show it: a refused push is answered from its
 // headers alone, before any of its (declared 100 MiB) body is sent, and the connection is closed instead
-// of drained; an over-limit Content-Length is 413 the same way; a busy port is a coded error; and the
-// server timeouts are set.
+// of drained; an over-limit Content-Length is 413 the same way; a busy port is a coded error; the
+// server timeouts are set; and client errors (a timeout among them) get JSON codes.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { generateSigningKeyPair } from '../../shared/bundle/signing.ts';
 import { EdgeloopError } from '../../shared/errors.ts';
@@ -128,4 +129,33 @@ test('server timeouts are set (none is left at "never")', async (t) => {
   assert.equal(s.requestTimeout, HTTP_TIMEOUTS.requestTimeoutMs);
   assert.equal(s.keepAliveTimeout, HTTP_TIMEOUTS.keepAliveTimeoutMs);
   assert.equal(s.timeout, HTTP_TIMEOUTS.connectionTimeoutMs);
+});
+
+test('a client error (request timeout, oversized head, garbage) is answered with a stable JSON code', async (t) => {
+  const server = await start(t);
+  // Node raises these as 'clientError' on the server; a PassThrough stands in for the socket, so the test
+  // does not wait out a real timeout.
+  const answer = (code: string): Promise<string> => {
+    const socket = new PassThrough();
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    const done = new Promise<string>((resolve) =>
+      socket.on('close', () => {
+        resolve(text);
+      }),
+    );
+    server.app.server.emit('clientError', Object.assign(new Error(code), { code }), socket);
+    return done;
+  };
+  const timeout = await answer('ERR_HTTP_REQUEST_TIMEOUT');
+  assert.match(timeout, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+  assert.match(timeout, /"code":"EDGELOOP_ERR_HTTP_TIMEOUT"/);
+  assert.match(
+    await answer('HPE_HEADER_OVERFLOW'),
+    /^HTTP\/1\.1 431 [^]*"code":"EDGELOOP_ERR_HTTP_BAD_REQUEST"/,
+  );
+  assert.match(
+    await answer('HPE_INVALID_METHOD'),
+    /^HTTP\/1\.1 400 [^]*"code":"EDGELOOP_ERR_HTTP_BAD_REQUEST"/,
+  );
 });
