@@ -264,3 +264,20 @@ export function signTestBundle(key: SigningKeyPair, b: TestBundleInput): SignedB
   if (!r.ok) throw new Error(r.message);
   return r.value;
 }
+
+export interface GoldenBundleInput extends Omit<TestBundleInput, 'golden'> {
+  /** Rows the golden cases run (input "features", float32 [1, F]). */
+  readonly goldenRows: readonly (readonly number[] | Float32Array)[];
+  /** The model the golden outputs come from. Default `model`; another one makes a bundle that fails. */
+  readonly goldenModel?: Uint8Array;
+  /** Add this to every golden probability, so the model no longer reproduces them. */
+  readonly goldenShift?: number;
+}
+
+/** goldenFor + shiftGolden + signTestBundle: a signed bundle whose golden file comes from running it. */
+export async function signGoldenBundle(key: SigningKeyPair, b: GoldenBundleInput): Promise<SignedBundle> {
+  const { goldenRows, goldenModel, goldenShift, ...rest } = b;
+  const golden = await goldenFor(goldenModel ?? b.model, goldenRows);
+  if (goldenShift !== undefined) shiftGolden(golden, 'probabilities', goldenShift);
+  return signTestBundle(key, { ...rest, golden });
+}

@@ -15,21 +15,14 @@ import { ModelManager } from '../../agent/models/manager.ts';
 import type { ModelStateReport } from '../../agent/models/report.ts';
 import type { SignedBundle } from '../../shared/bundle/build.ts';
 import { sha256Hex, type SigningKeyPair } from '../../shared/bundle/signing.ts';
-import { encodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { encodeBundleArchive } from '../../shared/platform/tar.ts';
 import { createFeaturePipeline } from '../../shared/features/pipeline.ts';
 import type { ModelCommandPayload } from '../../shared/mqtt/schemas.ts';
 import { uniform } from '../../shared/random.ts';
 import type { ChannelWindow, Window } from '../../shared/samples.ts';
 import { channelNames, referenceSensors } from '../../shared/sensors.ts';
 import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
-import {
-  goldenFor,
-  shiftGolden,
-  signTestBundle,
-  sineReference,
-  softmaxIo,
-  softmaxOnnx,
-} from '../helpers/onnx-fixture.ts';
+import { signGoldenBundle, sineReference, softmaxIo, softmaxOnnx } from '../helpers/onnx-fixture.ts';
 
 export const sensors = referenceSensors;
 export const pipeline = createFeaturePipeline();
@@ -96,18 +89,13 @@ export interface BundleOptions {
   readonly goldenShift?: number;
 }
 
-export async function makeModelBundle(key: SigningKeyPair, o: BundleOptions = {}): Promise<SignedBundle> {
-  const model = seededModel(o.seed ?? 7);
-  const golden = await goldenFor(
-    model,
-    [1, 2].map((seed) => pipeline.compute(makeWindow(0, seed), sensors)),
-  );
-  if (o.goldenShift !== undefined) shiftGolden(golden, 'probabilities', o.goldenShift);
-  return signTestBundle(key, {
+export function makeModelBundle(key: SigningKeyPair, o: BundleOptions = {}): Promise<SignedBundle> {
+  return signGoldenBundle(key, {
     name: o.name ?? 'pump-condition',
     version: o.version ?? '1.0.0',
-    model,
-    golden,
+    model: seededModel(o.seed ?? 7),
+    goldenRows: [1, 2].map((seed) => pipeline.compute(makeWindow(0, seed), sensors)),
+    ...(o.goldenShift === undefined ? {} : { goldenShift: o.goldenShift }),
     io: softmaxIo(WIDTH, LABELS.length),
     labels: LABELS,
     reference,

@@ -9,16 +9,9 @@ import { join } from 'node:path';
 import type { SignedBundle } from '../../shared/bundle/build.ts';
 import type { IoSignature } from '../../shared/bundle/manifest.ts';
 import { generateSigningKeyPair, type SigningKeyPair } from '../../shared/bundle/signing.ts';
-import { encodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { encodeBundleArchive } from '../../shared/platform/tar.ts';
 import { createRegistryServer, type RegistryServer } from '../../collector/registry/server.ts';
-import {
-  goldenFor,
-  shiftGolden,
-  signTestBundle,
-  sineReference,
-  softmaxIo,
-  softmaxOnnx,
-} from '../helpers/onnx-fixture.ts';
+import { signGoldenBundle, sineReference, softmaxIo, softmaxOnnx } from '../helpers/onnx-fixture.ts';
 
 export const FEATURES = 3;
 export const CLASSES = ['normal', 'imbalance'] as const;
@@ -50,19 +43,19 @@ const ref = sineReference(
   200,
 );
 
-export async function makeBundle(key: SigningKeyPair, options: BundleOptions = {}): Promise<SignedBundle> {
+export function makeBundle(key: SigningKeyPair, options: BundleOptions = {}): Promise<SignedBundle> {
   const real = tinyOnnx();
-  const golden = await goldenFor(real, [
-    [0.1, 0.2, 0.3],
-    [1, -1, 0.5],
-    [-2, 0.5, 3],
-  ]);
-  if (options.goldenShift !== undefined) shiftGolden(golden, 'probabilities', options.goldenShift);
-  return signTestBundle(key, {
+  return signGoldenBundle(key, {
     name: options.name ?? 'pump-condition',
     version: options.version ?? '1.0.0',
     model: options.modelBytes ?? real,
-    golden,
+    goldenModel: real,
+    goldenRows: [
+      [0.1, 0.2, 0.3],
+      [1, -1, 0.5],
+      [-2, 0.5, 3],
+    ],
+    ...(options.goldenShift === undefined ? {} : { goldenShift: options.goldenShift }),
     io: options.io ?? tinyIo,
     labels: CLASSES,
     reference: ref,
