@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
+import { PROTOCOL_VERSION } from '../shared/serial/frames.ts';
 import { formatWindowLine } from './ingest/format.ts';
 import { IngestPipeline } from './ingest/pipeline.ts';
 import { CaptureSummary } from './ingest/summary.ts';
@@ -21,8 +22,12 @@ const help = `edgeloop decode: decode a captured serial byte stream and summaris
 Usage: edgeloop decode <file|-> [options]
 
 Reads a capture (e.g. from \`edgeloop sim --out capture.bin\` or \`cat /dev/ttyUSB0 > capture.bin\`), decodes
-binary frames or CSV lines like the agent does, and prints: frames, samples per sensor, CRC errors, resyncs,
-gaps, integrity flags and per-channel statistics.
+binary frames or CSV lines like the agent does, and prints: frames, samples per sensor, dropped frames by
+code, resyncs, gaps, integrity flags and per-channel statistics.
+
+Exit codes: 0 when something valid was decoded (also when stdout closes early, e.g. \`| head\`); 1 when
+nothing was (the message on stderr says what was found: invalid frames by code, or the protocol version the
+device speaks); 2 for bad options.
 
 Options:
   --json                 print the summary as JSON
@@ -43,6 +48,13 @@ const options = {
   'csv-rate-hz': { type: 'string' },
 } as const;
 
+export interface DecodeResult {
+  readonly summary: CaptureSummary;
+  readonly pipeline: IngestPipeline;
+  /** Protocol versions of intact frames this decoder does not speak, with how many frames had each. */
+  readonly foreignVersions: ReadonlyMap<number, number>;
+}
+
 export async function decodeStream(
   input: Readable,
   opts: {
@@ -52,8 +64,11 @@ export async function decodeStream(
     /** CSV captures carry no arrival times: lines are spaced 1/csvRateHz apart. Default 1000. */
     csvRateHz?: number;
     onWindowLine?: (s: string) => void;
+    /** Checked before each chunk: true stops decoding (the reader of stdout went away). */
+    stopped?: () => boolean;
   },
-): Promise<{ summary: CaptureSummary; pipeline: IngestPipeline }> {
+): Promise<DecodeResult> {
+  const foreignVersions = new Map<number, number>();
   const summary = new CaptureSummary();
   // Capture replay: CSV arrival times are not in the file, so lines are spaced at the rate the user gives.
   const stepUs = 1e6 / (opts.csvRateHz ?? 1000);
@@ -69,10 +84,52 @@ export async function decodeStream(
       summary.add(w);
       opts.onWindowLine?.(formatWindowLine(w));
     },
+    (n) => {
+      if (n.kind !== 'invalidFrame' || n.code !== 'EDGELOOP_ERR_PROTOCOL_VERSION') return;
+      const v = Number(/protocol v(\d+)/.exec(n.message)?.[1] ?? Number.NaN);
+      if (Number.isInteger(v)) foreignVersions.set(v, (foreignVersions.get(v) ?? 0) + 1);
+    },
   );
-  for await (const chunk of input) pipeline.push(chunk as Buffer);
+  // Breaking out of for-await destroys the input stream, which is what a stopped decode wants.
+  for await (const chunk of input) {
+    if (opts.stopped?.() === true) break;
+    pipeline.push(chunk as Buffer);
+  }
   pipeline.flush();
-  return { summary, pipeline };
+  return { summary, pipeline, foreignVersions };
+}
+
+/** Why nothing valid was decoded, or null when something was. */
+export function nothingDecoded(r: DecodeResult): string | null {
+  const st = r.pipeline.stats();
+  if (st.mode === 'csv') {
+    if (st.csv.lines > st.csv.badLines) return null;
+    return `no valid CSV lines: ${st.csv.lines} line(s), all malformed (${st.csv.overlongLines} over-long)`;
+  }
+  if (st.decoder.frames > 0) return null;
+  if (st.mode === null) {
+    return st.decoder.bytes === 0
+      ? 'the input is empty'
+      : `no valid frames: ${st.decoder.bytes} byte(s), too few to tell binary from CSV`;
+  }
+  const byCode = Object.entries(st.decoder.invalid)
+    .map(([code, n]) => `${code.replace('EDGELOOP_ERR_', '')} ${n}`)
+    .join(', ');
+  const versions = [...r.foreignVersions.entries()].map(([v, n]) => `v${v} (${n} frame(s))`).join(', ');
+  if (versions !== '' && st.decoder.invalidTotal === st.decoder.invalid.EDGELOOP_ERR_PROTOCOL_VERSION) {
+    return `no valid frames: every intact frame speaks serial protocol ${versions}, this decoder supports v${PROTOCOL_VERSION}; update edgeloop or the firmware`;
+  }
+  return (
+    `no valid frames in ${st.decoder.bytes} byte(s): ${st.decoder.invalidTotal} invalid` +
+    `${byCode === '' ? '' : ` (${byCode})`}${versions === '' ? '' : `; protocol versions seen: ${versions}`}` +
+    '; is this a capture of the serial port, at the right baud rate?'
+  );
+}
+
+/** A closed stdout (`| head`) is a normal end, not an error. */
+function isClosedPipe(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END';
 }
 
 export const decodeCommand = {
@@ -97,21 +154,49 @@ export const decodeCommand = {
     const csvRateHz = Number(args.values['csv-rate-hz'] ?? 1000);
     if (!(csvRateHz > 0 && csvRateHz <= 1e6))
       throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', 'csv-rate-hz: a rate in Hz above 0');
+    // The reader of stdout may go away (`| head`): stop decoding and end quietly with 0. The listener stays
+    // attached, so an EPIPE reported after we return cannot become an uncaught 'error' either.
+    const stdout = { closed: false };
+    io.stdout.on('error', (err) => {
+      if (!isClosedPipe(err)) throw err;
+      stdout.closed = true;
+    });
+    const out = (s: string): void => {
+      if (stdout.closed) return;
+      try {
+        io.stdout.write(s);
+      } catch (err) {
+        if (!isClosedPipe(err)) throw err;
+        stdout.closed = true;
+      }
+    };
     try {
-      const { summary, pipeline } = await decodeStream(input, {
+      const result = await decodeStream(input, {
         mode: mode as 'auto',
         windowMs,
         csvRateHz,
+        stopped: () => stdout.closed,
         ...(csv === undefined ? {} : { csvChannels: csv.split(',').map((s) => s.trim()) }),
-        ...(args.values.windows === true ? { onWindowLine: (s: string) => io.stdout.write(`${s}\n`) } : {}),
+        ...(args.values.windows === true
+          ? {
+              onWindowLine: (s: string) => {
+                out(`${s}\n`);
+              },
+            }
+          : {}),
       });
+      if (stdout.closed) return 0;
+      const { summary, pipeline } = result;
       const stats = pipeline.stats();
-      io.stdout.write(
+      out(
         args.values.json === true
           ? `${JSON.stringify(summary.toJSON(stats), null, 2)}\n`
           : summary.toText(stats),
       );
-      return 0;
+      const empty = nothingDecoded(result);
+      if (empty === null) return 0;
+      io.stderr.write(`edgeloop decode: ${path}: ${empty} [EDGELOOP_ERR_DECODE_EMPTY]\n`);
+      return 1;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (typeof e.code === 'string' && e.code.startsWith('E'))

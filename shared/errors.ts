@@ -36,6 +36,8 @@ export const errorCatalogue = {
   EDGELOOP_ERR_SCENARIO_NOT_FOUND: 'No bundled scenario or file has that name. Run `edgeloop sim --list`.',
   EDGELOOP_ERR_PTY: 'A virtual serial port could not be created. Install socat (apt-get install socat).',
   EDGELOOP_ERR_INPUT_READ: 'The input file could not be read.',
+  EDGELOOP_ERR_DECODE_EMPTY:
+    'The input held no valid frame or CSV line. The message says what was found instead (invalid frames by code, or the protocol version the device speaks); check that the file is a capture of the serial port at the right baud rate.',
   // Feature pipeline (docs/features.md).
   EDGELOOP_ERR_FEATURE_PIPELINE_UNKNOWN:
     'The model needs a feature pipeline version this edgeloop build does not implement. Upgrade the agent or retrain the model.',

@@ -83,6 +83,10 @@ export class CaptureSummary {
 
   toJSON(stats: IngestStats): Record<string, unknown> {
     return {
+      // Every frame not used, by code: invalid on the wire (decoder) or intact but unusable (stream).
+      droppedByCode: droppedByCode(stats),
+      samplesDroppedByCode: stats.stream.samplesDropped,
+      unknownFrameTypes: stats.stream.framesUnknownType,
       device: this.device ?? null,
       mode: stats.mode,
       bytes: stats.decoder.bytes,
@@ -115,6 +119,9 @@ export class CaptureSummary {
     lines.push(
       `frames          ${stats.decoder.frames} valid, ${stats.decoder.invalidTotal} invalid (CRC ${String(j.crcErrors)}), ${stats.decoder.resyncs} resyncs`,
     );
+    const dropped = Object.entries(droppedByCode(stats));
+    if (dropped.length > 0)
+      lines.push(`dropped         ${dropped.map(([code, n]) => `${code} ${n}`).join(', ')}`);
     lines.push(
       `loss            ${stats.stream.framesMissing} frames missing by seq, ${stats.stream.samplesLostTotal} samples lost by index`,
     );
@@ -151,4 +158,12 @@ export class CaptureSummary {
     }
     return lines.join('\n') + '\n';
   }
+}
+
+/** Frames not used, by error code: the decoder's invalid frames plus the intact frames the stream dropped. */
+export function droppedByCode(stats: IngestStats): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of [stats.decoder.invalid, stats.stream.framesDropped])
+    for (const [code, n] of Object.entries(m)) if (n > 0) out[code] = (out[code] ?? 0) + n;
+  return out;
 }
