@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { writeBundleContents } from '../collector/index.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { lineageLibraries } from '../shared/platform/package-info.ts';
-import { encodeBundleArchive } from '../shared/bundle/tar.ts';
+import { encodeBundleArchive } from '../shared/platform/tar.ts';
 import { metricsSchema, type Metrics } from '../shared/bundle/manifest.ts';
 import type { CliIO } from './commands.ts';
 import { type Client, enc, Refused, type Values, type VersionJson } from './registry-client.ts';

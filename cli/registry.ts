@@ -7,7 +7,7 @@
 import { readBundle, readTrustedKeys, verifyBundleDir, writeBundleContents } from '../collector/index.ts';
 import { parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
-import { decodeBundleArchive, encodeBundleArchive } from '../shared/bundle/tar.ts';
+import { decodeBundleArchive, encodeBundleArchive } from '../shared/platform/tar.ts';
 import { verifyBundle } from '../shared/bundle/verify.ts';
 import type { Command, CliIO } from './commands.ts';
 import { pushOnnx } from './registry-byo.ts';

@@ -4,7 +4,7 @@
 // active model, so nothing is served that was not verified in this process.
 
 import { sha256Hex, type TrustedKey } from '../../shared/bundle/signing.ts';
-import { decodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { decodeBundleArchive } from '../../shared/platform/tar.ts';
 import { decodeManifestBytes, verifyBundle, type BundleContents } from '../../shared/bundle/verify.ts';
 import { modelFile, type Manifest } from '../../shared/bundle/manifest.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';

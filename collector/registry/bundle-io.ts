@@ -15,10 +15,10 @@ import {
 import { encodeSignature, trustedKeySet, type BundleSignature } from '../../shared/bundle/signing.ts';
 import {
   DEFAULT_ARCHIVE_LIMITS,
-  decodeBundleArchive,
-  encodeBundleArchive,
+  readBundleArchiveFile,
+  writeBundleArchiveFile,
   type ArchiveLimits,
-} from '../../shared/bundle/tar.ts';
+} from '../../shared/platform/tar.ts';
 import {
   checkFiles,
   verifyBundle,
@@ -166,18 +166,8 @@ export async function writeBundleArchive(
   contents: BundleContents,
   options: { mtimeSec?: number } = {},
 ): Promise<Result<void>> {
-  const gzip = /\.(gz|tgz)$/i.test(file);
-  const bytes = encodeBundleArchive(contents, {
-    gzip,
-    ...(options.mtimeSec === undefined ? {} : { mtimeSec: options.mtimeSec }),
-  });
-  try {
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, bytes, { flag: 'wx' });
-  } catch (err) {
-    return fail('EDGELOOP_ERR_BUNDLE_WRITE', `cannot write ${file}: ${errText(err)}`);
-  }
-  return ok(undefined);
+  // Streamed entry by entry through node-tar (shared/platform/tar.ts).
+  return writeBundleArchiveFile(file, contents, options);
 }
 
 /** Reads a .tar or .tar.gz bundle file. */
@@ -185,17 +175,8 @@ export async function readBundleArchive(
   file: string,
   limits: ArchiveLimits = {},
 ): Promise<Result<BundleContents>> {
-  const maxBytes = limits.maxBytes ?? DEFAULT_ARCHIVE_LIMITS.maxBytes;
-  let bytes: Uint8Array;
-  try {
-    const st = await lstat(file);
-    if (st.size > maxBytes)
-      return fail('EDGELOOP_ERR_BUNDLE_TOO_LARGE', `${file} is larger than ${maxBytes} bytes`);
-    bytes = new Uint8Array(await readFile(file));
-  } catch (err) {
-    return fail('EDGELOOP_ERR_INPUT_READ', `cannot read ${file}: ${errText(err)}`);
-  }
-  return decodeBundleArchive(bytes, limits);
+  // Streamed: the limits stop an oversized or bomb archive at its first bad header.
+  return readBundleArchiveFile(file, limits);
 }
 
 /** Reads a bundle from a directory or a tarball, whichever the path is. */

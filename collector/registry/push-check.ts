@@ -10,7 +10,7 @@ import { replayGolden } from '../../shared/platform/golden.ts';
 import { ioProblems, labelCountProblem } from '../../shared/bundle/io-check.ts';
 import { modelFile, type Manifest } from '../../shared/bundle/manifest.ts';
 import type { TrustedKey } from '../../shared/bundle/signing.ts';
-import { decodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { decodeBundleArchive } from '../../shared/platform/tar.ts';
 import { verifyBundle, type BundleContents, type VerifiedBundle } from '../../shared/bundle/verify.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
 import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Manifest } from '../../shared/bundle/manifest.ts';
 import { MANIFEST_FILE, SIGNATURE_FILE } from '../../shared/bundle/manifest.ts';
 import { trustedKeySet, type TrustedKey } from '../../shared/bundle/signing.ts';
-import { encodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { encodeBundleArchive } from '../../shared/platform/tar.ts';
 import { fail, ok, type Failure } from '../../shared/errors.ts';
 import { openSqliteDatabase } from '../../shared/platform/sqlite.ts';
 import { openBlobStore, type BlobStore } from './blob-store.ts';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { loadOnnxSession, type OnnxSession } from '../../shared/platform/onnx.ts';
 import { modelStatePayload, type ModelStateReport } from '../../agent/models/report.ts';
 import { generateSigningKeyPair, sha256Hex } from '../../shared/bundle/signing.ts';
-import { encodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { encodeBundleArchive } from '../../shared/platform/tar.ts';
 import {
   archiveOf,
   installCommand,

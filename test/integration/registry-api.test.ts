@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { decodeBundleArchive } from '../../shared/platform/tar.ts';
 import { verifyBundle } from '../../shared/bundle/verify.ts';
 import { createRegistryServer } from '../../collector/registry/server.ts';
 import { archiveOf, makeBundle, push, startHarness, WRITE_TOKEN } from './registry-fixture.ts';

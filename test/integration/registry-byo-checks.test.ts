@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { registryCommand } from '../../cli/registry.ts';
 import { packageOnnxModel } from '../../collector/registry/byo.ts';
 import { createSignedBundle } from '../../shared/bundle/build.ts';
-import { encodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { encodeBundleArchive } from '../../shared/platform/tar.ts';
 import { loadOnnxSession } from '../../shared/platform/onnx.ts';
 import { createFeaturePipeline, featurePipelineId } from '../../shared/features/pipeline.ts';
 import { referenceSensors } from '../../shared/sensors.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SignedBundle } from '../../shared/bundle/build.ts';
 import { generateSigningKeyPair } from '../../shared/bundle/signing.ts';
-import { encodeBundleArchive } from '../../shared/bundle/tar.ts';
+import { encodeBundleArchive } from '../../shared/platform/tar.ts';
 import type { BundleContents } from '../../shared/bundle/verify.ts';
 import {
   archiveOf,

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { generateSigningKeyPair } from '../../shared/bundle/signing.ts';
-import { decodeBundleArchive, decodeTar, encodeBundleArchive, encodeTar } from '../../shared/bundle/tar.ts';
 import {
   readBundle,
   readTrustedKeys,
@@ -31,55 +30,7 @@ function hasTar(): boolean {
   return spawnSync('tar', ['--version']).status === 0;
 }
 
-test('tar encode/decode round-trips files, including empty and block-sized ones', () => {
-  const entries = new Map<string, Uint8Array>([
-    ['a.bin', new Uint8Array(0)],
-    ['dir/b.bin', new Uint8Array(512).fill(7)],
-    ['dir/sub/c.bin', new Uint8Array(513).map((_, i) => i & 0xff)],
-  ]);
-  const tar = encodeTar(entries);
-  assert.equal(tar.byteLength % 512, 0);
-  const back = decodeTar(tar);
-  assert.ok(back.ok, back.ok ? '' : back.message);
-  assert.deepEqual([...back.value.keys()].sort(), [...entries.keys()].sort());
-  for (const [k, v] of entries) assert.deepEqual(back.value.get(k), v);
-  assert.deepEqual(encodeTar(entries), tar, 'deterministic bytes');
-});
-
-test('a corrupted tar header is EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID; a truncated one too', () => {
-  const tar = encodeTar(new Map([['a', new Uint8Array(3)]]));
-  const bad = Uint8Array.from(tar);
-  bad[0] = 0x62; // name byte changes, checksum no longer matches
-  const r = decodeTar(bad);
-  assert.equal(r.ok ? 'ok' : r.code, 'EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID');
-  const cut = decodeTar(tar.subarray(0, 512));
-  assert.equal(cut.ok ? 'ok' : cut.code, 'EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID');
-});
-
-test('bundle archives round-trip as .tar and .tar.gz and still verify', () => {
-  const b = fixtureBundle(signer.privateKeyPem);
-  for (const gzip of [false, true]) {
-    const bytes = encodeBundleArchive(b.contents, { gzip });
-    assert.equal(bytes[0] === 0x1f && bytes[1] === 0x8b, gzip);
-    const back = decodeBundleArchive(bytes);
-    assert.ok(back.ok, back.ok ? '' : back.message);
-    assert.deepEqual(back.value.manifest, b.contents.manifest);
-    assert.deepEqual(back.value.signature, b.contents.signature);
-    assert.deepEqual(new Map([...back.value.files].sort()), new Map([...b.contents.files].sort()));
-  }
-});
-
-test('archive limits bound file count and expanded size', () => {
-  const b = fixtureBundle(signer.privateKeyPem);
-  const few = decodeBundleArchive(encodeBundleArchive(b.contents), { maxFiles: 2 });
-  assert.equal(few.ok ? 'ok' : few.code, 'EDGELOOP_ERR_BUNDLE_TOO_LARGE');
-  const bomb = encodeBundleArchive(
-    { ...b.contents, files: new Map([['big.bin', new Uint8Array(1 << 20)]]) },
-    { gzip: true },
-  );
-  const small = decodeBundleArchive(bomb, { maxBytes: 64 * 1024 });
-  assert.equal(small.ok ? 'ok' : small.code, 'EDGELOOP_ERR_BUNDLE_TOO_LARGE');
-});
+// The tar codec itself (node-tar, shared/platform/tar.ts) is tested in bundle-tar.test.ts.
 
 test('directory write, read and verify round trip; a tampered file on disk is caught', async (t) => {
   const dir = join(await tmp(t), 'bundle');
