@@ -153,7 +153,10 @@ export class Publisher {
       this.#epoch++;
       this.#connections++;
       this.#pausedUntil = 0;
-      if (this.#o.status !== undefined) void this.#o.link.publish(this.#o.status.online('startup'));
+      // Re-published on every connect (the broker may have lost its retained copy); "reconnect" tells an
+      // operator the process did not restart, only its connection (issue #8 §2).
+      const reason = this.#connections === 1 ? 'startup' : 'reconnect';
+      if (this.#o.status !== undefined) void this.#o.link.publish(this.#o.status.online(reason));
       this.#o.outbox.linkUp();
       this.#o.observer?.connection?.(true);
       this.#pump();

@@ -52,7 +52,8 @@ export class StatusReporter {
     return this.#facts;
   }
 
-  online(reason: 'startup' | 'update' = 'startup'): StatusMessage {
+  /** startup: first connection of this run; reconnect: every later one; update: model or firmware changed. */
+  online(reason: 'startup' | 'reconnect' | 'update' = 'startup'): StatusMessage {
     return this.#build('online', reason, this.#o.sequence.next());
   }
 

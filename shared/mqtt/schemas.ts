@@ -83,11 +83,15 @@ export const telemetrySchema = z.object({
 });
 export type TelemetryPayload = z.infer<typeof telemetrySchema>;
 
-/** Retained; the last will carries state "offline", reason "lwt" and msgSeq 0. */
+/**
+ * Retained; the last will carries state "offline", reason "lwt" and msgSeq 0. Its tsMs is the time of the
+ * CONNECT that armed it (MQTT-3.1.2-8 fixes the will then), so receivers date a will by its arrival.
+ * "reconnect": online again after a lost connection, same run (issue #8 §2).
+ */
 export const statusSchema = z.object({
   ...envelopeShape,
   state: z.enum(['online', 'offline']),
-  reason: z.enum(['startup', 'shutdown', 'lwt', 'update']),
+  reason: z.enum(['startup', 'reconnect', 'shutdown', 'lwt', 'update']),
   model: modelRefSchema.nullable(),
   firmwareVersion: z.string().nullable(),
   agentVersion: z.string().min(1),
