@@ -3,7 +3,7 @@
 // and how to report it, the stack only with --debug. Node's own error codes (err.code, err.syscall,
 // err.path) are the API we read here, never the message text.
 
-import type { ErrorCode } from '../shared/errors.ts';
+import { errorCatalogue, type ErrorCode } from '../shared/errors.ts';
 
 /** How main() reports an unexpected exception. */
 export type Unexpected =
@@ -77,3 +77,8 @@ export function classifyUnexpected(err: unknown): Unexpected {
 /** The hint printed after an unexpected error, so the report carries what we need. */
 export const REPORT_HINT =
   'this is a bug in edgeloop: rerun with --debug for the stack trace and report it with the command line';
+
+/** True when `s` is a code of the catalogue (e.g. one a registry reply or a subcommand's output carried). */
+export function isErrorCode(s: unknown): s is ErrorCode {
+  return typeof s === 'string' && Object.hasOwn(errorCatalogue, s);
+}

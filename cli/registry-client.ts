@@ -1,7 +1,12 @@
 // HTTP client side of `edgeloop registry` (docs/registry-api.md): the bearer-token client, refusals carrying
 // the server's EDGELOOP_ERR_* code, and the small helpers every subcommand shares.
-import { EdgeloopError, errorCatalogue } from '../shared/errors.ts';
+import { z } from 'zod';
+import { registryServeDefaults } from '../collector/index.ts';
+import { boolOption, listOption } from '../shared/config.ts';
+import { EdgeloopError, errorCatalogue, type ErrorCode } from '../shared/errors.ts';
+import { loadConfig } from '../shared/platform/config.ts';
 import type { CliIO } from './commands.ts';
+import { isErrorCode } from './errors.ts';
 
 export const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:8470';
 
@@ -11,7 +16,7 @@ export type Values = Record<string, string | boolean | string[] | undefined>;
 /** A refusal from the server or a local check: printed with its code, exit 1. */
 export class Refused extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly reasons: readonly string[] = [],
   ) {
@@ -25,12 +30,75 @@ export interface Client {
   bytes(method: string, path: string): Promise<Uint8Array>;
 }
 
-/** A client for --url (or EDGELOOP_REGISTRY_URL) with --token (or EDGELOOP_REGISTRY_TOKEN). */
-export function createRegistryClient(values: Values, env: CliIO['env']): Client {
-  const base = (
-    typeof values.url === 'string' ? values.url : (env.EDGELOOP_REGISTRY_URL ?? DEFAULT_REGISTRY_URL)
-  ).replace(/\/+$/, '');
-  const token = typeof values.token === 'string' ? values.token : env.EDGELOOP_REGISTRY_TOKEN;
+/**
+ * The code for a refusal without one of ours in the body (a proxy, another server, an older registry):
+ * by HTTP status, so the user still gets a stable code; the message keeps the status line.
+ */
+export function statusCode(status: number): ErrorCode {
+  if (status === 401) return 'EDGELOOP_ERR_REGISTRY_UNAUTHORIZED';
+  if (status === 403) return 'EDGELOOP_ERR_REGISTRY_FORBIDDEN';
+  if (status === 404) return 'EDGELOOP_ERR_HTTP_NOT_FOUND';
+  if (status === 405) return 'EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED';
+  if (status === 413) return 'EDGELOOP_ERR_HTTP_BODY_TOO_LARGE';
+  if (status === 408 || status === 504) return 'EDGELOOP_ERR_HTTP_TIMEOUT';
+  if (status >= 500) return 'EDGELOOP_ERR_HTTP_INTERNAL';
+  if (status >= 400) return 'EDGELOOP_ERR_HTTP_BAD_REQUEST';
+  return 'EDGELOOP_ERR_REGISTRY_UNREACHABLE';
+}
+
+/**
+ * Options every client subcommand shares (STYLE.md habit 8): flag, EDGELOOP_* variable, --config file key
+ * (the names below), one schema, frozen. Subcommand arguments (--to, --reason, ...) stay flags only.
+ */
+export const registryClientDefaults = {
+  /** Registry base URL; flag --url. */
+  registryUrl: DEFAULT_REGISTRY_URL,
+  /** Bearer token ('' = none; writes always need one); flag --token. */
+  registryToken: '',
+  /** Print the server's JSON instead of a table. */
+  json: false,
+  /** Pinned public key files (PEM) that pull and verify check signatures against; flag --trusted-key. */
+  trustedKeys: [] as readonly string[],
+};
+
+const clientSchema = z
+  .object({
+    registryUrl: z.string().regex(/^https?:\/\/[^/]/, 'must be an http(s) URL, e.g. http://127.0.0.1:8470'),
+    registryToken: z.string(),
+    json: boolOption,
+    trustedKeys: listOption,
+  })
+  .strict();
+
+export type RegistryClientConfig = Readonly<z.output<typeof clientSchema>>;
+
+const envName = (key: string): string => `EDGELOOP_${key.replace(/([A-Z])/g, '_$1').toUpperCase()}`;
+// `registry serve` reads these from the same environment (a host often runs both): not typos here.
+const serveVariables = Object.keys(registryServeDefaults)
+  .filter((k) => !(k in registryClientDefaults))
+  .map(envName);
+
+/** The client options from flags, EDGELOOP_* variables and --config; validated and frozen. */
+export function loadRegistryClientConfig(values: Values, env: CliIO['env']): RegistryClientConfig {
+  const flags: Record<string, unknown> = {};
+  if (typeof values.url === 'string') flags.registryUrl = values.url;
+  if (typeof values.token === 'string') flags.registryToken = values.token;
+  if (values.json === true) flags.json = true;
+  if (Array.isArray(values['trusted-key'])) flags.trustedKeys = values['trusted-key'];
+  return loadConfig({
+    defaults: registryClientDefaults,
+    schema: clientSchema,
+    flags,
+    env,
+    envIgnore: serveVariables,
+    configFile: typeof values.config === 'string' ? values.config : undefined,
+  });
+}
+
+/** A client for the configured registry URL and token. */
+export function createRegistryClient(cfg: RegistryClientConfig): Client {
+  const base = cfg.registryUrl.replace(/\/+$/, '');
+  const token = cfg.registryToken;
   async function call(
     method: string,
     path: string,
@@ -38,7 +106,7 @@ export function createRegistryClient(values: Values, env: CliIO['env']): Client 
     type?: string,
   ): Promise<Response> {
     const headers: Record<string, string> = {};
-    if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
+    if (token !== '') headers.authorization = `Bearer ${token}`;
     if (type !== undefined) headers['content-type'] = type;
     let res: Response;
     try {
@@ -63,7 +131,7 @@ export function createRegistryClient(values: Values, env: CliIO['env']): Client 
       // not our JSON: fall back to the status line
     }
     throw new Refused(
-      e.code ?? `HTTP ${res.status}`,
+      isErrorCode(e.code) ? e.code : statusCode(res.status),
       e.message ?? `HTTP ${res.status} ${text.slice(0, 200)}`,
       e.reasons ?? [],
     );

@@ -14,12 +14,12 @@ import { pushOnnx } from './registry-byo.ts';
 import {
   createRegistryClient,
   DEFAULT_REGISTRY_URL,
+  loadRegistryClientConfig,
   enc,
   need,
   Refused,
   resolveVersion,
   table,
-  trustedKeyPaths,
   type Values,
   type VersionJson,
 } from './registry-client.ts';
@@ -44,10 +44,14 @@ Usage:
   edgeloop registry policy <model> [--min-macro-f1 <0..1>] [--max-regression <0..1>] [--require-staging-first]
   edgeloop registry history <model> [--alias staging|canary|production]
 
-Client options:
-  --url <url>       registry base URL. Env EDGELOOP_REGISTRY_URL. Default ${DEFAULT_REGISTRY_URL}.
-  --token <token>   bearer token (writes always need one). Env EDGELOOP_REGISTRY_TOKEN.
-  --json            print the server's JSON instead of a table.
+Client options (also a --config file key and an EDGELOOP_* variable; flag > variable > file > default):
+  --url <url>          [registryUrl, EDGELOOP_REGISTRY_URL] registry base URL. Default ${DEFAULT_REGISTRY_URL}.
+  --token <token>      [registryToken, EDGELOOP_REGISTRY_TOKEN] bearer token (writes always need one).
+                       Default none.
+  --json               [json, EDGELOOP_JSON] print the server's JSON instead of a table. Default false.
+  --trusted-key <pem>  [trustedKeys, EDGELOOP_TRUSTED_KEYS, a comma list] pinned public key for pull and
+                       verify; repeat for several. Default none.
+  --config <file>      JSON file of the keys above.
 
 Bring your own model (push --onnx): reads the model's I/O signature and ONNX metadata, computes the
 drift reference profile from the dataset (CSV: a header of feature names, then one row per window, in
@@ -118,14 +122,15 @@ const options = {
 } as const;
 
 async function runSub(sub: string, positionals: string[], values: Values, io: CliIO): Promise<number> {
+  // serve has its own options (registry-serve.ts); every other subcommand is a client.
+  if (sub === 'serve') return serve(values, io);
+  const cfg = loadRegistryClientConfig(values, io.env);
   const print = (value: unknown, text: () => string): number => {
-    io.stdout.write(values.json === true ? `${JSON.stringify(value, null, 2)}\n` : text());
+    io.stdout.write(cfg.json ? `${JSON.stringify(value, null, 2)}\n` : text());
     return 0;
   };
-  const c = createRegistryClient(values, io.env);
+  const c = createRegistryClient(cfg);
   switch (sub) {
-    case 'serve':
-      return serve(values, io);
     case 'push': {
       if (typeof values.onnx === 'string') return pushOnnx(c, values, io);
       const [path] = need(positionals, 1, 'push <bundle dir|.tar|.tar.gz>');
@@ -235,7 +240,7 @@ async function runSub(sub: string, positionals: string[], values: Values, io: Cl
       const tar = await c.bytes('GET', `/models/${enc(model)}/versions/${enc(version)}/bundle`);
       const contents = decodeBundleArchive(tar);
       if (!contents.ok) throw new Refused(contents.code, contents.message);
-      const keyPaths = trustedKeyPaths(values);
+      const keyPaths = cfg.trustedKeys;
       let note = 'not verified: pass --trusted-key or run `edgeloop registry verify`';
       if (keyPaths.length > 0) {
         const keys = await readTrustedKeys(keyPaths);
@@ -253,7 +258,7 @@ async function runSub(sub: string, positionals: string[], values: Values, io: Cl
     }
     case 'verify': {
       const [path] = need(positionals, 1, 'verify <bundle dir|.tar|.tar.gz> --trusted-key <pub.pem>');
-      const keyPaths = trustedKeyPaths(values);
+      const keyPaths = cfg.trustedKeys;
       if (keyPaths.length === 0)
         throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'verify needs --trusted-key <pub.pem>');
       const keys = await readTrustedKeys(keyPaths);

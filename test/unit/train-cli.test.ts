@@ -1,4 +1,5 @@
-// `edgeloop train` option parsing, help text and the progress display (cli/train.ts, cli/progress.ts).
+// `edgeloop train` option parsing (flags, EDGELOOP_* variables, config file: cli/train-config.ts), help
+// text and the progress display (cli/progress.ts).
 // The full run is in test/e2e/train-registry.test.ts.
 
 import assert from 'node:assert/strict';
@@ -74,6 +75,58 @@ test('bad options are rejected with their codes', () => {
   assert.equal(codeOf(['--out', 'b', '--promote', 'staging']), 'EDGELOOP_ERR_USAGE');
 });
 
+test('options also come from EDGELOOP_* variables and a --config file; flag > variable > file > default', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeloop-train-config-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const file = join(dir, 'train.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      out: 'from-file',
+      trials: 3,
+      seed: 7,
+      hidden: [0, 16],
+      keyPath: 'k.pem',
+      testFraction: 0.25,
+    }),
+  );
+  const env = { EDGELOOP_DEVICES_PER_STATE: '2', EDGELOOP_SEED: '9', EDGELOOP_REGISTRY_TOKEN: 'tok' };
+  const c = parseTrainArgs(['--config', file, '--trials', '4'], env);
+  assert.ok(c !== 'help');
+  assert.equal(c.out, join(process.cwd(), 'from-file'), 'out from the file');
+  assert.equal(c.search.trials, 4, 'the flag beats the file');
+  assert.equal(c.seed, 9, 'the variable beats the file');
+  assert.equal(c.devicesPerState, 2, 'EDGELOOP_DEVICES_PER_STATE');
+  assert.equal(c.testFraction, 0.25);
+  assert.deepEqual(c.search.space, { hidden: [0, 16] });
+  assert.equal(c.keyPath, 'k.pem');
+  assert.equal(c.token, 'tok', 'EDGELOOP_REGISTRY_TOKEN is the --token variable');
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.search));
+  // Mistakes name the option: a misspelt key or variable, and a bad value from either source.
+  writeFileSync(file, JSON.stringify({ out: 'b', devicesPerStat: 2 }));
+  assert.throws(
+    () => parseTrainArgs(['--config', file]),
+    (e: unknown) =>
+      e instanceof EdgeloopError &&
+      e.code === 'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION' &&
+      /devicesPerState/.test(e.message),
+  );
+  assert.throws(
+    () => parseTrainArgs(['--out', 'b'], { EDGELOOP_TRIALS: 'lots' }),
+    (e: unknown) =>
+      e instanceof EdgeloopError && e.code === 'EDGELOOP_ERR_CONFIG_INVALID' && /^trials: /.test(e.message),
+  );
+  assert.throws(
+    () => parseTrainArgs(['--out', 'b'], { EDGELOOP_TRIAL: '3' }),
+    (e: unknown) =>
+      e instanceof EdgeloopError &&
+      e.code === 'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION' &&
+      /EDGELOOP_TRIALS/.test(e.message),
+  );
+});
+
 test('every option is in --help with its default', () => {
   for (const flag of [
     '--out',
@@ -92,6 +145,7 @@ test('every option is in --help with its default', () => {
     '--push',
     '--token',
     '--promote',
+    '--config',
   ]) {
     assert.ok(trainCommand.help.includes(flag), flag);
   }
@@ -126,7 +180,7 @@ test('run refuses a non-empty --out and a bad --key before any work', async (t) 
   assert.match(e2, /EDGELOOP_ERR_KEY_INVALID/);
   const [c3, e3] = await run(['--out', join(dir, 'new'), '--trials', 'many']);
   assert.equal(c3, 1);
-  assert.match(e3, /--trials must be an integer/);
+  assert.match(e3, /trials: .*\[EDGELOOP_ERR_CONFIG_INVALID\]/);
 });
 
 test('progress: plain lines at most once per tenth off a TTY, a redrawn bar on one', () => {
