@@ -4,21 +4,46 @@
 
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCliArgs } from '../shared/config.ts';
+import { z } from 'zod';
+import { boolOption, flagsToOptions, parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { generateSigningKeyPair } from '../shared/bundle/signing.ts';
+import { loadConfig } from '../shared/platform/config.ts';
 import type { Command, CliIO } from './commands.ts';
+import { classifyUnexpected } from './errors.ts';
+
+/** keygen's options: flag, EDGELOOP_* variable and --config key (STYLE.md habit 8). */
+export const keygenDefaults = {
+  /** Directory for the key files (created if absent). Required. */
+  out: '',
+  /** File name stem: <name>.key and <name>.pub. */
+  name: 'edgeloop-signing',
+  /** Overwrite existing key files. */
+  force: false,
+};
+
+const schema = z
+  .object({
+    out: z.string(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'must be a plain file name stem')
+      .refine((n) => !n.startsWith('.'), 'must be a plain file name stem'),
+    force: boolOption,
+  })
+  .strict();
 
 const help = `edgeloop keygen: make an Ed25519 key pair for signing model bundles
 
 Usage: edgeloop keygen --out <dir> [--name <name>] [--force]
 
-Options:
-  --out <dir>     directory for the key files (created if absent). Required.
-  --name <name>   file name stem: writes <name>.key (private, PEM PKCS#8, mode 0600)
-                  and <name>.pub (public, PEM SPKI). Default: edgeloop-signing.
-  --force         overwrite existing key files. Default: refuse.
-  -h, --help      show this help.
+Options (each also a --config file key and an EDGELOOP_* variable; flag > variable > file > default):
+  --out <dir>      [out, EDGELOOP_OUT] directory for the key files (created if absent). Required.
+  --name <name>    [name, EDGELOOP_NAME] file name stem: writes <name>.key (private, PEM PKCS#8,
+                   mode 0600) and <name>.pub (public, PEM SPKI). Default: edgeloop-signing.
+  --force          [force, EDGELOOP_FORCE] overwrite existing key files. Default: false (refuse).
+  --config <file>  JSON file of the keys above.
+  -h, --help       show this help.
 
 Prints the key id (first 16 hex digits of SHA-256 over the public key, DER SPKI), which
 manifest.sig names. Give <name>.pub to agents and the registry as a trusted key; keep
@@ -29,6 +54,7 @@ const options = {
   out: { type: 'string' },
   name: { type: 'string' },
   force: { type: 'boolean' },
+  config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -48,19 +74,18 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       io.stdout.write(help);
       return 0;
     }
-    const out = values.out;
-    if (typeof out !== 'string' || out === '')
-      throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'keygen needs --out <dir>');
-    const name = typeof values.name === 'string' ? values.name : 'edgeloop-signing';
-    if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) {
-      throw new EdgeloopError(
-        'EDGELOOP_ERR_CONFIG_INVALID',
-        `--name "${name}" must be a plain file name stem`,
-      );
-    }
+    const cfg = loadConfig({
+      defaults: keygenDefaults,
+      schema,
+      flags: flagsToOptions(values),
+      env: io.env,
+      configFile: typeof values.config === 'string' ? values.config : undefined,
+    });
+    const { out, name } = cfg;
+    if (out === '') throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'keygen needs --out <dir>');
     const keyPath = join(out, `${name}.key`);
     const pubPath = join(out, `${name}.pub`);
-    const force = values.force === true;
+    const force = cfg.force;
     if (!force) {
       for (const p of [keyPath, pubPath]) {
         if (await exists(p)) throw new EdgeloopError('EDGELOOP_ERR_KEY_EXISTS', `${p} exists`);
@@ -84,9 +109,15 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       return err.code === 'EDGELOOP_ERR_USAGE' || err.code === 'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION' ? 2 : 1;
     }
     const e = err as NodeJS.ErrnoException;
-    io.stderr.write(
-      `edgeloop keygen: cannot write keys: ${e.message}${e.code === 'EEXIST' ? ' [EDGELOOP_ERR_KEY_EXISTS]' : ''}\n`,
-    );
+    if (e.code === 'EEXIST') {
+      io.stderr.write(`edgeloop keygen: cannot write keys: ${e.message} [EDGELOOP_ERR_KEY_EXISTS]\n`);
+      return 1;
+    }
+    const u = classifyUnexpected(err);
+    // A missing or unwritable directory is the user's to fix: one coded line. Anything else is a bug,
+    // which the dispatcher reports (with the stack under --debug).
+    if (u.kind !== 'known') throw err;
+    io.stderr.write(`edgeloop keygen: cannot write keys: ${u.message} [${u.code}]\n`);
     return 1;
   }
 }

@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { loadDemoConfig } from '../../cli/demo.ts';
 import { main } from '../../cli/main.ts';
 import { commands } from '../../cli/commands.ts';
 import { handleStopSignals, STOP_GRACE_MS } from '../../cli/signals.ts';
@@ -229,4 +233,53 @@ test('stop signals: a command that ignores the abort is ended when the grace per
   source.emit('SIGTERM');
   assert.deepEqual(await code, [143]);
   assert.match(text, /still running 0\.001 s after SIGTERM; exiting/);
+});
+
+test('keygen: options from EDGELOOP_* variables and a --config file; a path under a file is EDGELOOP_ERR_PATH', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeloop-keygen-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const file = join(dir, 'keygen.json');
+  writeFileSync(file, JSON.stringify({ out: join(dir, 'keys'), name: 'from-file' }));
+  const a = io();
+  const env = { EDGELOOP_NAME: 'from-env' };
+  assert.equal(await main(['keygen', '--config', file], { ...a.io, env }), 0, a.err());
+  assert.ok(existsSync(join(dir, 'keys', 'from-env.key')), 'the variable beats the file');
+  const bad = io();
+  assert.equal(await main(['keygen', '--config', file], { ...bad.io, env: { EDGELOOP_NAME: '.hidden' } }), 1);
+  assert.match(bad.err(), /name: must be a plain file name stem.*\[EDGELOOP_ERR_CONFIG_INVALID\]/);
+  // --out below a regular file: ENOTDIR from mkdir, one coded line, no stack.
+  const blocked = io();
+  assert.equal(await main(['keygen', '--out', join(file, 'keys')], blocked.io), 1);
+  assert.match(
+    blocked.err(),
+    /^edgeloop keygen: cannot write keys: .*keygen\.json\/keys.*\(ENOTDIR, mkdir\) \[EDGELOOP_ERR_PATH\]\n$/,
+  );
+});
+
+test('demo options: flag > EDGELOOP_* variable > --config file > default', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeloop-demo-config-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  assert.deepEqual(loadDemoConfig([], {}), {
+    scenario: 'sensor-faults',
+    seed: 1,
+    durationS: 0,
+    speed: '16',
+    allWindows: false,
+  });
+  const file = join(dir, 'demo.json');
+  writeFileSync(file, JSON.stringify({ scenario: 'steady', durationS: 30, speed: 'max' }));
+  const c = loadDemoConfig(['--config', file, '--duration', '60'], {
+    EDGELOOP_SEED: '4',
+    EDGELOOP_SPEED: '2',
+  });
+  assert.deepEqual({ ...c }, { scenario: 'steady', seed: 4, durationS: 60, speed: '2', allWindows: false });
+  assert.ok(Object.isFrozen(c));
+  assert.throws(
+    () => loadDemoConfig(['--speed', 'fast'], {}),
+    (e: unknown) => e instanceof Error && /^speed: /.test(e.message),
+  );
 });
