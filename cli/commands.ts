@@ -65,6 +65,10 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'build a dataset, train, test and export a signed model bundle',
     load: () => import('./train.ts').then((m) => m.trainCommand),
   },
+  features: {
+    summary: 'write feature vectors as a CSV (from a capture, a scenario or lab data)',
+    load: () => import('./features.ts').then((m) => m.featuresCommand),
+  },
   registry: {
     summary: 'serve the model registry, or push, list, pull, verify and promote bundles',
     load: () => import('./registry.ts').then((m) => m.registryCommand),

@@ -25,6 +25,8 @@ import { labelCountProblem, probabilitiesOutput } from '../../shared/bundle/io-c
 import { sha256Hex } from '../../shared/bundle/signing.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
 import { resolveFeaturePipeline, type FeaturePipeline } from '../../shared/features/pipeline.ts';
+// The dataset file is the feature CSV that `edgeloop features` writes (one reader for both).
+export { parseFeatureCsv } from '../../shared/features/csv.ts';
 import { referenceSensors, type SensorDescriptor } from '../../shared/sensors.ts';
 import type { OnnxOutput, OnnxSessionLoader, OnnxValueInfo } from '../../shared/platform/onnx.ts';
 
@@ -251,21 +253,4 @@ export async function packageOnnxModel(
   } finally {
     await model.close();
   }
-}
-
-/** Parses a CSV dataset: a header of feature names, then one row of numbers per line. */
-export function parseFeatureCsv(text: string, name: string): Result<ByoModelInput['dataset']> {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('#'));
-  const header = lines[0];
-  if (header === undefined) return fail('EDGELOOP_ERR_INPUT_READ', `${name} is empty`);
-  const featureNames = header.split(',').map((s) => s.trim());
-  const rows: number[][] = [];
-  for (const [i, line] of lines.slice(1).entries()) {
-    const row = line.split(',').map((s) => Number(s.trim()));
-    if (row.length !== featureNames.length || row.some((v) => !Number.isFinite(v))) {
-      return fail('EDGELOOP_ERR_CSV_LINE', `${name} line ${i + 2}: expected ${featureNames.length} numbers`);
-    }
-    rows.push(row);
-  }
-  return ok({ name, featureNames, rows });
 }
