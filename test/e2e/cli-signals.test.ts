@@ -17,7 +17,9 @@ for (const [signal, code] of [
 ] as const) {
   test(`a stuck command ends (status ${code}) on a second ${signal}`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'edgeloop-signal-'));
-    t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
     const fifo = spawnSync('mkfifo', [join(dir, 'edgeloop-signing.key')]);
     assert.equal(fifo.status, 0, 'mkfifo');
 
@@ -31,7 +33,9 @@ for (const [signal, code] of [
     let stderr = '';
     child.stdout.resume();
     const exited = new Promise<[number | null, string | null]>((resolve) =>
-      child.once('exit', (c, s) => { resolve([c, s]); }),
+      child.once('exit', (c, s) => {
+        resolve([c, s]);
+      }),
     );
     const stderrMatches = (re: RegExp): Promise<void> =>
       new Promise<void>((resolve, reject) => {
@@ -42,7 +46,9 @@ for (const [signal, code] of [
           stderr += d.toString();
           check();
         });
-        void exited.then(() => { reject(new Error(`exited before ${String(re)}:\n${stderr}`)); });
+        void exited.then(() => {
+          reject(new Error(`exited before ${String(re)}:\n${stderr}`));
+        });
         check();
       });
 
@@ -58,3 +64,25 @@ for (const [signal, code] of [
     assert.match(stderr, new RegExp(`${signal} again; exiting without waiting`));
   });
 }
+
+test('a reader that has already gone (`edgeloop --help | true`) is a normal end: exit 0, no stack', async (t) => {
+  const child = spawn(process.execPath, [bin, '--help'], {
+    env: { ...process.env, EDGELOOP_FROM_SOURCE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  // Close the read end before the child writes: its first write gets EPIPE. Before the fix that was an
+  // unhandled 'error' event: exit 1 and a stack trace.
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<[number | null, string | null]>((resolve) =>
+    child.once('exit', (c, s) => {
+      resolve([c, s]);
+    }),
+  );
+  assert.deepEqual(await exited, [0, null], stderr);
+  assert.doesNotMatch(stderr, /EPIPE|\n\s+at /);
+});
