@@ -2,7 +2,8 @@
 // main.ts readable:
 //
 //  - telemetry: every inference outcome (one per window, in window order) → one telemetry message with the
-//    prediction, the feature vector, integrity flags and ingest counters → the outbox;
+//    prediction, the feature vector, integrity flags and ingest counters, plus an integrity event for each
+//    channel whose status the window changed (and an alert when one enters fail) → the outbox;
 //  - models: model commands from the device's command topic → ModelManager; every manager transition →
 //    the retained model/state topic; the active model → metrics and the retained status.
 //
@@ -25,7 +26,9 @@ import type { AgentMetrics } from './metrics.ts';
 import type { ModelManager } from './models/manager.ts';
 import { modelStatePayload, type ModelStateReport } from './models/report.ts';
 import type { Outbox } from './outbox/types.ts';
+import { AlertBuilder, raiseAlert, type AlertInput } from './publish/alerts.ts';
 import { IngestCounterTracker } from './publish/counters.ts';
+import { IntegrityEvents } from './publish/integrity-events.ts';
 import type { Publisher } from './publish/publisher.ts';
 import { RawCapture } from './publish/raw-capture.ts';
 import type { MessageSequence } from './publish/sequence.ts';
@@ -66,6 +69,9 @@ export function readerLine(serial: string, baud: number, s: ReaderState): string
 export interface TelemetryWiring {
   readonly sink: WindowSink;
   readonly counters: IngestCounterTracker;
+  readonly integrity: IntegrityEvents;
+  /** Raises an edge alert through the outbox (class alert); failures are logged once and counted there. */
+  readonly raiseAlert: (a: AlertInput) => void;
 }
 
 /** Runner outcomes → WindowSink. Without a serving model, features come from the default pipeline. */
@@ -92,9 +98,12 @@ export function wireTelemetry(o: {
           nowMs,
         })
       : undefined;
+  const alerts = new AlertBuilder({ deviceId: config.deviceId, sequence, nowMs });
+  const integrity = new IntegrityEvents({ deviceId: config.deviceId, sequence, alerts, nowMs });
   const sink = new WindowSink({
     outbox: o.outbox,
     telemetry,
+    integrity,
     ...(raw === undefined ? {} : { raw }),
     notify: () => {
       o.publisher.notify();
@@ -155,7 +164,24 @@ export function wireTelemetry(o: {
       o.log('warn', 'inference is slower than the window rate: queued windows are being dropped (counted)');
     droppedSeen = dropped;
   });
-  return { sink, counters };
+  let alertFailureLogged = false;
+  const alert = (a: AlertInput): void => {
+    const r = raiseAlert(
+      {
+        builder: alerts,
+        outbox: o.outbox,
+        notify: () => {
+          o.publisher.notify();
+        },
+      },
+      a,
+    );
+    if (!r.ok && !alertFailureLogged) {
+      alertFailureLogged = true;
+      o.log('warn', `alert not enqueued: ${r.message} [${r.code}] (further failures are counted)`);
+    }
+  };
+  return { sink, counters, integrity, raiseAlert: alert };
 }
 
 export interface ModelWiring {
@@ -192,6 +218,8 @@ export function wireModels(o: {
   readonly manager: ModelManager;
   readonly runner: InferenceRunner;
   readonly log: Log;
+  /** Edge alerts for a model update that FAILED or was ROLLED_BACK (docs/mqtt.md §alert). */
+  readonly raiseAlert?: (a: AlertInput) => void;
 }): ModelWiring {
   const { config, link, status } = o;
   const topic = (k: 'modelCommand' | 'modelState'): string => {
@@ -245,7 +273,15 @@ export function wireModels(o: {
   const report = (r: ModelStateReport): void => {
     pending = r;
     flush();
-    const level = r.state === 'FAILED' || r.state === 'ROLLED_BACK' ? 'warn' : 'info';
+    const bad = r.state === 'FAILED' || r.state === 'ROLLED_BACK';
+    const level = bad ? 'warn' : 'info';
+    if (bad)
+      o.raiseAlert?.({
+        severity: 'warning',
+        source: 'model',
+        message: `model update ${r.state === 'FAILED' ? 'failed' : 'rolled back'}${r.target === null ? '' : ` (${r.target.name}@${r.target.version})`}: ${r.reason}`,
+        ...(r.code === null ? {} : { code: r.code }),
+      });
     o.log(
       level,
       `model ${r.state}${r.target === null ? '' : ` ${r.target.name}@${r.target.version}`}: ${r.reason}${r.code === null ? '' : ` [${r.code}]`}`,

@@ -331,7 +331,18 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         ...(deps.loadSession === undefined ? {} : { loadSession: deps.loadSession }),
       });
       cleanups.push(() => manager.close());
-      models = wireModels({ config, sequence, nowMs, link, status, metrics, manager, runner, log });
+      models = wireModels({
+        config,
+        sequence,
+        nowMs,
+        link,
+        status,
+        metrics,
+        manager,
+        runner,
+        log,
+        raiseAlert: telemetry.raiseAlert,
+      });
       noticeOut = (n) => {
         telemetry.counters.onNotice(n);
         if (n.kind === 'hello') models?.hello(n.device);

@@ -1,10 +1,12 @@
-// Where a finished window becomes outbox messages: its telemetry and, when raw capture selects it, its raw
-// sample blocks, enqueued as one batch (one SQLite transaction, docs/outbox.md) and handed to the publisher.
+// Where a finished window becomes outbox messages: its telemetry, the integrity events (and fail alerts) of
+// channels whose status it changed, and, when raw capture selects it, its raw sample blocks, enqueued as one
+// batch (one SQLite transaction, docs/outbox.md) and handed to the publisher.
 // A payload that fails the shared schema is counted and never enqueued (docs/agent.md §Publishing).
 
 import { ok, type Result } from '../../shared/errors.ts';
 import type { Window } from '../../shared/samples.ts';
 import type { EnqueueReceipt, Outbox, OutboxMessage } from '../outbox/types.ts';
+import type { IntegrityEvents } from './integrity-events.ts';
 import type { RawCapture } from './raw-capture.ts';
 import type { FeatureSummary, Prediction, TelemetryBuilder, TelemetryCounters } from './telemetry.ts';
 
@@ -12,6 +14,8 @@ export interface WindowSinkOptions {
   readonly outbox: Outbox;
   readonly telemetry: TelemetryBuilder;
   readonly raw?: RawCapture;
+  /** Integrity events on status changes (docs/mqtt.md §integrity); none when absent. */
+  readonly integrity?: IntegrityEvents;
   /** Called after every successful enqueue (Publisher.notify). */
   readonly notify?: () => void;
 }
@@ -50,6 +54,8 @@ export class WindowSink {
     const t = this.#o.telemetry.build(input);
     if (t.ok) batch.push(t.value);
     else this.#invalid++;
+    const events = this.#o.integrity?.observe(input.window) ?? [];
+    batch.push(...events);
     const raw = this.#o.raw?.capture(input.window) ?? [];
     batch.push(...raw);
     if (batch.length === 0) return t.ok ? ok({ accepted: 0, refused: 0 }) : t;

@@ -169,11 +169,18 @@ export const alertSchema = z.object({
 });
 export type AlertPayload = z.infer<typeof alertSchema>;
 
-/** Sent when a channel's integrity status changes (not every window), so a broken sensor is one event. */
+/**
+ * Sent when a channel's worst integrity status changes (not every window), so a broken sensor is one event
+ * and its recovery another. `check`, `reason`, `value` and `threshold` are those of the flag behind the new
+ * status; a recovery to good names the check that had flagged the channel and has no value.
+ */
 export const integrityEventSchema = z.object({
   ...envelopeShape,
   bootId: u32,
+  /** The window whose flags changed the status: its index (as in telemetry) and device time span, µs. */
   windowIndex: count,
+  windowStartUs: z.number().optional(),
+  windowEndUs: z.number().optional(),
   channel: z.string().min(1),
   check: z.enum(integrityCheckNames),
   status: flagStatus,
