@@ -80,4 +80,15 @@ test('reconnects announce reason "reconnect"; each reconnect re-arms the will wi
   await waitFor('online after the second reconnect', () => statuses().length >= 5);
   assert.equal(statuses()[4]?.reason, 'reconnect');
   assert.deepEqual(sub.invalid, []);
+
+  // Status is retained state, published straight to the link on every connect (docs/outbox.md): a new
+  // subscriber gets the current one, not an older status replayed from anywhere.
+  const late = await Subscriber.connect(broker.url, `edgeloop/v1/devices/${deviceId}/status`);
+  t.after(() => late.close());
+  await waitFor('the retained status', () => late.of('status').length >= 1);
+  const retained = late.of('status')[0]?.payload;
+  assert.deepEqual(
+    [retained?.state, retained?.reason, retained?.msgSeq],
+    ['online', 'reconnect', statuses()[4]?.msgSeq],
+  );
 });
