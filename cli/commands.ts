@@ -7,6 +7,11 @@ export interface CliIO {
   readonly env: Record<string, string | undefined>;
   /** Resolves when the user interrupts (SIGINT/SIGTERM). */
   readonly signal: AbortSignal;
+  /**
+   * Raises the time the process waits for the command to stop after the first signal (default 10 s,
+   * cli/signals.ts) to the command's own shutdown bound. Absent in tests.
+   */
+  readonly extendStopGrace?: (ms: number) => void;
 }
 
 export interface Command {

@@ -5,7 +5,7 @@ import { main } from './main.ts';
 import { forceExit, handleStopSignals } from './signals.ts';
 
 const controller = new AbortController();
-handleStopSignals({
+const stop = handleStopSignals({
   source: process,
   controller,
   stderr: process.stderr,
@@ -24,5 +24,8 @@ const code = await main(process.argv.slice(2), {
   stderr: process.stderr,
   env: process.env,
   signal: controller.signal,
+  extendStopGrace: (ms) => {
+    stop.extendGrace(ms);
+  },
 });
 process.exitCode = code;

@@ -27,9 +27,19 @@ export interface StopSignalOptions {
   readonly graceMs?: number;
 }
 
-/** Installs the handlers; returns a function that removes them (and the grace timer). */
-export function handleStopSignals(o: StopSignalOptions): () => void {
-  const graceMs = o.graceMs ?? STOP_GRACE_MS;
+export interface StopSignalHandle {
+  /**
+   * Lets a command whose own shutdown is bounded by longer (the agent draining its outbox for up to a few
+   * --drain-timeout-ms) raise the grace period before a signal arrives. Never shortens it.
+   */
+  extendGrace(ms: number): void;
+  /** Removes the handlers and the grace timer. */
+  dispose(): void;
+}
+
+/** Installs the handlers. */
+export function handleStopSignals(o: StopSignalOptions): StopSignalHandle {
+  let graceMs = o.graceMs ?? STOP_GRACE_MS;
   let first: StopSignal | undefined;
   let timer: NodeJS.Timeout | undefined;
   const onSignal = (sig: StopSignal): void => {
@@ -56,10 +66,15 @@ export function handleStopSignals(o: StopSignalOptions): () => void {
   };
   o.source.on('SIGINT', onInt);
   o.source.on('SIGTERM', onTerm);
-  return () => {
-    clearTimeout(timer);
-    o.source.off('SIGINT', onInt);
-    o.source.off('SIGTERM', onTerm);
+  return {
+    extendGrace(ms) {
+      if (first === undefined && Number.isFinite(ms)) graceMs = Math.max(graceMs, ms);
+    },
+    dispose() {
+      clearTimeout(timer);
+      o.source.off('SIGINT', onInt);
+      o.source.off('SIGTERM', onTerm);
+    },
   };
 }
 

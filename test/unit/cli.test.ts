@@ -204,13 +204,13 @@ test('stop signals: the first aborts the command, a second exits 130/143 at once
     const controller = new AbortController();
     const exits: number[] = [];
     const stderr = new PassThrough();
-    const dispose = handleStopSignals({ source, controller, stderr, exit: (c) => exits.push(c) });
+    const handle = handleStopSignals({ source, controller, stderr, exit: (c) => exits.push(c) });
     source.emit(sig);
     assert.equal(controller.signal.aborted, true);
     assert.deepEqual(exits, [], 'the first signal leaves the command time to stop');
     source.emit(sig);
     assert.deepEqual(exits, [code]);
-    dispose();
+    handle.dispose();
     assert.equal(source.listenerCount('SIGINT') + source.listenerCount('SIGTERM'), 0);
   }
   assert.equal(STOP_GRACE_MS, 10_000);
@@ -222,17 +222,20 @@ test('stop signals: a command that ignores the abort is ended when the grace per
   let text = '';
   stderr.on('data', (d: Buffer) => (text += d.toString()));
   const exited = new EventEmitter();
-  handleStopSignals({
+  const handle = handleStopSignals({
     source,
     controller: new AbortController(),
     stderr,
     graceMs: 1,
     exit: (c) => exited.emit('exit', c),
   });
+  // A command may raise the grace to its own shutdown bound, never lower it.
+  handle.extendGrace(2);
+  handle.extendGrace(0);
   const code = once(exited, 'exit');
   source.emit('SIGTERM');
   assert.deepEqual(await code, [143]);
-  assert.match(text, /still running 0\.001 s after SIGTERM; exiting/);
+  assert.match(text, /still running 0\.002 s after SIGTERM; exiting/);
 });
 
 test('keygen: options from EDGELOOP_* variables and a --config file; a path under a file is EDGELOOP_ERR_PATH', async (t) => {
