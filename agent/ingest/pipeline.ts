@@ -8,7 +8,7 @@ import type { DeviceDescriptor } from '../../shared/sensors.ts';
 import { FrameDecoder, type DecoderCounters } from '../../shared/serial/decoder.ts';
 import { detectStreamMode, LineSplitter, type StreamMode } from '../../shared/serial/csv.ts';
 import { DeviceStream, type StreamCounters } from '../../shared/ingest/device-stream.ts';
-import { CsvStream } from '../../shared/ingest/csv-stream.ts';
+import { CsvStream, type CsvEvent } from '../../shared/ingest/csv-stream.ts';
 import { Windower } from '../../shared/windowing/windower.ts';
 
 export interface IngestOptions {
@@ -21,7 +21,11 @@ export interface IngestOptions {
   readonly csvChannels?: readonly string[];
   /** Device id for CSV mode (binary devices name themselves in HELLO). */
   readonly deviceId?: string;
-  /** Host clock in microseconds, for CSV arrival times. */
+  /**
+   * CSV line times in µs, read once per line: for replaying a capture that has no arrival times (a fake
+   * clock stepping at the line rate). Absent (live), the host clock is read once per chunk, because the
+   * lines of one read arrived together.
+   */
   readonly nowUs?: () => number;
 }
 
@@ -106,6 +110,10 @@ export class IngestPipeline {
 
   /** Closes every open window (end of a capture, or shutdown). */
   flush(): void {
+    this.csv?.endBurst((e) => {
+      if (e.kind === 'block') this.onBlock(e.block);
+      else this.onNotice(e);
+    });
     if (this.windower !== undefined) this.emitWindows(this.windower.flush());
   }
 
@@ -156,13 +164,21 @@ export class IngestPipeline {
 
   private feed(chunk: Uint8Array): void {
     if (this.mode === 'csv') {
+      // One arrival time per chunk: its lines arrived together (one read), which is what lets the CSV
+      // stream tell a transport burst from the board's own timing.
       const now = this.options.nowUs ?? (() => performance.now() * 1000);
+      const csv = this.csv;
+      if (csv === undefined) return;
+      const emit = (e: CsvEvent): void => {
+        if (e.kind === 'block') this.onBlock(e.block);
+        else this.onNotice(e);
+      };
+      let arrivalUs: number | undefined;
       this.lines.push(chunk, (line) => {
-        this.csv?.push(line, now(), (e) => {
-          if (e.kind === 'block') this.onBlock(e.block);
-          else this.onNotice(e);
-        });
+        arrivalUs = this.options.nowUs === undefined ? (arrivalUs ?? now()) : now();
+        csv.push(line, arrivalUs, emit);
       });
+      csv.endBurst(emit);
       return;
     }
     this.decoder.push(chunk, (e) => {

@@ -21,8 +21,16 @@ test('the rate is measured from arrival times, even when lines arrive in bursts'
     for (let i = 0; i < 10; i++)
       csv.push(`${i},0.5,-1\n`.trimEnd(), burst * 100_000 + i * 50, (e) => events.push(e));
   }
+  csv.endBurst((e) => events.push(e)); // the last burst is emitted when it ends
   assert.ok(Math.abs(csv.measuredRateHz - 100) < 6, `measured ${csv.measuredRateHz}`);
-  assert.equal(events.filter((e) => e.kind === 'block').length, 300);
+  const blocks = events.flatMap((e) => (e.kind === 'block' ? [e.block] : []));
+  assert.equal(blocks.length, 300);
+  // Sample times are reconstructed at the measured rate, not the burst's single arrival time.
+  const late = blocks.slice(-20).map((b) => b.timestampUs);
+  for (let i = 1; i < late.length; i++) {
+    const dt = late[i]! - late[i - 1]!;
+    assert.ok(Math.abs(dt - 10_000) < 4000, `interval ${dt} µs`);
+  }
 });
 
 test('bad lines are dropped with a code, comments are skipped', () => {

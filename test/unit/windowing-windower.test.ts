@@ -285,11 +285,11 @@ test('a short pause in device time (below clockJumpMs) is a gap, not a restart',
   assert.ok(!windows.some((win) => win.integrity.flags.some((f) => f.check === 'timestamp')));
 });
 
-test('CSV mode: measured rate, arrival-time timestamps, windows still aligned', () => {
+test('CSV mode: measured rate, timestamps reconstructed from arrivals, windows still aligned', () => {
   const csv = new CsvStream({ deviceId: 'csv', channels: ['accel.x', 'accel.y', 'accel.z'] });
   const w = new Windower({ deviceId: 'csv', bootId: 0, sensors: csv.device.sensors });
   const windows: Window[] = [];
-  // A board printing at 100 Hz; lines reach the host in pairs (USB packets): arrival jitter is real.
+  // A board printing at 100 Hz; lines reach the host in pairs (USB packets).
   for (let i = 0; i < 1000; i++) {
     const arrivalUs = 5_000_000 + Math.floor(i / 2) * 20_000 + 137;
     csv.push(
@@ -307,16 +307,17 @@ test('CSV mode: measured rate, arrival-time timestamps, windows still aligned', 
   assert.ok(Math.abs(x.rateHz - 100) < 1, `rate ${x.rateHz}`);
   assert.equal(x.values.length, 100);
   assert.ok(Math.abs(x.expected - 100) < 1);
-  // Bunched arrivals are reported as jitter, not as lost samples.
+  // Bunched arrivals are transport, not the board: neither jitter nor lost samples.
   assert.ok(
-    mid.integrity.flags.some((f) => f.check === 'jitter' && f.status === 'suspect'),
+    !mid.integrity.flags.some((f) => f.check === 'jitter' || f.check === 'gap'),
     JSON.stringify(mid.integrity.flags),
   );
-  assert.ok(!mid.integrity.flags.some((f) => f.check === 'gap'));
   assert.equal(w.stats().restarts, 0);
   // The first window opens before the rate is known and still gets its lines (none late).
   assert.equal(w.stats().lateSamples, 0);
-  assert.equal(windows[0]!.channels[0]!.values.length, 100);
+  // (While the rate is being measured, times are arrival times, so the first window may hold a line more.)
+  const first = windows[0]!.channels[0]!.values.length;
+  assert.ok(Math.abs(first - 100) <= 2, `first window ${first}`);
 });
 
 test('after a restart, a straggler block on the old time base is dropped, not a second restart', () => {
