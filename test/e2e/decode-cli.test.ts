@@ -93,7 +93,7 @@ test('--json counts every dropped frame by code', async (t) => {
   const file = join(tempDir(t), 'mixed.bin');
   // A CRC error: the frame's bytes are intact COBS, its last CRC byte is wrong.
   const raw = encodeFrame(samples(6, 999));
-  raw[raw.length - 1] ^= 0xff;
+  raw[raw.length - 1] = raw[raw.length - 1]! ^ 0xff;
   const corrupt = Uint8Array.from([...cobsEncode(raw), 0]);
   const parts = [
     Uint8Array.of(0),
