@@ -3,14 +3,15 @@
 // windows the serial stream and prints one line per window (or JSON with --json).
 
 import { flagsToOptions, parseCliArgs } from '../shared/config.ts';
+import { createLogger, type LogFields } from '../shared/platform/logger.ts';
 import { loadAgentConfig, type AgentConfig } from './config.ts';
 import { formatWindowLine, windowSummary } from './ingest/format.ts';
 import { startAgent, type AgentRuntime } from './main.ts';
 
 export { noticeLine } from './main.ts';
-
 // `edgeloop decode` is the agent's offline decoder: the CLI reaches it through this entry point.
 export { decodeCommand } from './decode-cli.ts';
+
 interface CliIO {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
@@ -37,6 +38,8 @@ Serial and windows:
   --hop-ms <ms>                window hop, ms (default 0: the window length)
   --max-windows <n>            stop after n windows (default 0: run until SIGINT/SIGTERM)
   --json                       print mode: each window as a JSON line (default false)
+  --log-format <f>             status lines on stderr: text | json (default text)
+  --log-level <l>              least severe level logged: debug | info | warn | error (default info)
 
 Publishing (setting --mqtt turns the runtime on):
   --mqtt <url>                 broker, mqtt://host:1883 or mqtts://host:8883 (default none)
@@ -69,13 +72,19 @@ Metrics:
   --metrics-port <n>           port of /metrics and /healthz (default 9464; 0 = a free port, printed)
   --metrics-host <addr>        interface to bind (default 127.0.0.1; 0.0.0.0 for a remote scraper)
 
+Health (/healthz answers 503 when one holds; 0 turns a check off):
+  --health-serial-down-max-ms <ms>       serial port closed this long, ms (default 10000)
+  --health-broker-down-max-ms <ms>       no broker connection this long, ms (default 300000)
+  --health-outbox-high-water-percent <p> outbox above this % of --max-outbox-bytes (default 90)
+  --health-inference-failed-windows <n>  this many windows in a row failed inference (default 10)
+
   --config <file>              JSON file with the keys above in camelCase
   -h, --help                   show this help
 
 The serial port is reopened with jittered backoff when it disappears (unplug), and the device is asked
 for its HELLO again. SIGTERM/SIGINT flush the last windows, drain publishes, publish the offline status
-and close. Status lines go to stderr; in print mode windows go to stdout. Bad options exit with code 2
-and the error code in brackets. See docs/agent.md "Running the agent".
+and close. Status lines go to stderr (text, or JSON lines with --log-format json); in print mode windows
+go to stdout. Bad options exit with code 2 and the error code in brackets. See docs/agent.md "Running the agent".
 `;
 
 const options = {
@@ -88,6 +97,8 @@ const options = {
   'hop-ms': { type: 'string' },
   json: { type: 'boolean' },
   'max-windows': { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
   mqtt: { type: 'string' },
   'mqtt-username': { type: 'string' },
   'mqtt-password': { type: 'string' },
@@ -111,6 +122,10 @@ const options = {
   'model-health-max-ms': { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
+  'health-serial-down-max-ms': { type: 'string' },
+  'health-broker-down-max-ms': { type: 'string' },
+  'health-outbox-high-water-percent': { type: 'string' },
+  'health-inference-failed-windows': { type: 'string' },
   config: { type: 'string' },
 } as const;
 
@@ -124,17 +139,30 @@ export function agentConfigFromArgs(
   return loadAgentConfig(flags, env, args.values.config as string | undefined);
 }
 
-function summary(agent: AgentRuntime): string {
+/** The shutdown summary's fields: what was read, lost and delivered. */
+function summary(agent: AgentRuntime): LogFields {
   const st = agent.stats();
   const i = st.ingest;
-  const lost = Object.entries(i.stream.samplesLost)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ');
-  const pub =
-    st.sink === undefined || st.outbox === undefined
-      ? ''
-      : `; telemetry enqueued ${st.sink.telemetryEnqueued}, acked ${st.outbox.ackedTotal}, left in outbox ${st.outbox.depth}, dropped ${st.outbox.droppedTotal}`;
-  return `summary: windows ${i.windows}, frames ${i.decoder.frames}, invalid frames ${i.decoder.invalidTotal}, resyncs ${i.decoder.resyncs}, frames missing ${i.stream.framesMissing}, samples lost ${i.stream.samplesLostTotal}${lost === '' ? '' : ` (${lost})`}, reconnects ${Math.max(0, agent.reader.stats.connects - 1)}${pub}`;
+  return {
+    windows: i.windows,
+    frames: i.decoder.frames,
+    invalidFrames: i.decoder.invalidTotal,
+    resyncs: i.decoder.resyncs,
+    framesMissing: i.stream.framesMissing,
+    samplesLost: i.stream.samplesLostTotal,
+    ...(i.stream.samplesLostTotal > 0 ? { samplesLostBySensor: i.stream.samplesLost } : {}),
+    serialReconnects: Math.max(0, agent.reader.stats.connects - 1),
+    ...(st.sink === undefined || st.outbox === undefined
+      ? {}
+      : {
+          telemetryEnqueued: st.sink.telemetryEnqueued,
+          acked: st.outbox.ackedTotal,
+          outboxDepth: st.outbox.depth,
+          outboxDropped: st.outbox.droppedTotal,
+        }),
+    // Broker connections after the first (issue #8 §2: "reconnects 0" used to count only the serial port).
+    ...(st.publisher === undefined ? {} : { brokerReconnects: Math.max(0, st.publisher.connections - 1) }),
+  };
 }
 
 export const agentCommand = {
@@ -142,9 +170,7 @@ export const agentCommand = {
   help,
   async run(argv: string[], io: CliIO): Promise<number> {
     const config = agentConfigFromArgs(argv, io.env);
-    const log = (level: 'info' | 'warn', s: string): void => {
-      io.stderr.write(`${new Date().toISOString()} ${level === 'warn' ? 'warning: ' : ''}${s}\n`);
-    };
+    const log = createLogger({ stream: io.stderr, format: config.logFormat, level: config.logLevel });
     const print = config.mqtt === '';
     const agent = await startAgent(config, {
       log,
@@ -165,12 +191,9 @@ export const agentCommand = {
       });
       void agent.done.then(resolve);
     });
-    log(
-      'info',
-      io.signal.aborted ? 'stopping (signal): flushing and closing' : 'stopping (--max-windows reached)',
-    );
+    log.info('stopping: flushing and closing', { reason: io.signal.aborted ? 'signal' : 'maxWindows' });
     await agent.close();
-    log('info', summary(agent));
+    log.info('summary', summary(agent));
     return 0;
   },
 };

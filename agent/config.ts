@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { boolOption, intOption, listOption } from '../shared/config.ts';
 import { validateDeviceId } from '../shared/mqtt/topics.ts';
 import { configInvalid, loadConfig } from '../shared/platform/config.ts';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from '../shared/platform/logger.ts';
 
 export const agentDefaults = {
   /** Serial device path, e.g. /dev/ttyUSB0. Required. */
@@ -33,6 +34,10 @@ export const agentDefaults = {
   json: false,
   /** Stop after this many windows (0 = run until SIGINT/SIGTERM). */
   maxWindows: 0,
+  /** Log lines on stderr: 'text' for a person, 'json' (one object per line) for a log shipper. */
+  logFormat: 'text' as LogFormat,
+  /** Least severe level logged: debug, info, warn or error. */
+  logLevel: 'info' as LogLevel,
 
   /** Broker URL, mqtt://host:1883 or mqtts://host:8883. '' = print mode: no publishing, no models. */
   mqtt: '',
@@ -81,6 +86,15 @@ export const agentDefaults = {
   modelHealthWindows: 30,
   /** ...or this long, ms, whichever comes first. */
   modelHealthMaxMs: 120_000,
+
+  /** /healthz is 503 once the serial port has been closed this long, ms (0 = never). */
+  healthSerialDownMaxMs: 10_000,
+  /** /healthz is 503 once no broker connection has existed this long, ms (0 = never). */
+  healthBrokerDownMaxMs: 300_000,
+  /** /healthz is 503 while the outbox holds more than this percentage of maxOutboxBytes (0 = never). */
+  healthOutboxHighWaterPercent: 90,
+  /** /healthz is 503 after this many consecutive windows whose inference failed (0 = never). */
+  healthInferenceFailedWindows: 10,
 };
 
 export type AgentConfig = Readonly<typeof agentDefaults>;
@@ -111,6 +125,8 @@ const schema = z
     hopMs: intOption(0, 600_000),
     json: boolOption,
     maxWindows: intOption(0, Number.MAX_SAFE_INTEGER),
+    logFormat: z.enum(logFormats),
+    logLevel: z.enum(logLevels),
     mqtt: z.string(),
     mqttUsername: z.string(),
     mqttPassword: z.string(),
@@ -134,6 +150,10 @@ const schema = z
     drainTimeoutMs: intOption(0, 600_000),
     modelHealthWindows: intOption(1, 100_000),
     modelHealthMaxMs: intOption(1000, 7 * day),
+    healthSerialDownMaxMs: intOption(0, 7 * day),
+    healthBrokerDownMaxMs: intOption(0, 365 * day),
+    healthOutboxHighWaterPercent: intOption(0, 100),
+    healthInferenceFailedWindows: intOption(0, 1_000_000),
   })
   .strict();
 

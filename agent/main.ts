@@ -18,6 +18,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackoffOptions } from '../shared/backoff.ts';
 import { EdgeloopError } from '../shared/errors.ts';
+import { systemClock, type Clock } from '../shared/platform/clock.ts';
+import { noopLogger, type Logger } from '../shared/platform/logger.ts';
 import type { Window } from '../shared/samples.ts';
 import { createMqttLink, type MqttLink } from './adapters/mqtt.ts';
 import type { OnnxSessionLoader } from '../shared/platform/onnx.ts';
@@ -25,7 +27,7 @@ import { openSerialPort } from './adapters/serialport.ts';
 import type { AgentConfig } from './config.ts';
 import { InferenceRunner, type RunnerStats } from './inference/runner.ts';
 import { IngestPipeline, type IngestNotice, type IngestStats } from './ingest/pipeline.ts';
-import { SerialReader, type PortOpener } from './ingest/serial-reader.ts';
+import { SerialReader, type PortOpener, type ReaderState } from './ingest/serial-reader.ts';
 import { AgentMetrics } from './metrics.ts';
 import { resolveModelManagerConfig, type ModelManagerConfig } from './models/config.ts';
 import { ModelManager } from './models/manager.ts';
@@ -37,17 +39,16 @@ import { StatusReporter } from './publish/status.ts';
 import { WindowSink, type WindowSinkStats } from './publish/window-sink.ts';
 import { startAgentHttpServer, type AgentHttpServer } from './adapters/http.ts';
 import { noticeLine, readerLine, wireModels, wireTelemetry, type ModelWiring } from './main-wiring.ts';
+import { HealthMonitor, watchHealth } from './health.ts';
+import { watchLink } from './publish/link-log.ts';
 
 export { noticeLine } from './main-wiring.ts';
 
-export type LogLevel = 'info' | 'warn';
-export type AgentLogger = (level: LogLevel, message: string) => void;
-
 export interface AgentDeps {
-  /** Where status lines go. Default: none. */
-  readonly log?: AgentLogger;
-  /** Wall clock, ms since the epoch (outbox ages, payload timestamps). Default Date.now. */
-  readonly nowMs?: () => number;
+  /** Where status events go. Default: none. */
+  readonly log?: Logger;
+  /** Wall clock (outbox ages, payload timestamps). Default the system clock. */
+  readonly clock?: Clock;
   /** The metrics registry; built here (and closed by close()) when absent. */
   readonly metrics?: AgentMetrics;
   /** The message sequence (runId, msgSeq). Pass it with `metrics` so both name the same runId. */
@@ -59,6 +60,8 @@ export interface AgentDeps {
   readonly onWindow?: (w: Window) => void;
   /** Sees every ingest notice. */
   readonly onNotice?: (n: IngestNotice) => void;
+  /** Sees every serial port state change (opened, lost, open failed and retrying). */
+  readonly onReaderState?: (s: ReaderState) => void;
   readonly agentVersion?: string;
   /** Default: onnxruntime-node. */
   readonly loadSession?: OnnxSessionLoader;
@@ -138,11 +141,25 @@ async function drainLive(s: AgentServices, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
 }
 
-/** Builds and starts the agent. Throws EdgeloopError for bad config (unreadable key or TLS file, port in use). */
+/** Builds and starts the agent. Throws EdgeloopError for bad config (unreadable key or TLS file). */
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<AgentRuntime> {
-  const log: AgentLogger = deps.log ?? (() => undefined);
-  const nowMs = deps.nowMs ?? Date.now;
+  const logger = deps.log ?? noopLogger;
+  const log = (level: 'info' | 'warn', message: string): void => {
+    logger[level](message);
+  };
+  const clock = deps.clock ?? systemClock;
+  const nowMs = (): number => clock.nowMs();
   const runtime = config.mqtt !== '';
+  // /healthz reasons and limits: agent/health.ts, docs/agent.md "Health endpoint".
+  const health = new HealthMonitor(
+    {
+      serialDownMaxMs: config.healthSerialDownMaxMs,
+      brokerDownMaxMs: config.healthBrokerDownMaxMs,
+      outboxHighWaterPercent: config.healthOutboxHighWaterPercent,
+      inferenceFailedWindows: config.healthInferenceFailedWindows,
+    },
+    nowMs,
+  );
   let windows = 0;
   let invalidLogged = false;
   let signalDone: () => void = () => undefined;
@@ -206,6 +223,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     pipeline,
     ...(deps.serialBackoff === undefined ? {} : { backoff: deps.serialBackoff }),
     onState: (s) => {
+      health.serial(s.kind === 'connected');
+      deps.onReaderState?.(s);
       log(s.kind === 'connected' ? 'info' : 'warn', readerLine(config.serial, config.baud, s));
     },
   });
@@ -299,6 +318,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         nowMs,
       });
       const runner = new InferenceRunner();
+      watchHealth(health, { link, runner });
+      // Drops, returns and unreachable-broker warnings in the log (issue #8 §2).
+      watchLink({ link, url: config.mqtt, backlog: () => outbox.stats().depth, log: logger, nowMs });
       const telemetry = wireTelemetry({
         config,
         sequence,
@@ -352,22 +374,33 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       const http = await startAgentHttpServer({
         port: config.metricsPort,
         host: config.metricsHost,
+        // The data path never waits for the metrics listener: a taken port is logged and retried.
+        retryListen: { log: logger },
         metrics: () => metrics.text(),
-        health: () => ({
-          healthy: !shuttingDown,
-          deviceId: config.deviceId,
-          serial: { path: config.serial, connected: reader.stats.connected, connects: reader.stats.connects },
-          mqtt: { connected: publisher.stats().connected, connections: publisher.stats().connections },
-          outbox: (({ depth, bytes, backlogDepth, droppedTotal, storageErrorsTotal }) => ({
-            depth,
-            bytes,
-            backlogDepth,
-            droppedTotal,
-            storageErrorsTotal,
-          }))(outbox.stats()),
-          model: { active: runner.active?.model ?? null, phase: manager.status().phase },
-          windows,
-        }),
+        health: () => {
+          if (shuttingDown) health.stopping();
+          const verdict = health.check({ bytes: outbox.stats().bytes, maxBytes: config.maxOutboxBytes });
+          return {
+            healthy: verdict.healthy,
+            reasons: verdict.reasons,
+            deviceId: config.deviceId,
+            serial: {
+              path: config.serial,
+              connected: reader.stats.connected,
+              connects: reader.stats.connects,
+            },
+            mqtt: { connected: publisher.stats().connected, connections: publisher.stats().connections },
+            outbox: (({ depth, bytes, backlogDepth, droppedTotal, storageErrorsTotal }) => ({
+              depth,
+              bytes,
+              backlogDepth,
+              droppedTotal,
+              storageErrorsTotal,
+            }))(outbox.stats()),
+            model: { active: runner.active?.model ?? null, phase: manager.status().phase },
+            windows,
+          };
+        },
       });
       if (!http.ok) throw new EdgeloopError(http.code, http.message);
       metrics.bind({
@@ -377,6 +410,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         outbox: () => outbox.stats(),
         publisher: () => publisher.stats(),
         sink: () => telemetry.sink.stats(),
+        runner: () => runner.stats(),
       });
       services = {
         metrics,
@@ -391,7 +425,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         http: http.value,
       };
       publisher.start();
-      log('info', `metrics at ${http.value.url}/metrics, health at ${http.value.url}/healthz`);
+      log(
+        'info',
+        `metrics at ${http.value.url}/metrics, health at ${http.value.url}/healthz${http.value.listening ? '' : ' (once the port is free)'}`,
+      );
       log('info', `publishing as ${config.deviceId} to ${config.mqtt} (runId ${sequence.runId})`);
     } catch (err) {
       windowOut = () => undefined;

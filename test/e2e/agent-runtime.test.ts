@@ -13,9 +13,9 @@ import { ptyOutput } from '../../firmware-sim/adapters/pty.ts';
 import { loadScenario } from '../../firmware-sim/adapters/scenario-files.ts';
 import { runSim } from '../../firmware-sim/run.ts';
 import { agentCommand } from '../../agent/cli.ts';
-import { loadAgentConfig } from '../../agent/config.ts';
-import { startAgent } from '../../agent/main.ts';
+import { loadAgentConfig, startAgent } from '../../agent/index.ts';
 import { generateSigningKeyPair } from '../../shared/bundle/signing.ts';
+import { MemoryLogger } from '../../shared/platform/logger.ts';
 import { decodeMessage, encodeJsonPayload } from '../../shared/mqtt/codec.ts';
 import type { ModelStatePayload, TelemetryPayload } from '../../shared/mqtt/schemas.ts';
 import { streamKey } from '../../shared/mqtt/sequence.ts';
@@ -27,7 +27,8 @@ import {
   startFileServer,
   tempDir,
 } from '../integration/agent-model-fixture.ts';
-import { startAedes, Subscriber, waitFor } from '../integration/agent-mqtt-fixture.ts';
+import { startAedes, Subscriber } from '../integration/agent-mqtt-fixture.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const DEVICE = 'pump-e2e';
 
@@ -109,9 +110,9 @@ test('the whole agent: pty -> windows -> telemetry exactly once by msgSeq; a sig
     },
     {},
   );
-  const logs: string[] = [];
+  const log = new MemoryLogger();
   const agent = await startAgent(config, {
-    log: (level, m) => logs.push(`${level} ${m}`),
+    log,
     serialBackoff: { baseMs: 20, capMs: 200, floorMs: 5 },
     mqttReconnectPeriodMs: 100,
     modelOptions: { retryBaseMs: 20, retryCapMs: 100 },
@@ -120,7 +121,7 @@ test('the whole agent: pty -> windows -> telemetry exactly once by msgSeq; a sig
   const services = agent.services;
   assert.ok(services !== null);
   assert.ok(agent.metricsUrl?.startsWith('http://127.0.0.1:'), String(agent.metricsUrl));
-  await waitFor(() => agent.reader.stats.connected && services.link.connected, 10_000, 'serial and broker');
+  await waitFor('serial and broker', () => agent.reader.stats.connected && services.link.connected);
 
   // 40 s of device time at 5x (about 8 s): the model is installed while the board streams.
   const sim = runSim({
@@ -132,7 +133,7 @@ test('the whole agent: pty -> windows -> telemetry exactly once by msgSeq; a sig
     deviceId: DEVICE,
   });
   const telemetry = () => sub.of('telemetry').map((m) => m.payload);
-  await waitFor(() => telemetry().length >= 5, 20_000, 'telemetry before any model');
+  await waitFor('telemetry before any model', () => telemetry().length >= 5, { timeoutMs: 20_000 });
   const early = telemetry()[0] as TelemetryPayload;
   assert.equal(early.prediction, null, 'no model yet: no prediction');
   assert.equal(
@@ -154,7 +155,7 @@ test('the whole agent: pty -> windows -> telemetry exactly once by msgSeq; a sig
   };
   await publishCommand(broker.url, enc(outside));
   const states = () => sub.of('modelState').map((m) => m.payload);
-  await waitFor(() => states().some((s) => s.code === 'EDGELOOP_ERR_MODEL_URL_REFUSED'), 10_000, 'refusal');
+  await waitFor('refusal', () => states().some((s) => s.code === 'EDGELOOP_ERR_MODEL_URL_REFUSED'));
   assert.equal(files.requests.length, 0);
 
   const install = {
@@ -166,9 +167,9 @@ test('the whole agent: pty -> windows -> telemetry exactly once by msgSeq; a sig
   };
   await publishCommand(broker.url, enc(install));
   await waitFor(
-    () => states().some((s) => s.deploySeq === 2 && ['COMMITTED', 'FAILED', 'ROLLED_BACK'].includes(s.state)),
-    20_000,
     'commit',
+    () => states().some((s) => s.deploySeq === 2 && ['COMMITTED', 'FAILED', 'ROLLED_BACK'].includes(s.state)),
+    { timeoutMs: 20_000 },
   );
   const final = states().at(-1) as ModelStatePayload;
   assert.equal(final.state, 'COMMITTED', `${final.reason} ${final.code}`);
@@ -185,11 +186,9 @@ test('the whole agent: pty -> windows -> telemetry exactly once by msgSeq; a sig
   assert.equal(keptMsg.value.payload.state, 'COMMITTED');
 
   await sim;
-  await waitFor(
-    () => telemetry().length >= 39 && services.outbox.stats().depth === 0,
-    20_000,
-    'the last windows',
-  );
+  await waitFor('the last windows', () => telemetry().length >= 39 && services.outbox.stats().depth === 0, {
+    timeoutMs: 20_000,
+  });
   const metrics = await fetch(`${agent.metricsUrl}/metrics`).then((r) => r.text());
   assert.match(metrics, /^edgeloop_agent_windows_total (3\d|4\d)$/m);
   assert.match(metrics, /^edgeloop_agent_model_info\{name="pump-condition",version="1\.2\.0"\} 1$/m);
@@ -201,7 +200,7 @@ test('the whole agent: pty -> windows -> telemetry exactly once by msgSeq; a sig
   assert.deepEqual(h.model.active, { name: 'pump-condition', version: '1.2.0' });
 
   await agent.close();
-  await waitFor(() => sub.of('status').some((s) => s.payload.state === 'offline'), 5000, 'offline status');
+  await waitFor('offline status', () => sub.of('status').some((s) => s.payload.state === 'offline'));
 
   // Exactly once: every window index once, msgSeq without gaps or duplicates over every topic.
   const tel = telemetry();
@@ -239,7 +238,7 @@ test('the whole agent: pty -> windows -> telemetry exactly once by msgSeq; a sig
   // Once served, every later window is served (the swap falls between two windows, nothing reverts).
   const first = tel.findIndex((m) => m.prediction !== null);
   assert.ok(tel.slice(first).every((m) => m.prediction !== null || m === tel.at(-1)));
-  assert.ok(!logs.some((l) => l.includes('HELLO') && l.startsWith('warn')), logs.join('\n'));
+  assert.ok(!log.records.some((r) => r.level === 'warn' && /HELLO/.test(r.message)), log.text());
 });
 
 test('edgeloop agent --mqtt: SIGTERM (io.signal) flushes, publishes offline and exits 0', async (t) => {
@@ -276,7 +275,7 @@ test('edgeloop agent --mqtt: SIGTERM (io.signal) flushes, publishes offline and 
     ],
     { stdout, stderr, env: {}, signal: ac.signal },
   );
-  await waitFor(() => /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/.test(err), 10_000, 'metrics URL');
+  await waitFor('metrics URL', () => /metrics at .*url=http:\/\/127\.0\.0\.1:\d+/.test(err));
   const sim = runSim({
     scenario: steady(),
     seed: 4,
@@ -285,13 +284,13 @@ test('edgeloop agent --mqtt: SIGTERM (io.signal) flushes, publishes offline and 
     out: pty.value,
     deviceId: DEVICE,
   });
-  await waitFor(() => sub.of('telemetry').length >= 3, 20_000, 'telemetry');
+  await waitFor('telemetry', () => sub.of('telemetry').length >= 3, { timeoutMs: 20_000 });
   ac.abort();
   assert.equal(await run, 0);
   await sim;
-  assert.match(err, /stopping \(signal\)/);
-  assert.match(err, /summary: windows \d+.*left in outbox 0/);
-  await waitFor(() => sub.of('status').some((s) => s.payload.state === 'offline'), 5000, 'offline');
+  assert.match(err, /INFO {2}stopping: flushing and closing reason=signal/);
+  assert.match(err, /INFO {2}summary windows=\d+.*outboxDepth=0/);
+  await waitFor('offline', () => sub.of('status').some((s) => s.payload.state === 'offline'));
   const off = sub.of('status').find((s) => s.payload.state === 'offline')!;
   assert.equal(off.payload.reason, 'shutdown', 'a clean DISCONNECT, not the last will');
 });
