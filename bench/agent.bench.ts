@@ -5,8 +5,14 @@
 // a subscriber in this process times every telemetry message. Measured: the agent's CPU share and resident
 // memory from /proc at real time, latency from the window's last sample to the subscriber, the highest
 // speed the agent keeps up with, and (baseline, same broker, same subscriber) a bare MQTT.js publisher.
+//
+// The agent and the simulator run the production build, `node dist/cli/edgeloop.js` (the bench runs
+// `npm run build` first), never tsx, so memory is what a gateway sees. A bare `node -e` process idles next
+// to the agent for the whole run: its RSS is the floor any Node program pays on this machine.
+// BENCH_AGENT_QUICK=1 skips the speed ladder (for iterating on memory); BENCH_AGENT_NODE_OPTIONS replaces the
+// NODE_OPTIONS the agent gets from the service unit.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +27,8 @@ import {
   makeModelBundle,
   startFileServer,
 } from '../test/integration/agent-model-fixture.ts';
-import { freePort, tcpReachable, waitFor } from '../test/integration/agent-mqtt-fixture.ts';
+import { freePort, tcpReachable } from '../test/integration/agent-mqtt-fixture.ts';
+import { waitFor } from '../test/helpers/wait.ts';
 import { quantile } from 'simple-statistics';
 import { median, section, type Row } from './lib.ts';
 
@@ -76,10 +83,16 @@ function stop(child: ChildProcess): Promise<void> {
 }
 
 function spawnEdgeloop(args: readonly string[], onLine: (line: string) => void): ChildProcess {
-  const child = spawn(process.execPath, ['bin/edgeloop.js', ...args], {
+  // The production build, as the service unit runs it (docs/deploy/edgeloop-agent.service); the unit's
+  // NODE_OPTIONS apply to the agent only, the simulator runs with Node's defaults.
+  const child = spawn(process.execPath, ['dist/cli/edgeloop.js', ...args], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, EDGELOOP_FROM_SOURCE: '1' },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      NODE_OPTIONS: args[0] === 'agent' ? AGENT_NODE_OPTIONS : '',
+    },
   });
   let buf = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -113,23 +126,26 @@ async function startBroker(dir: string): Promise<string> {
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'ignore'] });
   later(() => stop(child));
   await waitFor(
+    'mosquitto',
     async () => {
       if (child.exitCode !== null) throw new Error('mosquitto exited');
       return tcpReachable('127.0.0.1', port, 200);
     },
-    10_000,
-    'mosquitto',
+    { timeoutMs: 10_000 },
   );
   return `mqtt://127.0.0.1:${String(port)}`;
 }
 
-function procStat(pid: number): { cpuMs: number; rssKb: number } {
+function procStat(pid: number): { cpuMs: number; rssKb: number; hwmKb: number } {
   const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
   // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(f[11]) + Number(f[12]);
-  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
-  return { cpuMs: (ticks * 1000) / CLK_TCK, rssKb: Number(rss?.[1] ?? Number.NaN) };
+  const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
+  const kb = (field: string): number =>
+    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+  // VmHWM is the kernel's own peak of VmRSS over the process's life: no sampling can miss a spike.
+  return { cpuMs: (ticks * 1000) / CLK_TCK, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
 }
 
 interface SimRun {
@@ -170,12 +186,34 @@ function startSim(devicePath: string, speed: number, durationS: number, seed: nu
 const lagMs = (a: Arrival, sim: SimRun, speed: number): number =>
   a.atMs - (sim.t0Ms + (a.endUs / 1000 - sim.offsetMs) / speed);
 
+const QUICK = process.env.BENCH_AGENT_QUICK === '1';
+/**
+ * The agent's NODE_OPTIONS, read from the service unit (docs/deploy/edgeloop-agent.service), so the
+ * benchmark measures the flags a gateway runs with. BENCH_AGENT_NODE_OPTIONS overrides them (experiments).
+ */
+const UNIT_NODE_OPTIONS =
+  /^Environment=NODE_OPTIONS=(.*)$/m.exec(
+    readFileSync(`${root}docs/deploy/edgeloop-agent.service`, 'utf8'),
+  )?.[1] ?? '';
+const AGENT_NODE_OPTIONS = process.env.BENCH_AGENT_NODE_OPTIONS ?? UNIT_NODE_OPTIONS;
+
+const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
+if (build.status !== 0) {
+  process.stderr.write(`${build.stdout}${build.stderr}`);
+  throw new Error(`npm run build failed (exit ${String(build.status)})`);
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'edgeloop-bench-agent-'));
 later(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 try {
   const url = await startBroker(dir);
+  // Baseline: a bare Node process that only idles, alive for the whole run, sampled with the agent.
+  const bareNode = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  later(() => stop(bareNode));
+  const barePid = bareNode.pid;
+  if (barePid === undefined) throw new Error('bare node did not start');
   const pair = await createVirtualSerialPair();
   if (!pair.ok) throw new Error(pair.message);
   later(() => pair.value.close());
@@ -236,17 +274,19 @@ try {
   const pid = agent.pid;
   if (pid === undefined) throw new Error('agent did not start');
   await waitFor(
+    'agent start',
     () => {
       if (agent.exitCode !== null) throw new Error(`agent exited: ${agentLog.join('\n')}`);
       return agentReady;
     },
-    30_000,
-    'agent start',
+    { timeoutMs: 30_000 },
   );
 
+  const atStart = { ...procStat(pid), bareKb: procStat(barePid).rssKb };
   // Real time: install the model while the board streams, then measure once it serves predictions.
   const rt = startSim(pair.value.devicePath, 1, REALTIME_S, 1);
-  await waitFor(() => arrivals.length >= 1, 20_000, 'first telemetry');
+  await waitFor('first telemetry', () => arrivals.length >= 3, { timeoutMs: 20_000 });
+  const beforeModel = procStat(pid);
   const cmd = encodeJsonPayload('modelCommand', {
     ...installCommand(`${files.url}/bundles/pump-condition-1.0.0.tar`, archive, { deploySeq: 1 }),
     deviceId: DEVICE,
@@ -254,21 +294,31 @@ try {
   if (!cmd.ok) throw new Error(cmd.message);
   await sub.publishAsync(topic('modelCommand'), Buffer.from(cmd.value), { qos: 1 });
   await waitFor(
-    () => states.some((s) => ['COMMITTED', 'FAILED', 'ROLLED_BACK'].includes(s)),
-    20_000,
     'model commit',
+    () => states.some((s) => ['COMMITTED', 'FAILED', 'ROLLED_BACK'].includes(s)),
+    { timeoutMs: 20_000 },
   );
   if (!states.includes('COMMITTED')) throw new Error(`model not committed: ${states.join(' ')}`);
   const firstServed = arrivals.length;
-  await waitFor(() => arrivals.length >= firstServed + 2, 10_000, 'warm-up windows');
+  const afterCommit = procStat(pid);
+  process.stderr.write(
+    `agent bench: RSS MiB at start ${(atStart.rssKb / 1024).toFixed(1)}, streaming without a model ${(beforeModel.rssKb / 1024).toFixed(1)} (peak ${(beforeModel.hwmKb / 1024).toFixed(1)}), model committed ${(afterCommit.rssKb / 1024).toFixed(1)} (peak ${(afterCommit.hwmKb / 1024).toFixed(1)})\n`,
+  );
+  await waitFor('warm-up windows', () => arrivals.length >= firstServed + 2, { timeoutMs: 10_000 });
   const from = arrivals.length;
   const s0 = procStat(pid);
   const w0 = performance.now();
   const rss: number[] = [];
-  const sampling = setInterval(() => rss.push(procStat(pid).rssKb), 500);
-  rss.push(procStat(pid).rssKb);
+  const bareRss: number[] = [];
+  const sample = (): void => {
+    rss.push(procStat(pid).rssKb);
+    bareRss.push(procStat(barePid).rssKb);
+  };
+  const sampling = setInterval(sample, 500);
+  sample();
   await rt.exited;
   clearInterval(sampling);
+  const hwmAfterRealTimeKb = procStat(pid).hwmKb;
   const s1 = procStat(pid);
   const cpuWallMs = performance.now() - w0;
   const cpuShare = (100 * (s1.cpuMs - s0.cpuMs)) / cpuWallMs;
@@ -291,7 +341,7 @@ try {
     simWallS: number;
   }
   const ladder: Step[] = [];
-  for (let speed = 2, seed = 2; speed <= MAX_SPEED; speed *= 2, seed++) {
+  for (let speed = 2, seed = 2; !QUICK && speed <= MAX_SPEED; speed *= 2, seed++) {
     const durationS = LADDER_WALL_S * speed;
     const start = arrivals.length;
     const c0 = procStat(pid).cpuMs;
@@ -326,6 +376,8 @@ try {
     if (!step.ok || simLimited) break;
   }
   const best = ladder.filter((s) => s.ok && !s.simLimited).at(-1);
+  const peakKb = procStat(pid).hwmKb;
+  const barePeakKb = procStat(barePid).hwmKb;
   const stopReason = ((): string => {
     const last = ladder.at(-1);
     if (last === undefined) return 'no run';
@@ -365,7 +417,7 @@ try {
       };
       more();
     });
-    await waitFor(() => bareGot >= BARE_N, 60_000, 'bare messages');
+    await waitFor('bare messages', () => bareGot >= BARE_N, { timeoutMs: 60_000 });
     bareRates.push((BARE_N / (performance.now() - t0)) * 1000);
   }
   const bareRate = median(bareRates);
@@ -377,8 +429,34 @@ try {
       median: cpuShare,
       unit: '% of one core',
     },
-    { metric: 'agent resident memory (VmRSS), median of samples', median: median(rss) / 1024, unit: 'MiB' },
-    { metric: 'agent resident memory (VmRSS), max', median: Math.max(...rss) / 1024, unit: 'MiB' },
+    {
+      metric: 'steady RSS at real time, model serving (baseline: bare `node -e` idling)',
+      median: median(rss) / 1024,
+      baseline: median(bareRss) / 1024,
+      unit: 'MiB',
+    },
+    {
+      metric: 'peak RSS, VmHWM over the whole run (baseline: bare `node -e`)',
+      median: peakKb / 1024,
+      baseline: barePeakKb / 1024,
+      unit: 'MiB',
+    },
+    {
+      metric: 'RSS once started, before the board streams',
+      median: atStart.rssKb / 1024,
+      baseline: atStart.bareKb / 1024,
+      unit: 'MiB',
+    },
+    {
+      metric: 'RSS streaming, before any model (peak so far in brackets)',
+      median: `${(beforeModel.rssKb / 1024).toFixed(1)} (${(beforeModel.hwmKb / 1024).toFixed(1)})`,
+      unit: 'MiB',
+    },
+    {
+      metric: 'peak RSS up to the end of real time (model installed and serving)',
+      median: hwmAfterRealTimeKb / 1024,
+      unit: 'MiB',
+    },
     { metric: 'latency, window end → subscriber, p50 (real time)', median: quantile(lat, 0.5), unit: 'ms' },
     { metric: 'latency, window end → subscriber, p99 (real time)', median: quantile(lat, 0.99), unit: 'ms' },
     {
@@ -394,8 +472,9 @@ try {
   ];
   process.stdout.write(
     section('Whole agent (ingestion + features + inference + MQTT)', 'npm run bench -- agent', rows, [
-      `One \`edgeloop agent\` process (run from source through tsx, EDGELOOP_FROM_SOURCE=1; tsx's esbuild helper process is not counted) reads \`edgeloop sim --scenario steady\` over a socat pty pair and publishes QoS 1 to a Mosquitto of our own (no persistence, max_queued_messages 0); SQLite outbox, 1 s windows, 192 features, a signed softmax-regression ONNX bundle installed over the model command topic (${String(served)} of ${String(measured.length)} measured windows carried a prediction).`,
-      `Real time: ${String(measured.length)} windows at speed 1 after the model committed and 2 warm-up windows. CPU is utime+stime of the agent process (all threads) from /proc/<pid>/stat over ${(cpuWallMs / 1000).toFixed(1)} s; RSS is sampled every 500 ms from /proc/<pid>/status and includes tsx's in-process TypeScript loader (a build from dist/ would not carry it). For the CPU of the bare serial reading alone, see "Serial end to end".`,
+      `One \`edgeloop agent\` process, the production build (\`npm run build\`, then \`NODE_OPTIONS='${AGENT_NODE_OPTIONS}' node dist/cli/edgeloop.js agent\`, as the service unit runs it), reads \`edgeloop sim --scenario steady\` over a socat pty pair and publishes QoS 1 to a Mosquitto of our own (no persistence, max_queued_messages 0); SQLite outbox, 1 s windows, 192 features, a signed softmax-regression ONNX bundle installed over the model command topic (${String(served)} of ${String(measured.length)} measured windows carried a prediction).`,
+      `Real time: ${String(measured.length)} windows at speed 1 after the model committed and 2 warm-up windows. CPU is utime+stime of the agent process (all threads) from /proc/<pid>/stat over ${(cpuWallMs / 1000).toFixed(1)} s; steady RSS is the median of VmRSS sampled every 500 ms from /proc/<pid>/status during real time; peak RSS is the kernel's VmHWM (highest VmRSS of the process's life: start, model download, verification, golden test, hot swap, real time and the speed ladder). The baseline is a bare \`node -e 'setInterval(() => {}, 1 << 30)'\` started with the broker and sampled at the same instants: the agent's own cost is the difference. For the CPU of the bare serial reading alone, see "Serial end to end".`,
+      `Memory: peak ${((peakKb * 1024) / 1e6).toFixed(1)} MB (${(peakKb / 1024).toFixed(1)} MiB) over the whole run, ${((hwmAfterRealTimeKb * 1024) / 1e6).toFixed(1)} MB up to the end of real time with the model serving; steady ${((median(rss) * 1024) / 1e6).toFixed(1)} MB. Phases: ${(atStart.rssKb / 1024).toFixed(1)} MiB once started (modules, SQLite outbox, broker session), ${(beforeModel.rssKb / 1024).toFixed(1)} MiB streaming without a model, ${(afterCommit.rssKb / 1024).toFixed(1)} MiB once the model committed (onnxruntime's first session is most of the step). docs/deploy/README.md "Memory" explains what costs what and the NODE_OPTIONS the unit sets.`,
       `Latency: subscriber arrival minus the wall time the window's end (window.endUs, device time) was due, t0 + endUs, with t0 taken when the simulator logs its start line just before its pacing clock starts. The simulator writes 20 ms chunks up to 20 ms ahead of their device time, so the figures can read up to ~20 ms low; they include broker → subscriber delivery.`,
       `Highest sustainable speed: ${String(LADDER_WALL_S)} s of wall time per speed, doubling from 2x; a speed passes when every window but the last arrives within ${String(DRAIN_MS)} ms of the simulator's end, no window lags more than 1 s and the lag does not grow (last-quarter median minus first-quarter median < 250 ms). Stopped because ${stopReason}. Speeds tried (max lag, agent CPU): ${ladder.map((s) => `${String(s.speed)}x ${s.ok ? 'ok' : 'behind'}${s.simLimited ? ' (sim-limited)' : ''} (${s.lagMaxMs.toFixed(0)} ms, ${s.cpuPct.toFixed(0)} %)`).join(', ')}. One sample vector is one timestamped reading of one sensor: 1000 accel + 1000 gyro + 100 mag + 1 + 10 + 1 env = ${String(SAMPLES_PER_S)} vectors/s at 1x, which is ${String(CHANNEL_VALUES_PER_S)} channel values/s over the 13 channels.`,
       `Baseline: a bare MQTT.js QoS 1 publisher, ${String(IN_FLIGHT)} in flight, ${String(BARE_N)} messages of ${String(payloadBytes)} B (the median telemetry size), end to end to the same subscriber; median of 3. The agent sends one telemetry message per window, so its message rate is the speed; outbox write and replay rates are in "Outbox".`,

@@ -1,5 +1,6 @@
-// HTTP(S) download with retry and resume (issue #4 §4 "download (with retry and resume)"), on the global
-// fetch (undici). Bytes stream to `<dest>.part`; a retry asks for the rest with `Range: bytes=<have>-`
+// HTTP(S) download with retry and resume (issue #4 §4 "download (with retry and resume)"), on node:http(s)
+// through ./http-get.ts (the global fetch would keep undici's ~15 MiB resident). Bytes stream to
+// `<dest>.part`; a retry asks for the rest with `Range: bytes=<have>-`
 // (RFC 9110 §14.2) and appends on 206, or starts over on 200 (a server that ignores ranges). On success the
 // part file is renamed to `dest`. Network errors, timeouts, 408, 429 and 5xx are retried with jittered,
 // capped exponential backoff (shared/backoff.ts) until the deadline; other 4xx answers are final.
@@ -9,6 +10,7 @@
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { Backoff } from '../../shared/backoff.ts';
 import { fail, ok, type ErrorCode, type Result } from '../../shared/errors.ts';
+import { httpGet, type HttpGetResponse } from './http-get.ts';
 
 export interface DownloadRetry {
   /** 1 for the first retry. */
@@ -98,15 +100,15 @@ export async function download(options: DownloadOptions): Promise<Result<Downloa
 
   const attempt = async (): Promise<Attempt> => {
     const have = await sizeOf(part);
-    const headers = new Headers(options.headers);
-    if (have > 0) headers.set('range', `bytes=${have}-`);
+    const headers: Record<string, string> = { ...options.headers };
+    if (have > 0) headers.range = `bytes=${have}-`;
     const timeout = AbortSignal.timeout(
       Math.max(1, Math.min(options.attemptTimeoutMs ?? 60_000, deadline - now())),
     );
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    let res: Response;
+    let res: HttpGetResponse;
     try {
-      res = await fetch(options.url, { headers, signal, redirect: 'follow' });
+      res = await httpGet(options.url, { headers, signal });
     } catch (err) {
       return {
         done: false,
