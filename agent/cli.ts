@@ -8,7 +8,6 @@ import { loadAgentConfig, type AgentConfig } from './config.ts';
 import { formatWindowLine, windowSummary } from './ingest/format.ts';
 import { startAgent, type AgentRuntime } from './main.ts';
 
-export { noticeLine } from './main.ts';
 // `edgeloop decode` is the agent's offline decoder: the CLI reaches it through this entry point.
 export { decodeCommand } from './decode-cli.ts';
 

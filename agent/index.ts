@@ -18,7 +18,7 @@ export {
   type AgentServices,
 } from './main.ts';
 export { agentDefaults, agentOptionNames, loadAgentConfig, type AgentConfig } from './config.ts';
-export { noticeLine, readerLine } from './main-wiring.ts';
+export { noticeLine, readerLine } from './runtime/log-events.ts';
 export { formatWindowLine, windowSummary } from './ingest/format.ts';
 export { CaptureSummary } from './ingest/summary.ts';
 export type { IngestNotice, IngestStats } from './ingest/pipeline.ts';

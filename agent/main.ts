@@ -8,41 +8,32 @@
 //                             StatusReporter ◄── active model ── ModelManager ◄── model command ◄── MqttLink
 //                                                                    └── state ─► retained model/state ─┘
 //
+// Built in dependency order: the ingestion half (runtime/ingest.ts, the data source), then with `mqtt`
+// the runtime half (runtime/services.ts), which subscribes to it; only then does the reader start.
 // Without `mqtt` only the ingestion half runs (print mode of `edgeloop agent`).
 //
-// Shutdown order (close()): serial reader (flushes the last windows) → runner drained and closed → model
-// manager → last model state → publisher (drains PUBACKs, publishes offline) → link (DISCONNECT, no will)
-// → outbox → metrics → HTTP. Each step is bounded, so SIGTERM never hangs past the unit's TimeoutStopSec.
+// Shutdown order (close()): serial reader (flushes the last windows) → the runtime half in the order of
+// runtime/shutdown.ts. Each step is bounded, so SIGTERM never hangs past the unit's TimeoutStopSec.
 
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BackoffOptions } from '../shared/backoff.ts';
-import { EdgeloopError } from '../shared/errors.ts';
 import { systemClock, type Clock } from '../shared/platform/clock.ts';
 import { noopLogger, type Logger } from '../shared/platform/logger.ts';
 import type { Window } from '../shared/samples.ts';
-import { createMqttLink, type MqttLink } from './adapters/mqtt.ts';
 import type { OnnxSessionLoader } from '../shared/platform/onnx.ts';
-import { openSerialPort } from './adapters/serialport.ts';
 import type { AgentConfig } from './config.ts';
-import { InferenceRunner, type RunnerStats } from './inference/runner.ts';
-import { IngestPipeline, type IngestNotice, type IngestStats } from './ingest/pipeline.ts';
-import { SerialReader, type PortOpener, type ReaderState } from './ingest/serial-reader.ts';
-import { AgentMetrics } from './metrics.ts';
-import { resolveModelManagerConfig, type ModelManagerConfig } from './models/config.ts';
-import { ModelManager } from './models/manager.ts';
-import { openSqliteOutbox } from './outbox/sqlite-outbox.ts';
-import type { Outbox, OutboxStats } from './outbox/types.ts';
-import { Publisher, type PublisherStats } from './publish/publisher.ts';
-import { createMessageSequence, type MessageSequence } from './publish/sequence.ts';
-import { StatusReporter } from './publish/status.ts';
-import { WindowSink, type WindowSinkStats } from './publish/window-sink.ts';
-import { startAgentHttpServer, type AgentHttpServer } from './adapters/http.ts';
-import { noticeLine, readerLine, wireModels, wireTelemetry, type ModelWiring } from './main-wiring.ts';
-import { HealthMonitor, watchHealth } from './health.ts';
-import { watchLink } from './publish/link-log.ts';
+import type { RunnerStats } from './inference/runner.ts';
+import type { IngestNotice, IngestPipeline, IngestStats } from './ingest/pipeline.ts';
+import type { PortOpener, ReaderState, SerialReader } from './ingest/serial-reader.ts';
+import type { AgentMetrics } from './metrics.ts';
+import type { ModelManagerConfig } from './models/config.ts';
+import type { OutboxStats } from './outbox/types.ts';
+import type { PublisherStats } from './publish/publisher.ts';
+import type { MessageSequence } from './publish/sequence.ts';
+import type { WindowSinkStats } from './publish/window-sink.ts';
+import { createIngest } from './runtime/ingest.ts';
+import { startServices, type AgentServices } from './runtime/services.ts';
 
-export { noticeLine } from './main-wiring.ts';
+export { AGENT_VERSION, type AgentServices } from './runtime/services.ts';
 
 export interface AgentDeps {
   /** Where status events go. Default: none. */
@@ -71,20 +62,6 @@ export interface AgentDeps {
   readonly mqttReconnectPeriodMs?: number;
 }
 
-/** The publishing and model half, present when config.mqtt is set. */
-export interface AgentServices {
-  readonly metrics: AgentMetrics;
-  readonly runner: InferenceRunner;
-  readonly manager: ModelManager;
-  readonly outbox: Outbox;
-  readonly link: MqttLink;
-  readonly publisher: Publisher;
-  readonly sink: WindowSink;
-  readonly status: StatusReporter;
-  readonly sequence: MessageSequence;
-  readonly http: AgentHttpServer;
-}
-
 export interface AgentRuntimeStats {
   readonly windows: number;
   readonly ingest: IngestStats;
@@ -110,361 +87,58 @@ export interface AgentRuntime {
   close(): Promise<void>;
 }
 
-export const AGENT_VERSION = '0.1.0';
-
-function readKeys(paths: readonly string[]): string[] {
-  return paths.map((p) => {
-    try {
-      return readFileSync(p, 'utf8');
-    } catch (err) {
-      throw new EdgeloopError(
-        'EDGELOOP_ERR_CONFIG_INVALID',
-        `trustedKeys: cannot read ${p}: ${(err as Error).message}`,
-      );
-    }
-  });
-}
-
-/**
- * Waits (bounded) until the live part of the outbox is delivered, so the windows flushed at shutdown go
- * out now rather than on the next start. The backlog is not waited for: it is replayed at a limited rate
- * and survives in the outbox file anyway.
- */
-async function drainLive(s: AgentServices, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  const live = (): number => {
-    const o = s.outbox.stats();
-    return o.depth - o.backlogDepth;
-  };
-  // Timers not unref'd: shutdown must not end early because nothing else holds the event loop.
-  while (s.publisher.stats().connected && live() > 0 && Date.now() < end)
-    await new Promise((r) => setTimeout(r, 10));
-}
-
-/** Builds and starts the agent. Throws EdgeloopError for bad config (unreadable key or TLS file). */
+/** Builds and starts the agent. Throws EdgeloopError for bad config (unreadable key or TLS file, port in use). */
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<AgentRuntime> {
-  const logger = deps.log ?? noopLogger;
-  const log = (level: 'info' | 'warn', message: string): void => {
-    logger[level](message);
-  };
+  const log = deps.log ?? noopLogger;
   const clock = deps.clock ?? systemClock;
-  const nowMs = (): number => clock.nowMs();
-  const runtime = config.mqtt !== '';
-  // /healthz reasons and limits: agent/health.ts, docs/agent.md "Health endpoint".
-  const health = new HealthMonitor(
-    {
-      serialDownMaxMs: config.healthSerialDownMaxMs,
-      brokerDownMaxMs: config.healthBrokerDownMaxMs,
-      outboxHighWaterPercent: config.healthOutboxHighWaterPercent,
-      inferenceFailedWindows: config.healthInferenceFailedWindows,
-    },
-    nowMs,
-  );
-  let windows = 0;
-  let invalidLogged = false;
-  let signalDone: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (signalDone = resolve));
-  const mismatched = new Set<string>();
-  const droppedLogged = new Set<string>();
-  // Late-bound: the runtime half subscribes after the pipeline exists (the pipeline is its data source).
-  let windowOut: (w: Window) => void = () => undefined;
-  let noticeOut: (n: IngestNotice) => void = () => undefined;
 
-  const pipeline = new IngestPipeline(
-    {
-      mode: config.mode,
-      windowMs: config.windowMs,
-      hopMs: config.hopMs,
-      ...(config.csvChannels === ''
-        ? {}
-        : { csvChannels: config.csvChannels.split(',').map((s) => s.trim()) }),
-      ...(config.deviceId === '' ? {} : { deviceId: config.deviceId }),
-    },
-    (w) => {
-      windows++;
-      deps.onWindow?.(w);
-      windowOut(w);
-      if (config.maxWindows > 0 && windows >= config.maxWindows) signalDone();
-    },
-    (n) => {
-      deps.onNotice?.(n);
-      noticeOut(n);
-      if (n.kind === 'invalidFrame') {
-        // Log the first invalid frame, then only count (STYLE.md habit 4: log once when dropping starts).
-        if (!invalidLogged)
-          log(
-            'warn',
-            `invalid frame: ${n.message} [${n.code}] (further invalid frames are counted, not logged)`,
-          );
-        invalidLogged = true;
-        return;
-      }
-      if (n.kind === 'hello' && config.deviceId !== '' && n.device.deviceId !== config.deviceId) {
-        if (!mismatched.has(n.device.deviceId))
-          log(
-            'warn',
-            `the board names itself ${n.device.deviceId} but --device-id is ${config.deviceId}; publishing as ${config.deviceId}`,
-          );
-        mismatched.add(n.device.deviceId);
-      }
-      if (n.kind === 'dropped') {
-        // Same rule per code: a board streaming before its HELLO would otherwise log every frame.
-        if (!droppedLogged.has(n.code))
-          log('warn', `${noticeLine(n) ?? ''} (further drops with this code are counted, not logged)`);
-        droppedLogged.add(n.code);
-        return;
-      }
-      const line = noticeLine(n);
-      if (line !== null) log('info', line);
-    },
-  );
-  const reader = new SerialReader({
-    open: deps.openPort ?? (() => openSerialPort({ path: config.serial, baudRate: config.baud })),
-    pipeline,
-    ...(deps.serialBackoff === undefined ? {} : { backoff: deps.serialBackoff }),
-    onState: (s) => {
-      health.serial(s.kind === 'connected');
-      deps.onReaderState?.(s);
-      log(s.kind === 'connected' ? 'info' : 'warn', readerLine(config.serial, config.baud, s));
-    },
+  const ingest = createIngest(config, { log, openPort: deps.openPort, serialBackoff: deps.serialBackoff });
+  ingest.subscribe({
+    ...(deps.onWindow === undefined ? {} : { window: deps.onWindow }),
+    ...(deps.onNotice === undefined ? {} : { notice: deps.onNotice }),
+    ...(deps.onReaderState === undefined ? {} : { readerState: deps.onReaderState }),
   });
+  const running =
+    config.mqtt === ''
+      ? null
+      : await startServices(config, ingest, {
+          log,
+          clock,
+          metrics: deps.metrics,
+          sequence: deps.sequence,
+          agentVersion: deps.agentVersion,
+          loadSession: deps.loadSession,
+          modelOptions: deps.modelOptions,
+          mqttReconnectPeriodMs: deps.mqttReconnectPeriodMs,
+        });
+  ingest.start();
 
-  let services: AgentServices | null = null;
-  let models: ModelWiring | undefined;
-  let ownMetrics = false;
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const services = running?.services ?? null;
   let closing: Promise<void> | undefined;
-  let shuttingDown = false;
-
-  const closeServices = async (): Promise<void> => {
-    const s = services;
-    if (s !== null) {
-      // Every window the reader flushed gets its telemetry before the runner stops.
-      await s.runner.whenIdle();
-      await s.runner.close();
-      await s.manager.close();
-      await models?.settle(config.drainTimeoutMs);
-      await drainLive(s, config.drainTimeoutMs);
-      await s.publisher.close({ drainTimeoutMs: config.drainTimeoutMs });
-      await s.link.close({ timeoutMs: Math.max(100, config.drainTimeoutMs) });
-      s.outbox.close();
-      if (ownMetrics) s.metrics.close();
-      await s.http.close();
-      return;
-    }
-    // Partial start: undo what was built, newest first.
-    for (const c of cleanups.reverse()) await c();
-  };
-
-  if (runtime) {
-    try {
-      mkdirSync(config.dataDir, { recursive: true });
-    } catch (err) {
-      throw new EdgeloopError(
-        'EDGELOOP_ERR_CONFIG_INVALID',
-        `dataDir: cannot create ${config.dataDir}: ${(err as Error).message}`,
-      );
-    }
-    const trustedKeys = readKeys(config.trustedKeys);
-    const agentVersion = deps.agentVersion ?? AGENT_VERSION;
-    const sequence = deps.sequence ?? createMessageSequence();
-    ownMetrics = deps.metrics === undefined;
-    const metrics =
-      deps.metrics ?? new AgentMetrics({ deviceId: config.deviceId, agentVersion, runId: sequence.runId });
-    if (ownMetrics)
-      cleanups.push(() => {
-        metrics.close();
-      });
-    try {
-      const status = new StatusReporter({ deviceId: config.deviceId, agentVersion, sequence, nowMs });
-      // Throws CONFIG_INVALID for a TLS file that cannot be read, before the outbox file is opened.
-      const link = createMqttLink({
-        url: config.mqtt,
-        clientId: config.deviceId,
-        will: () => status.will(),
-        keepaliveSec: config.mqttKeepaliveSec,
-        reconnectMaxMs: config.mqttReconnectMaxMs,
-        protocolVersion: config.mqttProtocolVersion,
-        ...(deps.mqttReconnectPeriodMs === undefined
-          ? {}
-          : { reconnectPeriodMs: deps.mqttReconnectPeriodMs }),
-        ...(config.mqttUsername === '' ? {} : { username: config.mqttUsername }),
-        ...(config.mqttPassword === '' ? {} : { password: config.mqttPassword }),
-        ...(config.mqttCa === '' && config.mqttCert === ''
-          ? {}
-          : {
-              tls: {
-                ...(config.mqttCa === '' ? {} : { caFile: config.mqttCa }),
-                ...(config.mqttCert === '' ? {} : { certFile: config.mqttCert, keyFile: config.mqttKey }),
-              },
-            }),
-      });
-      cleanups.push(() => link.close({ timeoutMs: 100 }));
-      const outbox = openSqliteOutbox(join(config.dataDir, 'outbox.sqlite'), {
-        maxOutboxBytes: config.maxOutboxBytes,
-        maxAgeMs: config.outboxMaxAgeMs,
-        replayRatePerSec: config.replayRatePerSec,
-        clock: { nowMs },
-      });
-      cleanups.push(() => {
-        outbox.close();
-      });
-      const publisher = new Publisher({
-        outbox,
-        link,
-        status,
-        observer: metrics,
-        maxInFlight: config.publishMaxInFlight,
-        nowMs,
-      });
-      const runner = new InferenceRunner();
-      watchHealth(health, { link, runner });
-      // Drops, returns and unreachable-broker warnings in the log (issue #8 §2).
-      watchLink({ link, url: config.mqtt, backlog: () => outbox.stats().depth, log: logger, nowMs });
-      const telemetry = wireTelemetry({
-        config,
-        sequence,
-        nowMs,
-        outbox,
-        publisher,
-        runner,
-        pipeline,
-        metrics,
-        log,
-      });
-      windowOut = (w) => {
-        metrics.recordWindow(w);
-        runner.submit(w, pipeline.device?.sensors ?? []);
-      };
-      const manager = new ModelManager({
-        dataDir: config.dataDir,
-        config: resolveModelManagerConfig({
-          ...deps.modelOptions,
-          trustedKeys,
-          registryToken: config.registryToken,
-          healthWindows: config.modelHealthWindows,
-          healthMaxMs: config.modelHealthMaxMs,
-        }),
-        runner,
-        reportState: (r) => {
-          models?.report(r);
-        },
-        sensors: () => pipeline.device?.sensors,
-        ...(deps.loadSession === undefined ? {} : { loadSession: deps.loadSession }),
-      });
-      cleanups.push(() => manager.close());
-      models = wireModels({
-        config,
-        sequence,
-        nowMs,
-        link,
-        status,
-        metrics,
-        manager,
-        runner,
-        log,
-        raiseAlert: telemetry.raiseAlert,
-      });
-      noticeOut = (n) => {
-        telemetry.counters.onNotice(n);
-        if (n.kind === 'hello') models?.hello(n.device);
-      };
-      const started = await manager.start();
-      if (!started.ok) log('warn', `model store: ${started.message} [${started.code}]; serving no model`);
-      const http = await startAgentHttpServer({
-        port: config.metricsPort,
-        host: config.metricsHost,
-        // The data path never waits for the metrics listener: a taken port is logged and retried.
-        retryListen: { log: logger },
-        metrics: () => metrics.text(),
-        health: () => {
-          if (shuttingDown) health.stopping();
-          const verdict = health.check({ bytes: outbox.stats().bytes, maxBytes: config.maxOutboxBytes });
-          return {
-            healthy: verdict.healthy,
-            reasons: verdict.reasons,
-            deviceId: config.deviceId,
-            serial: {
-              path: config.serial,
-              connected: reader.stats.connected,
-              connects: reader.stats.connects,
-            },
-            mqtt: { connected: publisher.stats().connected, connections: publisher.stats().connections },
-            outbox: (({ depth, bytes, backlogDepth, droppedTotal, storageErrorsTotal }) => ({
-              depth,
-              bytes,
-              backlogDepth,
-              droppedTotal,
-              storageErrorsTotal,
-            }))(outbox.stats()),
-            model: { active: runner.active?.model ?? null, phase: manager.status().phase },
-            windows,
-          };
-        },
-      });
-      if (!http.ok) throw new EdgeloopError(http.code, http.message);
-      metrics.bind({
-        ingest: () => pipeline.stats(),
-        gaps: () => telemetry.counters.gaps,
-        reader: () => reader.stats,
-        outbox: () => outbox.stats(),
-        publisher: () => publisher.stats(),
-        sink: () => telemetry.sink.stats(),
-        runner: () => runner.stats(),
-      });
-      services = {
-        metrics,
-        runner,
-        manager,
-        outbox,
-        link,
-        publisher,
-        sink: telemetry.sink,
-        status,
-        sequence,
-        http: http.value,
-      };
-      publisher.start();
-      log(
-        'info',
-        `metrics at ${http.value.url}/metrics, health at ${http.value.url}/healthz${http.value.listening ? '' : ' (once the port is free)'}`,
-      );
-      log('info', `publishing as ${config.deviceId} to ${config.mqtt} (runId ${sequence.runId})`);
-    } catch (err) {
-      windowOut = () => undefined;
-      await closeServices();
-      throw err;
-    }
-  }
-  reader.start();
-
   return {
     deviceId: config.deviceId,
-    pipeline,
-    reader,
+    pipeline: ingest.pipeline,
+    reader: ingest.reader,
     services,
     metricsUrl: services === null ? null : services.http.url,
-    done,
-    stats: () => {
-      const s = services;
-      return {
-        windows,
-        ingest: pipeline.stats(),
-        ...(s === null
-          ? {}
-          : {
-              runner: s.runner.stats(),
-              sink: s.sink.stats(),
-              outbox: s.outbox.stats(),
-              publisher: s.publisher.stats(),
-            }),
-      };
-    },
+    done: ingest.done,
+    stats: () => ({
+      windows: ingest.windows(),
+      ingest: ingest.pipeline.stats(),
+      ...(services === null
+        ? {}
+        : {
+            runner: services.runner.stats(),
+            sink: services.sink.stats(),
+            outbox: services.outbox.stats(),
+            publisher: services.publisher.stats(),
+          }),
+    }),
     close: () => {
       closing ??= (async () => {
-        shuttingDown = true;
-        await reader.close();
-        await closeServices();
+        running?.beginShutdown();
+        await ingest.close();
+        await running?.close();
       })();
       return closing;
     },

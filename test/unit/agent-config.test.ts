@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { main } from '../../cli/main.ts';
 import { agentConfigFromArgs } from '../../agent/cli.ts';
 import { agentDefaults, loadAgentConfig } from '../../agent/config.ts';
-import { underRegistry } from '../../agent/main-wiring.ts';
+import { underRegistry } from '../../agent/runtime/models.ts';
 import { EdgeloopError } from '../../shared/errors.ts';
 
 function cli(env: Record<string, string> = {}): {

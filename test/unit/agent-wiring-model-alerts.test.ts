@@ -5,15 +5,13 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import type { MqttLink } from '../../agent/adapters/mqtt.ts';
 import type { AgentConfig } from '../../agent/config.ts';
-import type { InferenceRunner } from '../../agent/inference/runner.ts';
-import { wireModels } from '../../agent/main-wiring.ts';
-import type { AgentMetrics } from '../../agent/metrics.ts';
-import type { ModelManager } from '../../agent/models/manager.ts';
 import { MemoryOutbox } from '../../agent/outbox/memory-outbox.ts';
 import { AlertBuilder, raiseAlert } from '../../agent/publish/alerts.ts';
 import { createMessageSequence } from '../../agent/publish/sequence.ts';
 import { StatusReporter } from '../../agent/publish/status.ts';
+import { createModelStates } from '../../agent/runtime/models.ts';
 import { decodeMessage } from '../../shared/mqtt/codec.ts';
+import { noopLogger } from '../../shared/platform/logger.ts';
 
 test('FAILED and ROLLED_BACK model states raise a model alert; others do not', () => {
   const sequence = createMessageSequence(5);
@@ -25,16 +23,14 @@ test('FAILED and ROLLED_BACK model states raise a model alert; others do not', (
     onEvent: () => () => undefined,
     onMessage: () => () => undefined,
   } as unknown as MqttLink;
-  const wiring = wireModels({
+  const wiring = createModelStates({
     config: { deviceId: 'pump-07', registry: '' } as unknown as AgentConfig,
     sequence,
-    nowMs: () => 1000,
+    clock: { nowMs: () => 1000 },
     link: offlineLink,
     status: new StatusReporter({ deviceId: 'pump-07', agentVersion: '0.1.0', sequence }),
-    metrics: { setActiveModel: () => undefined } as unknown as AgentMetrics,
-    manager: {} as unknown as ModelManager,
-    runner: {} as unknown as InferenceRunner,
-    log: () => undefined,
+    metrics: { setActiveModel: () => undefined },
+    log: noopLogger,
     raiseAlert: (a) => {
       const r = raiseAlert({ builder, outbox }, a);
       assert.ok(r.ok);
