@@ -183,12 +183,18 @@ export const agentCommand = {
           }
         : {}),
     });
+    // Hold the event loop until a signal or --max-windows: the agent's own timers are unref'd (STYLE.md
+    // habit 9), so in print mode, with the port missing or unplugged, nothing else would (issue #8 §4: the
+    // process ended with code 13 after one "retrying").
+    const keepAlive = setInterval(() => undefined, 2 ** 30);
     await new Promise<void>((resolve) => {
       if (io.signal.aborted) resolve();
       io.signal.addEventListener('abort', () => {
         resolve();
       });
       void agent.done.then(resolve);
+    }).finally(() => {
+      clearInterval(keepAlive);
     });
     log.info('stopping: flushing and closing', { reason: io.signal.aborted ? 'signal' : 'maxWindows' });
     await agent.close();
