@@ -6,6 +6,7 @@
 // "committed", and there is no window in which a caller believes a message is stored while it is not.
 
 import type { Result } from '../../shared/errors.ts';
+import type { WallClock } from '../../shared/platform/clock.ts';
 
 /**
  * Message classes in eviction order: when the outbox is full the first class loses its oldest messages
@@ -21,10 +22,8 @@ export type DropReason = (typeof dropReasons)[number];
 /** MQTT QoS. The outbox does not interpret it; it keeps it for the publisher. */
 export type QoS = 0 | 1 | 2;
 
-export interface Clock {
-  /** Wall clock, ms since the Unix epoch. Injected so tests and replays control time. */
-  nowMs(): number;
-}
+/** Wall clock, ms since the Unix epoch. Injected so tests and replays control time. */
+export type Clock = WallClock;
 
 export interface OutboxMessage {
   readonly topic: string;

@@ -15,6 +15,7 @@ import { PAYLOAD_VERSION, type AlertPayload } from '../../shared/mqtt/schemas.ts
 import { buildTopic, topicSpecs } from '../../shared/mqtt/topics.ts';
 import type { EnqueueReceipt, Outbox, OutboxMessage } from '../outbox/types.ts';
 import type { MessageSequence } from './sequence.ts';
+import { systemClock, type WallClock } from '../../shared/platform/clock.ts';
 
 export interface AlertInput {
   readonly severity: AlertPayload['severity'];
@@ -30,8 +31,8 @@ export interface AlertInput {
 export interface AlertBuilderOptions {
   readonly deviceId: string;
   readonly sequence: MessageSequence;
-  /** Wall clock, ms since the epoch. Default Date.now. */
-  readonly nowMs?: () => number;
+  /** Wall clock. Default the system clock. */
+  readonly clock?: WallClock;
 }
 
 export class AlertBuilder {
@@ -52,7 +53,7 @@ export class AlertBuilder {
       deviceId: this.#o.deviceId,
       runId: this.#o.sequence.runId,
       msgSeq: 1,
-      tsMs: Math.floor((this.#o.nowMs ?? Date.now)()),
+      tsMs: Math.floor((this.#o.clock ?? systemClock).nowMs()),
       alertId: 'check',
       severity: a.severity,
       source: a.source,

@@ -18,6 +18,7 @@ import type { FlagStatus, IntegrityCheckName, IntegrityFlag, Window } from '../.
 import type { OutboxMessage } from '../outbox/types.ts';
 import type { AlertBuilder } from './alerts.ts';
 import type { MessageSequence } from './sequence.ts';
+import { systemClock, type WallClock } from '../../shared/platform/clock.ts';
 
 export interface IntegrityEventsOptions {
   readonly deviceId: string;
@@ -26,8 +27,8 @@ export interface IntegrityEventsOptions {
   readonly alerts?: AlertBuilder;
   /** Windows after a channel's fail alert before that channel may raise another. Default 60. */
   readonly alertHoldoffWindows?: number;
-  /** Wall clock, ms since the epoch. Default Date.now. */
-  readonly nowMs?: () => number;
+  /** Wall clock. Default the system clock. */
+  readonly clock?: WallClock;
 }
 
 export interface IntegrityEventsStats {
@@ -138,7 +139,7 @@ export class IntegrityEvents {
       deviceId: this.#o.deviceId,
       runId: this.#o.sequence.runId,
       msgSeq: 1, // placeholder until the payload is known to be valid (no false gap for receivers)
-      tsMs: Math.floor((this.#o.nowMs ?? Date.now)()),
+      tsMs: Math.floor((this.#o.clock ?? systemClock).nowMs()),
       bootId: w.bootId >>> 0,
       windowIndex: Math.max(0, Math.floor(w.index)),
       windowStartUs: w.startUs,

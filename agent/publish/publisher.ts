@@ -13,6 +13,7 @@
 import type { Outbox, OutboxClass, StoredMessage } from '../outbox/types.ts';
 import type { MqttLink, MqttLinkEvent } from '../adapters/mqtt.ts';
 import type { StatusReporter } from './status.ts';
+import { systemClock, type WallClock } from '../../shared/platform/clock.ts';
 
 /** What the publisher reports; agent/metrics.ts implements it. All methods are optional to implement. */
 export interface PublisherObserver {
@@ -36,8 +37,8 @@ export interface PublisherOptions {
   /** Publishes the retained online status on every connect and offline on close(). */
   readonly status?: StatusReporter;
   readonly observer?: PublisherObserver;
-  /** Wall clock for delivery latency, ms since the epoch. Default Date.now. */
-  readonly nowMs?: () => number;
+  /** Wall clock for delivery latency. Default the system clock. */
+  readonly clock?: WallClock;
 }
 
 export interface PublisherStats {
@@ -201,7 +202,7 @@ export class Publisher {
       this.#acked++;
       this.#ackIds.push(m.id);
       this.#o.observer?.published?.(m.class, 'acked');
-      this.#o.observer?.deliveredAfter?.(m.class, (this.#o.nowMs ?? Date.now)() - m.createdAtMs);
+      this.#o.observer?.deliveredAfter?.(m.class, (this.#o.clock ?? systemClock).nowMs() - m.createdAtMs);
       this.#scheduleAckFlush();
     } else {
       this.#failed++;

@@ -13,6 +13,7 @@ import { buildTopic, topicSpecs } from '../../shared/mqtt/topics.ts';
 import type { ChannelWindow, Window } from '../../shared/samples.ts';
 import type { OutboxMessage } from '../outbox/types.ts';
 import type { MessageSequence } from './sequence.ts';
+import { systemClock, type WallClock } from '../../shared/platform/clock.ts';
 
 export interface RawCaptureOptions {
   readonly deviceId: string;
@@ -23,8 +24,8 @@ export interface RawCaptureOptions {
   readonly fraction?: number;
   /** Uniform [0, 1) source for `fraction`; injected in tests. */
   readonly random?: () => number;
-  /** Wall clock, ms since the epoch. */
-  readonly nowMs?: () => number;
+  /** Wall clock. Default the system clock. */
+  readonly clock?: WallClock;
 }
 
 export class RawCapture {
@@ -79,7 +80,7 @@ export class RawCapture {
       list.push(c);
       bySensor.set(c.sensorId, list);
     }
-    const createdAtMs = Math.floor((this.#o.nowMs ?? Date.now)());
+    const createdAtMs = Math.floor((this.#o.clock ?? systemClock).nowMs());
     const out: OutboxMessage[] = [];
     for (const [sensorId, chans] of bySensor) {
       chans.sort((a, b) => a.axis - b.axis);

@@ -9,6 +9,7 @@ import { PAYLOAD_VERSION, type ModelRef, type StatusPayload } from '../../shared
 import { buildTopic } from '../../shared/mqtt/topics.ts';
 import { EdgeloopError } from '../../shared/errors.ts';
 import type { MessageSequence } from './sequence.ts';
+import { systemClock, type WallClock } from '../../shared/platform/clock.ts';
 
 export interface StatusFacts {
   readonly model: ModelRef | null;
@@ -27,8 +28,8 @@ export interface StatusReporterOptions {
   readonly deviceId: string;
   readonly agentVersion: string;
   readonly sequence: MessageSequence;
-  /** Wall clock, ms since the epoch. */
-  readonly nowMs?: () => number;
+  /** Wall clock. Default the system clock. */
+  readonly clock?: WallClock;
 }
 
 export class StatusReporter {
@@ -72,7 +73,7 @@ export class StatusReporter {
       deviceId: this.#o.deviceId,
       runId: this.#o.sequence.runId,
       msgSeq,
-      tsMs: Math.floor((this.#o.nowMs ?? Date.now)()),
+      tsMs: Math.floor((this.#o.clock ?? systemClock).nowMs()),
       state,
       reason,
       model: this.#facts.model,

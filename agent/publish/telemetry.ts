@@ -11,6 +11,7 @@ import { EdgeloopError } from '../../shared/errors.ts';
 import type { Window } from '../../shared/samples.ts';
 import type { OutboxMessage } from '../outbox/types.ts';
 import type { MessageSequence } from './sequence.ts';
+import { systemClock, type WallClock } from '../../shared/platform/clock.ts';
 
 /** What inference produced for one window (the inference module's output, narrowed to what we send). */
 export interface Prediction {
@@ -51,8 +52,8 @@ export interface TelemetryInput {
 export interface TelemetryBuilderOptions {
   readonly deviceId: string;
   readonly sequence: MessageSequence;
-  /** Wall clock, ms since the epoch. Default Date.now. */
-  readonly nowMs?: () => number;
+  /** Wall clock. Default the system clock. */
+  readonly clock?: WallClock;
 }
 
 // Softmax output in float32 may land a hair outside [0, 1]; more than this is a model bug, not rounding.
@@ -106,7 +107,7 @@ export class TelemetryBuilder {
       deviceId: this.#o.deviceId,
       runId: this.#o.sequence.runId,
       msgSeq: 0, // assigned below, once the payload is known to be valid
-      tsMs: Math.floor((this.#o.nowMs ?? Date.now)()),
+      tsMs: Math.floor((this.#o.clock ?? systemClock).nowMs()),
       bootId: w.bootId >>> 0,
       window: { index: count(w.index), startUs: w.startUs, endUs: w.endUs },
       featurePipeline: f === null ? null : f.pipeline,

@@ -125,7 +125,6 @@ export async function startServices(
   deps: ServicesDeps,
 ): Promise<RunningServices> {
   const { log, clock } = deps;
-  const nowMs = (): number => clock.nowMs();
   try {
     mkdirSync(config.dataDir, { recursive: true });
   } catch (err) {
@@ -145,7 +144,7 @@ export async function startServices(
   const undo: (() => Promise<void> | void)[] = [() => ownMetrics?.close()];
   let shuttingDown = false;
   try {
-    const status = new StatusReporter({ deviceId: config.deviceId, agentVersion, sequence, nowMs });
+    const status = new StatusReporter({ deviceId: config.deviceId, agentVersion, sequence, clock });
     const link = createLink(config, status, deps.mqttReconnectPeriodMs);
     undo.push(() => link.close({ timeoutMs: 100 }));
     const outbox = openSqliteOutbox(join(config.dataDir, 'outbox.sqlite'), {
@@ -163,7 +162,7 @@ export async function startServices(
       status,
       observer: metrics,
       maxInFlight: config.publishMaxInFlight,
-      nowMs,
+      clock,
     });
     const runner = new InferenceRunner();
     const { pipeline, reader } = ingest;

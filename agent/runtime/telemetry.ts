@@ -41,20 +41,20 @@ export function wireTelemetry(o: {
   readonly log: Logger;
 }): TelemetryWiring {
   const { config, sequence } = o;
-  const nowMs = (): number => o.clock.nowMs();
+  const { clock } = o;
   const counters = new IngestCounterTracker();
-  const telemetry = new TelemetryBuilder({ deviceId: config.deviceId, sequence, nowMs });
+  const telemetry = new TelemetryBuilder({ deviceId: config.deviceId, sequence, clock });
   const raw =
     config.rawEveryNthWindow > 0
       ? new RawCapture({
           deviceId: config.deviceId,
           sequence,
           everyNthWindow: config.rawEveryNthWindow,
-          nowMs,
+          clock,
         })
       : undefined;
-  const alerts = new AlertBuilder({ deviceId: config.deviceId, sequence, nowMs });
-  const integrity = new IntegrityEvents({ deviceId: config.deviceId, sequence, alerts, nowMs });
+  const alerts = new AlertBuilder({ deviceId: config.deviceId, sequence, clock });
+  const integrity = new IntegrityEvents({ deviceId: config.deviceId, sequence, alerts, clock });
   const sink = new WindowSink({
     outbox: o.outbox,
     telemetry,

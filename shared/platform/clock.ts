@@ -18,6 +18,9 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): ClockTimer;
 }
 
+/** The part of a Clock that stamps and ages data (most components need no more). */
+export type WallClock = Pick<Clock, 'nowMs'>;
+
 /** The real clock: Date.now, performance.now and unref'd Node timers. */
 export const systemClock: Clock = Object.freeze({
   nowMs: () => Date.now(),

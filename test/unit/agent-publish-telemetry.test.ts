@@ -22,7 +22,11 @@ const prediction: Prediction = {
 
 test('telemetry is valid under the shared schema, with features, prediction, integrity and counters', () => {
   const seq = createMessageSequence(7);
-  const b = new TelemetryBuilder({ deviceId: 'pump-07', sequence: seq, nowMs: () => 1_767_225_600_000 });
+  const b = new TelemetryBuilder({
+    deviceId: 'pump-07',
+    sequence: seq,
+    clock: { nowMs: () => 1_767_225_600_000 },
+  });
   const r = b.build({
     window: fakeWindow(3),
     features: {
