@@ -17,7 +17,8 @@ import { createMqttLink } from '../agent/adapters/mqtt.ts';
 import { Publisher } from '../agent/publish/publisher.ts';
 import { createMessageSequence } from '../agent/publish/sequence.ts';
 import { TelemetryBuilder } from '../agent/publish/telemetry.ts';
-import { fakeCounters, fakeWindow, startMosquitto, waitFor } from '../test/integration/agent-mqtt-fixture.ts';
+import { fakeCounters, fakeWindow, startMosquitto } from '../test/integration/agent-mqtt-fixture.ts';
+import { waitFor } from '../test/helpers/wait.ts';
 import { quantile } from 'simple-statistics';
 import { median, section, type Row } from './lib.ts';
 
@@ -102,7 +103,7 @@ async function bareThroughput(): Promise<number> {
     };
     more();
   });
-  await waitFor(() => got >= N, 60_000, 'bare messages');
+  await waitFor('bare messages', () => got >= N, { timeoutMs: 60_000 });
   const ms = performance.now() - t0;
   await pub.endAsync();
   await sub.endAsync();
@@ -130,7 +131,7 @@ async function publisherThroughput(kind: 'memory' | 'sqlite', dir: string): Prom
   const publisher = new Publisher({ outbox, link, maxInFlight: IN_FLIGHT, idlePollMs: 5 });
   const t0 = performance.now();
   publisher.start();
-  await waitFor(() => got >= N, 120_000, 'published messages');
+  await waitFor('published messages', () => got >= N, { timeoutMs: 120_000 });
   const ms = performance.now() - t0;
   await publisher.close();
   await link.close();
@@ -165,7 +166,7 @@ async function latency(kind: 'bare' | 'memory' | 'sqlite', dir: string): Promise
     const link = createMqttLink({ url: broker.url, clientId: `bench-pub-${Math.random()}` });
     const publisher = new Publisher({ outbox, link, maxInFlight: IN_FLIGHT });
     publisher.start();
-    await waitFor(() => publisher.stats().connected, 5000, 'connect');
+    await waitFor('connect', () => publisher.stats().connected);
     send = (id) => {
       outbox.enqueue({ topic, payload: tagged(id), qos: 1, class: 'telemetry', createdAtMs: Date.now() });
       publisher.notify();
@@ -185,7 +186,7 @@ async function latency(kind: 'bare' | 'memory' | 'sqlite', dir: string): Promise
     sentAt.set(id, performance.now());
     send(id);
   }
-  await waitFor(() => lat.length >= total, 30_000, 'latency messages');
+  await waitFor('latency messages', () => lat.length >= total, { timeoutMs: 30_000 });
   await close();
   await sub.endAsync();
   return lat;

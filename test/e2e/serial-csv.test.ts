@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVirtualSerialPair } from '../../firmware-sim/adapters/pty.ts';
 import { openSerial } from '../../firmware-sim/adapters/serial.ts';
-import { startAgent, waitFor } from '../helpers/agent-harness.ts';
+import { startAgent } from '../helpers/agent-harness.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 test('a data-forwarder style CSV board is detected, rate measured from arrivals, bad lines counted', async (t) => {
   const pair = await createVirtualSerialPair();
@@ -19,7 +20,7 @@ test('a data-forwarder style CSV board is detected, rate measured from arrivals,
     deviceId: 'csv-board',
   });
   t.after(() => agent.close());
-  assert.ok(await waitFor(() => agent.reader.stats.connected, 5000));
+  await waitFor('the serial port to connect', () => agent.reader.stats.connected);
 
   // 200 Hz for 3.2 s, written in bursts of 10 lines every 50 ms (USB CDC boards deliver lines in bursts).
   const rateHz = 200;
@@ -38,7 +39,10 @@ test('a data-forwarder style CSV board is detected, rate measured from arrivals,
     if (chunk !== '') board.value.port.write(chunk);
     await new Promise((r) => setTimeout(r, 50));
   }
-  assert.ok(await waitFor(() => agent.pipeline.stats().csv.lines >= n, 3000), 'all lines read');
+  await waitFor(
+    () => `all ${n} lines read (read ${agent.pipeline.stats().csv.lines})`,
+    () => agent.pipeline.stats().csv.lines >= n,
+  );
   await agent.close();
   const st = agent.pipeline.stats();
   assert.equal(st.mode, 'csv');

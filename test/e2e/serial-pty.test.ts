@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { ptyOutput } from '../../firmware-sim/adapters/pty.ts';
 import { loadScenario } from '../../firmware-sim/adapters/scenario-files.ts';
 import { runSim } from '../../firmware-sim/run.ts';
-import { startAgent, waitFor } from '../helpers/agent-harness.ts';
+import { startAgent } from '../helpers/agent-harness.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 async function openPty(t: { after: (fn: () => Promise<void>) => void }) {
   const out = await ptyOutput();
@@ -25,13 +26,14 @@ test('10 minutes of device time at 1 kHz over a pty: no sample lost, unbroken se
   const out = await openPty(t);
   const agent = await startAgent(out.target);
   t.after(() => agent.close());
-  await waitFor(() => agent.reader.stats.connected, 5000);
+  await waitFor('the serial port to connect', () => agent.reader.stats.connected);
   const sim = await runSim({ scenario: scenario('steady'), seed: 11, durationS: 600, speed: 'max', out });
   const gt = sim.groundTruth;
   const sent = Object.values(gt.sensors).reduce((a, s) => a + s.sentIntact, 0);
-  assert.ok(
-    await waitFor(() => agent.samplesReceived() === sent, 60_000),
-    `agent got ${agent.samplesReceived()} of ${sent}`,
+  await waitFor(
+    () => `all ${sent} samples (agent got ${agent.samplesReceived()})`,
+    () => agent.samplesReceived() === sent,
+    { timeoutMs: 60_000 },
   );
   await agent.close();
   const st = agent.pipeline.stats();
@@ -61,7 +63,7 @@ test('unplug and replug: the agent recovers by itself and reports exactly the ga
   const out = await openPty(t);
   const agent = await startAgent(out.target);
   t.after(() => agent.close());
-  await waitFor(() => agent.reader.stats.connected, 5000);
+  await waitFor('the serial port to connect', () => agent.reader.stats.connected);
   // 40 s of device time at 20x: the cable is pulled for 3 s at 15 s (the board keeps running, no reboot).
   const s = scenario('steady');
   const unplug = {
@@ -74,12 +76,13 @@ test('unplug and replug: the agent recovers by itself and reports exactly the ga
   const gt = sim.groundTruth;
   const accel = gt.sensors.accel!;
   // Wait until the last accel sample has been accounted for, as received or as lost.
-  assert.ok(
-    await waitFor(() => {
+  await waitFor(
+    'the agent to account for every accel sample',
+    () => {
       const st = agent.pipeline.stats().stream;
       return (st.samples.accel ?? 0) + (st.samplesLost.accel ?? 0) === accel.generated;
-    }, 20_000),
-    'agent accounted for every accel sample',
+    },
+    { timeoutMs: 20_000 },
   );
   await agent.close();
   const st = agent.pipeline.stats();
@@ -109,16 +112,17 @@ test('noisy-link: loss and corruption reported by the agent match the ground tru
   const out = await openPty(t);
   const agent = await startAgent(out.target);
   t.after(() => agent.close());
-  await waitFor(() => agent.reader.stats.connected, 5000);
+  await waitFor('the serial port to connect', () => agent.reader.stats.connected);
   const sim = await runSim({ scenario: scenario('noisy-link'), seed: 3, durationS: 240, speed: 'max', out });
   const gt = sim.groundTruth;
   const accel = gt.sensors.accel!;
-  assert.ok(
-    await waitFor(() => {
+  await waitFor(
+    'the stream to drain',
+    () => {
       const st = agent.pipeline.stats().stream;
       return (st.samples.accel ?? 0) + (st.samplesLost.accel ?? 0) >= accel.generated - 10 * 20;
-    }, 30_000),
-    'stream drained',
+    },
+    { timeoutMs: 30_000 },
   );
   await new Promise((r) => setTimeout(r, 300));
   await agent.close();

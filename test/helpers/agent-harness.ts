@@ -51,16 +51,3 @@ export async function startAgent(portPath: string, options: AgentHarnessOptions 
     close: () => agent.close(),
   };
 }
-
-/**
- * Polls `cond` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. Superseded by
- * test/helpers/wait.ts (one waitFor, issue #7 §4); delete once nothing imports it from here.
- */
-export async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
-}

@@ -17,7 +17,8 @@ import { referenceSensors } from '../../shared/sensors.ts';
 import { encodeWireFrame } from '../../shared/serial/decoder.ts';
 import { encodeSampleValues, type Frame } from '../../shared/serial/frames.ts';
 import { tempDir } from './agent-model-fixture.ts';
-import { startAedes, Subscriber, waitFor } from './agent-mqtt-fixture.ts';
+import { startAedes, Subscriber } from './agent-mqtt-fixture.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const DEVICE = 'port-taken';
 const accel = referenceSensors[0];
@@ -99,7 +100,9 @@ test('the agent runs and publishes with its metrics port taken, and binds the po
 
   // The data path does not care: windows become telemetry.
   serial.write(board(4));
-  await waitFor(() => sub.of('telemetry').length >= 2, 15_000, 'telemetry with the metrics port taken');
+  await waitFor('telemetry with the metrics port taken', () => sub.of('telemetry').length >= 2, {
+    timeoutMs: 15_000,
+  });
 
   await new Promise<void>((resolve) => {
     blocker.close(() => {
@@ -107,7 +110,7 @@ test('the agent runs and publishes with its metrics port taken, and binds the po
     });
   });
   // The first retries come after 0.5-1 s (jittered backoff).
-  await waitFor(() => services.http.listening, 15_000, 'metrics listener bound');
+  await waitFor('metrics listener bound', () => services.http.listening, { timeoutMs: 15_000 });
   assert.equal(services.http.port, port);
   assert.equal(log.find('metrics listener bound', 'info').length, 1);
   const res = await fetch(`${services.http.url}/metrics`);

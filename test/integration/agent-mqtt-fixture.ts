@@ -11,6 +11,7 @@ import { Aedes } from 'aedes';
 import { connect, type MqttClient } from 'mqtt';
 import { decodeMessage, type DecodedMessage } from '../../shared/mqtt/codec.ts';
 import { SequenceTracker, streamKey } from '../../shared/mqtt/sequence.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 export interface Broker {
   readonly name: string;
@@ -24,6 +25,10 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/**
+ * A port that was free a moment ago. Only for Mosquitto, which cannot listen on port 0 and report the port
+ * back; another process can take it before Mosquitto binds it, so startMosquitto retries on EADDRINUSE.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -55,19 +60,6 @@ export function tcpReachable(host: string, port: number, timeoutMs = 1000): Prom
     });
   });
 }
-
-async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-export { waitFor };
 
 /** The embedded aedes broker on a port-0 TCP server. stop() drops every client and the broker state. */
 export async function startAedes(): Promise<Broker> {
@@ -131,45 +123,89 @@ export async function startAedes(): Promise<Broker> {
  * test subscriber's persistent session and the QoS 1 messages queued for it: the outage test must see
  * loss only if the agent loses something, not because the broker forgot a subscriber. max_queued_messages
  * 0 (unlimited) so a slow subscriber never has QoS 1 messages dropped by the broker's default cap of 1000.
+ *
+ * Mosquitto cannot listen on port 0 and report the port, so the port comes from freePort() and another
+ * process may take it before Mosquitto binds it: the first start then retries on a new port. Readiness is
+ * Mosquitto's own "running" log line (printed once every listener is bound), not a TCP probe, which the
+ * process that took the port would answer too.
  */
 export async function startMosquitto(
   options: {
-    /** Listener and auth lines; default one plain listener on `port` allowing anonymous clients. */
+    /**
+     * Listener and auth lines; default one plain listener on `port` allowing anonymous clients. Called
+     * again with a new port if the first one was taken.
+     */
     readonly listener?: (port: number, dir: string) => readonly string[];
   } = {},
 ): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeloop-mosq-'));
   // Started as root, mosquitto drops to user "mosquitto", which must still write its persistence file.
   chmodSync(dir, 0o777);
-  const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [
-      ...(options.listener?.(port, dir) ?? [`listener ${port} 127.0.0.1`, 'allow_anonymous true']),
-      'persistence true',
-      `persistence_location ${dir}/`,
-      'autosave_interval 0',
-      'max_queued_messages 0',
-      'max_inflight_messages 0',
-      'log_dest none',
-      '',
-    ].join('\n'),
-  );
+  let port = 0;
+  const writeConfig = (): void => {
+    writeFileSync(
+      conf,
+      [
+        ...(options.listener?.(port, dir) ?? [`listener ${port} 127.0.0.1`, 'allow_anonymous true']),
+        'persistence true',
+        `persistence_location ${dir}/`,
+        'autosave_interval 0',
+        'max_queued_messages 0',
+        'max_inflight_messages 0',
+        // Errors (a taken port) and information (the "running" line) only: spawnOnce reads them.
+        'log_dest stderr',
+        'log_type error',
+        'log_type information',
+        '',
+      ].join('\n'),
+    );
+  };
   let child: ChildProcess | undefined;
-  const up = async (): Promise<void> => {
+  /** Starts mosquitto on `port`: 'running', or 'in-use' when the port was taken; throws on other failures. */
+  const spawnOnce = async (): Promise<'running' | 'in-use'> => {
     const c = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
-    let err = '';
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await waitFor(
-      async () => {
-        if (c.exitCode !== null) throw new Error(`mosquitto exited: ${err}`);
-        return tcpReachable('127.0.0.1', port, 200);
-      },
-      10_000,
-      'mosquitto to listen',
-    );
+    let log = '';
+    // An object, not a `let`: it changes in callbacks, where narrowing cannot follow it.
+    const run: { state: 'starting' | 'running' | 'exited' } = { state: 'starting' };
+    c.stderr.on('data', (d: Buffer) => {
+      // Keep what startup printed; later connection notices are read and dropped, so the pipe never fills.
+      if (log.length < 64 * 1024) log += d.toString();
+      if (run.state === 'starting' && / running$/m.test(log)) run.state = 'running';
+    });
+    c.once('error', (e) => {
+      log += String(e);
+      run.state = 'exited';
+    });
+    c.once('exit', () => {
+      if (run.state === 'starting') run.state = 'exited';
+    });
+    try {
+      await waitFor(
+        () => `mosquitto to start on port ${port} (it printed: ${log})`,
+        () => run.state !== 'starting',
+      );
+    } catch (e) {
+      c.kill('SIGKILL'); // or it outlives the test and keeps the test process from exiting
+      throw e;
+    }
+    if (run.state === 'running') return 'running';
+    if (log.includes('Address already in use')) return 'in-use';
+    throw new Error(`mosquitto exited on start: ${log}`);
+  };
+  const up = async (): Promise<void> => {
+    if (port !== 0) {
+      // A restart keeps its port: clients reconnect to the same URL.
+      if ((await spawnOnce()) === 'in-use') throw new Error(`mosquitto restart: port ${port} was taken`);
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      writeConfig();
+      if ((await spawnOnce()) === 'running') return;
+      if (attempt === 5) throw new Error('mosquitto: 5 free ports in a row were taken before it bound them');
+    }
   };
   const down = async (): Promise<void> => {
     const c = child;

@@ -15,7 +15,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { openSqliteOutbox } from '../../agent/outbox/sqlite-outbox.ts';
-import { sleep, startAedes, startAgentStack, Subscriber, waitFor } from './agent-mqtt-fixture.ts';
+import { sleep, startAedes, startAgentStack, Subscriber } from './agent-mqtt-fixture.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const DEVICE = 'kill-dev';
 
@@ -28,14 +29,14 @@ async function runChild(): Promise<void> {
   const agent = startAgentStack({ url: env.EDGELOOP_AGENT_KILL_URL as string, deviceId: DEVICE, outbox });
   const first = Number(env.EDGELOOP_AGENT_KILL_FIRST);
   const count = Number(env.EDGELOOP_AGENT_KILL_COUNT ?? 'Infinity');
-  await waitFor(() => agent.publisher.stats().connected, 10_000, 'connect');
+  await waitFor('connect', () => agent.publisher.stats().connected);
   for (let i = first; i < first + count; i++) {
     agent.pushWindow(i);
     // Written after the enqueue committed; pipes are written synchronously on Linux.
     process.stdout.write(`E ${agent.sequence.runId} ${agent.sequence.last} ${i}\n`);
     await sleep(4);
   }
-  await waitFor(() => outbox.stats().depth === 0, 20_000, 'outbox drained');
+  await waitFor('outbox drained', () => outbox.stats().depth === 0, { timeoutMs: 20_000 });
   await agent.close();
   outbox.close();
   process.stdout.write('DONE\n');
@@ -85,7 +86,7 @@ if (process.env.EDGELOOP_AGENT_KILL_CHILD === '1') {
 
       // Run 1: killed once it has enqueued a few hundred windows, at whatever point it is in.
       const a = spawnChild(0);
-      await waitFor(() => reported.size >= 300, 30_000, 'the first agent to stream');
+      await waitFor('the first agent to stream', () => reported.size >= 300, { timeoutMs: 30_000 });
       const exited = new Promise((r) => a.once('exit', r));
       a.kill('SIGKILL');
       await exited;
@@ -93,23 +94,17 @@ if (process.env.EDGELOOP_AGENT_KILL_CHILD === '1') {
       const runA = Number([...firstRun.keys()][0]?.split(':')[0]);
 
       // The broker noticed the dead socket and published the will of run A.
-      await waitFor(
-        () => sub.of('status').some((m) => m.payload.reason === 'lwt' && m.payload.runId === runA),
-        10_000,
-        'the last will of the killed agent',
+      await waitFor('the last will of the killed agent', () =>
+        sub.of('status').some((m) => m.payload.reason === 'lwt' && m.payload.runId === runA),
       );
 
       // Run 2 on the same file: streams 100 more windows, replays what run 1 left, then exits cleanly.
       spawnChild(100_000, 100);
-      await waitFor(() => done, 60_000, 'the second agent to drain its outbox');
-      await waitFor(
-        () => {
-          const got = new Set(sub.of('telemetry').map((m) => `${m.payload.runId}:${m.payload.msgSeq}`));
-          return [...reported.keys()].every((k) => got.has(k));
-        },
-        10_000,
-        'every reported window at the subscriber',
-      );
+      await waitFor('the second agent to drain its outbox', () => done, { timeoutMs: 60_000 });
+      await waitFor('every reported window at the subscriber', () => {
+        const got = new Set(sub.of('telemetry').map((m) => `${m.payload.runId}:${m.payload.msgSeq}`));
+        return [...reported.keys()].every((k) => got.has(k));
+      });
 
       assert.deepEqual(sub.invalid, []);
       const telemetry = sub.of('telemetry');

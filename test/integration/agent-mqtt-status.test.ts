@@ -15,9 +15,9 @@ import {
   startAgentStack,
   Subscriber,
   systemMosquitto,
-  waitFor,
   type Broker,
 } from './agent-mqtt-fixture.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 interface Proxy {
   readonly url: string;
@@ -78,18 +78,18 @@ async function statusLifecycle(t: { after(fn: () => Promise<void>): void }, brok
       .of('status')
       .map((m) => ({ state: m.payload.state, reason: m.payload.reason, msgSeq: m.payload.msgSeq }));
 
-  await waitFor(() => states().length >= 1, 5000, 'online');
+  await waitFor('online', () => states().length >= 1);
   assert.deepEqual(states()[0], { state: 'online', reason: 'startup', msgSeq: 1 });
 
   proxy.cut();
-  await waitFor(() => states().length >= 2, 10_000, 'the last will');
+  await waitFor('the last will', () => states().length >= 2);
   assert.deepEqual(states()[1], { state: 'offline', reason: 'lwt', msgSeq: 0 });
   const will = sub.of('status')[1]?.payload;
   assert.equal(will?.runId, agent.sequence.runId);
   assert.equal(will.model?.version, '1.0.0', 'the will carries the model active when it connected');
 
   // The link reconnects by itself and announces itself again with a new msgSeq.
-  await waitFor(() => states().length >= 3, 10_000, 'online after reconnect');
+  await waitFor('online after reconnect', () => states().length >= 3);
   assert.equal(states()[2]?.state, 'online');
   assert.ok((states()[2]?.msgSeq ?? 0) > 1);
 
@@ -104,13 +104,14 @@ async function statusLifecycle(t: { after(fn: () => Promise<void>): void }, brok
   );
   const body = new Uint8Array(45).map((_, k) => k);
   await waitFor(
-    async () => {
-      await sender.publishAsync(commandTopic, Buffer.from(body), { qos: 1 });
-      await new Promise((r) => setTimeout(r, 100));
-      return commands.length > 0;
-    },
-    5000,
     'a command after the reconnect',
+    async () => {
+      if (commands.length > 0) return true;
+      // Sent again on every poll until one arrives: the subscription is re-applied asynchronously.
+      await sender.publishAsync(commandTopic, Buffer.from(body), { qos: 1 });
+      return false;
+    },
+    { intervalMs: 100 },
   );
   const got = commands[0];
   assert.ok(got !== undefined);
@@ -119,7 +120,7 @@ async function statusLifecycle(t: { after(fn: () => Promise<void>): void }, brok
   assert.equal(got.buffer.byteLength, body.byteLength, 'a copy that owns its buffer');
 
   await agent.close();
-  await waitFor(() => states().length >= 4, 5000, 'offline on shutdown');
+  await waitFor('offline on shutdown', () => states().length >= 4);
   assert.deepEqual(
     { state: states()[3]?.state, reason: states()[3]?.reason },
     { state: 'offline', reason: 'shutdown' },

@@ -12,9 +12,9 @@ import {
   startAgentStack,
   Subscriber,
   systemMosquitto,
-  waitFor,
   type Broker,
 } from './agent-mqtt-fixture.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const WINDOWS = 200;
 const RAW_EVERY = 5;
@@ -33,8 +33,10 @@ async function streamOnce(t: { after(fn: () => Promise<void>): void }, broker: B
   }
   const rawPerCapture = 2; // accel (3 axes) and temperature
   const expected = WINDOWS + (WINDOWS / RAW_EVERY) * rawPerCapture + 1; // + online status
-  await waitFor(() => sub.received.length >= expected, 20_000, `${expected} messages via ${broker.name}`);
-  await waitFor(() => outbox.stats().depth === 0, 5000, 'the outbox to drain');
+  await waitFor(`${expected} messages via ${broker.name}`, () => sub.received.length >= expected, {
+    timeoutMs: 20_000,
+  });
+  await waitFor('the outbox to drain', () => outbox.stats().depth === 0);
 
   assert.deepEqual(sub.invalid, [], 'every payload decodes under the shared schemas');
   assert.equal(sub.received.length, expected);
@@ -69,7 +71,7 @@ async function streamOnce(t: { after(fn: () => Promise<void>): void }, broker: B
   // The status is retained: a late subscriber gets it at once.
   const late = await Subscriber.connect(broker.url, buildTopicOrThrow(deviceId));
   t.after(() => late.close());
-  await waitFor(() => late.received.length >= 1, 5000, 'the retained status');
+  await waitFor('the retained status', () => late.received.length >= 1);
   assert.equal(late.received[0]?.retained, true);
   assert.equal(late.of('status')[0]?.payload.state, 'online');
 }
@@ -123,7 +125,7 @@ test('a payload that fails the shared schema is never enqueued nor published', a
   assert.equal(outbox.stats().enqueuedTotal, 0);
   const seqBefore = agent.sequence.last;
   agent.pushWindow(1);
-  await waitFor(() => sub.of('telemetry').length === 1, 5000, 'the good window');
+  await waitFor('the good window', () => sub.of('telemetry').length === 1);
   assert.deepEqual(sub.invalid, []);
   // The refused payload burnt no msgSeq: the receiver sees no hole.
   assert.equal(sub.of('telemetry')[0]?.payload.msgSeq, seqBefore + 1);

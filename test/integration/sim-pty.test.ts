@@ -14,6 +14,7 @@ import { runSim } from '../../firmware-sim/run.ts';
 import { parseScenario, type Scenario } from '../../firmware-sim/scenario.ts';
 import { encodeWireFrame, FrameDecoder } from '../../shared/serial/decoder.ts';
 import type { ReceivedFrame } from '../../shared/serial/frames.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 function scenario(value: Record<string, unknown>): Scenario {
   const r = parseScenario({ name: 't', ...value }, 't');
@@ -63,14 +64,6 @@ async function openReader(path: string): Promise<Reader> {
   return r;
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 test('socat missing -> EDGELOOP_ERR_PTY naming apt-get install socat', { timeout: 30_000 }, async () => {
   const r = await createVirtualSerialPair({ socat: 'socat-that-does-not-exist' });
   assert.ok(!r.ok);
@@ -106,7 +99,7 @@ test(
       speed: 20,
       out: out.value,
     });
-    await until('all bytes', () => reader.bytes >= summary.bytes);
+    await waitFor('all bytes', () => reader.bytes >= summary.bytes);
     assert.equal(reader.bytes, summary.bytes);
     assert.equal(reader.invalid, 0);
     assert.equal(reader.frames.length, summary.groundTruth.frames.intact);
@@ -137,7 +130,7 @@ test(
     const device = await openReader(devicePath);
     const agent = await openReader(portPath);
     device.port.write(encodeWireFrame({ type: 'helloRequest', seq: 0 }));
-    await until('first frame', () => agent.frames.length === 1);
+    await waitFor('first frame', () => agent.frames.length === 1);
     await device.close();
     await pair.value.unplug();
     assert.equal(pair.value.plugged, false);
@@ -154,7 +147,7 @@ test(
     const agent2 = await openReader(portPath);
     t.after(() => agent2.close());
     device2.port.write(encodeWireFrame({ type: 'helloRequest', seq: 7 }));
-    await until('frame after replug', () => agent2.frames.length === 1);
+    await waitFor('frame after replug', () => agent2.frames.length === 1);
     assert.equal(agent2.frames[0]?.seq, 7);
   },
 );
@@ -180,10 +173,10 @@ test(
     // The agent's side: when the port goes away, wait for it to come back, reopen it and ask for HELLO (bytes
     // sent before the reopen may be gone, as on a real USB-serial adapter).
     const watcher = (async () => {
-      await until('port gone', () => !existsSync(port));
+      await waitFor('port gone', () => !existsSync(port));
       sawUnplug = true;
       await reader.close();
-      await until('port back', () => existsSync(port));
+      await waitFor('port back', () => existsSync(port));
       reader = await openReader(port);
       readers.push(reader);
       reader.port.write(encodeWireFrame({ type: 'helloRequest', seq: 0 }));
@@ -199,7 +192,7 @@ test(
     assert.equal(gt.boots.length, 2);
     const newBoot = gt.boots[1]!.bootId;
     assert.notEqual(gt.boots[0]!.bootId, newBoot);
-    await until('the new boot HELLO and its last samples', () =>
+    await waitFor('the new boot HELLO and its last samples', () =>
       reader.frames.some((f) => f.type === 'samples' && f.sensorId === 0 && f.firstIndex === 4990),
     );
     assert.ok(reader.frames.some((f) => f.type === 'hello' && f.device.bootId === newBoot));
@@ -232,12 +225,12 @@ test(
         signal: ac.signal,
       },
     );
-    await until('port line', () => /^port: /m.test(log));
+    await waitFor('port line', () => /^port: /m.test(log));
     const port = /^port: (.+)$/m.exec(log)![1]!;
     assert.equal(port, join(dir, 'port'));
     const reader = await openReader(port);
     t.after(() => reader.close());
-    await until(
+    await waitFor(
       'a second of samples',
       () => reader.frames.filter((f) => f.type === 'samples' && f.sensorId === 0).length >= 100,
     );
