@@ -213,6 +213,8 @@ export async function startServices(
     const http = await startAgentHttpServer({
       port: config.metricsPort,
       host: config.metricsHost,
+      // The data path never waits for the metrics listener: a taken port is logged and retried (issue #8 §2).
+      retryListen: { log },
       metrics: () => metrics.text(),
       health: () => ({
         healthy: !shuttingDown,
@@ -238,6 +240,7 @@ export async function startServices(
       outbox: () => outbox.stats(),
       publisher: () => publisher.stats(),
       sink: () => telemetry.sink.stats(),
+      runner: () => runner.stats(),
     });
 
     ingest.subscribe({
@@ -251,7 +254,10 @@ export async function startServices(
       },
     });
     publisher.start();
-    log.info('metrics at /metrics, health at /healthz', { url: http.value.url });
+    log.info('metrics at /metrics, health at /healthz', {
+      url: http.value.url,
+      listening: http.value.listening,
+    });
     log.info('publishing', {
       deviceId: config.deviceId,
       broker: redacted(config.mqtt),
