@@ -11,6 +11,8 @@
 // A limit of 0 turns its check off. The monitor is fed by events (serial reader states, link events,
 // inference outcomes) and read on each request; it holds no timers.
 
+import { systemClock, type WallClock } from '../shared/platform/clock.ts';
+
 export type HealthReasonName =
   'serial_disconnected' | 'broker_unreachable' | 'outbox_high_water' | 'inference_failing' | 'shutting_down';
 
@@ -52,11 +54,11 @@ export class HealthMonitor {
   #lastFailure = '';
   #stopping = false;
 
-  constructor(limits: HealthLimits, nowMs: () => number = Date.now) {
+  constructor(limits: HealthLimits, clock: WallClock = systemClock) {
     this.#limits = limits;
-    this.#now = nowMs;
-    this.#serialDownSinceMs = nowMs();
-    this.#brokerDownSinceMs = nowMs();
+    this.#now = () => clock.nowMs();
+    this.#serialDownSinceMs = this.#now();
+    this.#brokerDownSinceMs = this.#now();
   }
 
   serial(connected: boolean): void {

@@ -9,6 +9,7 @@
 //
 // It also counts reconnects (connections after the first), for the shutdown summary.
 
+import { systemClock, type WallClock } from '../../shared/platform/clock.ts';
 import type { MqttLink, MqttLinkEvent } from '../adapters/mqtt.ts';
 
 /** The part of the agent's structured logger this uses (shared/platform/logger.ts fits). */
@@ -24,8 +25,8 @@ export interface LinkWatchOptions {
   /** Messages waiting in the outbox now (its depth). */
   readonly backlog: () => number;
   readonly log: LinkLog;
-  /** Wall clock, ms since the epoch. Default Date.now. */
-  readonly nowMs?: () => number;
+  /** Wall clock. Default the system clock. */
+  readonly clock?: WallClock;
 }
 
 export interface LinkWatchStats {
@@ -46,7 +47,8 @@ export interface LinkWatch {
 const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
 export function watchLink(o: LinkWatchOptions): LinkWatch {
-  const now = o.nowMs ?? Date.now;
+  const clock = o.clock ?? systemClock;
+  const now = (): number => clock.nowMs();
   let connections = 0;
   // Down from the start: an agent that never reaches its broker has been "down" since it started.
   let downSinceMs: number | null = now();

@@ -16,12 +16,14 @@ import { startAgentHttpServer, type AgentHttpServer } from '../adapters/http.ts'
 import { createMqttLink, type MqttLink } from '../adapters/mqtt.ts';
 import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
 import type { AgentConfig } from '../config.ts';
+import { HealthMonitor, watchHealth } from '../health.ts';
 import { InferenceRunner } from '../inference/runner.ts';
 import { AgentMetrics } from '../metrics.ts';
 import { resolveModelManagerConfig, type ModelManagerConfig } from '../models/config.ts';
 import { ModelManager } from '../models/manager.ts';
 import { openSqliteOutbox } from '../outbox/sqlite-outbox.ts';
 import type { Outbox } from '../outbox/types.ts';
+import { watchLink } from '../publish/link-log.ts';
 import { Publisher } from '../publish/publisher.ts';
 import { createMessageSequence, type MessageSequence } from '../publish/sequence.ts';
 import { StatusReporter } from '../publish/status.ts';
@@ -166,6 +168,19 @@ export async function startServices(
     });
     const runner = new InferenceRunner();
     const { pipeline, reader } = ingest;
+    // /healthz reasons and their limits (agent/health.ts, docs/agent.md "Health endpoint").
+    const health = new HealthMonitor(
+      {
+        serialDownMaxMs: config.healthSerialDownMaxMs,
+        brokerDownMaxMs: config.healthBrokerDownMaxMs,
+        outboxHighWaterPercent: config.healthOutboxHighWaterPercent,
+        inferenceFailedWindows: config.healthInferenceFailedWindows,
+      },
+      clock,
+    );
+    watchHealth(health, { link, runner });
+    // Drops, returns and an unreachable broker in the log, once each or with backoff (issue #8 §2).
+    watchLink({ link, url: redacted(config.mqtt), backlog: () => outbox.stats().depth, log, clock });
     const telemetry = wireTelemetry({
       config,
       sequence,
@@ -216,21 +231,26 @@ export async function startServices(
       // The data path never waits for the metrics listener: a taken port is logged and retried (issue #8 §2).
       retryListen: { log },
       metrics: () => metrics.text(),
-      health: () => ({
-        healthy: !shuttingDown,
-        deviceId: config.deviceId,
-        serial: { path: config.serial, connected: reader.stats.connected, connects: reader.stats.connects },
-        mqtt: { connected: publisher.stats().connected, connections: publisher.stats().connections },
-        outbox: (({ depth, bytes, backlogDepth, droppedTotal, storageErrorsTotal }) => ({
-          depth,
-          bytes,
-          backlogDepth,
-          droppedTotal,
-          storageErrorsTotal,
-        }))(outbox.stats()),
-        model: { active: runner.active?.model ?? null, phase: manager.status().phase },
-        windows: ingest.windows(),
-      }),
+      health: () => {
+        if (shuttingDown) health.stopping();
+        const verdict = health.check({ bytes: outbox.stats().bytes, maxBytes: config.maxOutboxBytes });
+        return {
+          healthy: verdict.healthy,
+          reasons: verdict.reasons,
+          deviceId: config.deviceId,
+          serial: { path: config.serial, connected: reader.stats.connected, connects: reader.stats.connects },
+          mqtt: { connected: publisher.stats().connected, connections: publisher.stats().connections },
+          outbox: (({ depth, bytes, backlogDepth, droppedTotal, storageErrorsTotal }) => ({
+            depth,
+            bytes,
+            backlogDepth,
+            droppedTotal,
+            storageErrorsTotal,
+          }))(outbox.stats()),
+          model: { active: runner.active?.model ?? null, phase: manager.status().phase },
+          windows: ingest.windows(),
+        };
+      },
     });
     if (!http.ok) throw new EdgeloopError(http.code, http.message);
     metrics.bind({
@@ -251,6 +271,9 @@ export async function startServices(
       notice: (n) => {
         telemetry.counters.onNotice(n);
         if (n.kind === 'hello') states.hello(n.device);
+      },
+      readerState: (st) => {
+        health.serial(st.kind === 'connected');
       },
     });
     publisher.start();

@@ -12,10 +12,10 @@ const limits = {
   inferenceFailedWindows: 3,
 };
 
-function clock(): { now: () => number; advance(ms: number): void } {
+function clock(): { readonly now: { nowMs(): number }; advance(ms: number): void } {
   let t = 1_000_000;
   return {
-    now: () => t,
+    now: { nowMs: () => t },
     advance: (ms) => {
       t += ms;
     },
