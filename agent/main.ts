@@ -87,7 +87,7 @@ export interface AgentRuntime {
   close(): Promise<void>;
 }
 
-/** Builds and starts the agent. Throws EdgeloopError for bad config (unreadable key or TLS file, port in use). */
+/** Builds and starts the agent. Throws EdgeloopError for bad config (unreadable key or TLS file); a taken metrics port is retried. */
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<AgentRuntime> {
   const log = deps.log ?? noopLogger;
   const clock = deps.clock ?? systemClock;
