@@ -87,7 +87,7 @@ export interface AgentRuntime {
   close(): Promise<void>;
 }
 
-/** Builds and starts the agent. Throws EdgeloopError for bad config (unreadable key or TLS file); a taken metrics port is retried. */
+/** Builds and starts the agent. Throws EdgeloopError for bad config (an unreadable key or TLS file). */
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<AgentRuntime> {
   const log = deps.log ?? noopLogger;
   const clock = deps.clock ?? systemClock;
