@@ -32,6 +32,7 @@ import {
 import { deriveSeed } from '../../shared/random.ts';
 import { type LatencyReport, type ParityReport, renderMarkdown, type TestReport } from './report.ts';
 import { runSearch, type SearchOptions, type SearchProgress, type Trial } from './search.ts';
+import { systemClock, type WallClock } from '../../shared/platform/clock.ts';
 
 export interface TrainModelOptions {
   readonly rows: readonly DatasetRow[];
@@ -52,8 +53,8 @@ export interface TrainModelOptions {
   /** Test rows kept as golden inputs/outputs. Default 8. */
   readonly goldenRows?: number;
   readonly onProgress?: (p: SearchProgress) => void;
-  /** Wall clock for startedAt/endedAt, ms since the epoch. Default Date.now. */
-  readonly clock?: () => number;
+  /** Wall clock for startedAt/endedAt. Default the system clock. */
+  readonly clock?: WallClock;
 }
 
 export interface PartitionSummary {
@@ -135,8 +136,8 @@ function latencyFrom(engine: LatencyReport['engine'], ms: readonly number[]): La
 
 /** Trains, tests and exports a classifier. Expected failures (bad data, empty partitions, ONNX) are values. */
 export async function trainModel(options: TrainModelOptions): Promise<Result<TrainModelResult>> {
-  const clock = options.clock ?? Date.now;
-  const startedAt = new Date(clock()).toISOString();
+  const clock = options.clock ?? systemClock;
+  const startedAt = new Date(clock.nowMs()).toISOString();
   const t0 = performance.now();
   const valid = validateRows(options.rows);
   if (!valid.ok) return valid;
@@ -269,7 +270,7 @@ export async function trainModel(options: TrainModelOptions): Promise<Result<Tra
     golden,
     timings: {
       startedAt,
-      endedAt: new Date(clock()).toISOString(),
+      endedAt: new Date(clock.nowMs()).toISOString(),
       searchMs: t1 - t0,
       fitMs: t2 - t1,
       testMs: t3 - t2,
