@@ -5,7 +5,7 @@
 //   model states (→ link) ─► model manager (reports to states) ─► model commands (link → manager)
 //   HTTP (/metrics, /healthz) ─► metrics bound to every source ─► windows and notices subscribed
 //
-// A failure part-way (unreadable TLS file, port in use) undoes what was built, newest first.
+// A failure part-way (unreadable TLS file) undoes what was built, newest first.
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -120,7 +120,7 @@ function createLink(config: AgentConfig, status: StatusReporter, reconnectPeriod
   });
 }
 
-/** Builds and starts the runtime half. Throws EdgeloopError for bad config (unreadable file, port in use). */
+/** Builds and starts the runtime half. Throws EdgeloopError for bad config (unreadable file). */
 export async function startServices(
   config: AgentConfig,
   ingest: IngestHalf,
