@@ -1,6 +1,7 @@
 // Issue #8 §4: `edgeloop agent --serial <missing path>` in print mode logged one retry and then exited with
 // code 13 (an unsettled top-level await): the retry timer is unref'd and nothing else held the event loop.
-// Print mode must keep retrying like the full agent, and still stop cleanly on SIGTERM and SIGINT.
+// Unplugging the board mid-stream did the same. Print mode must keep retrying like the full agent, and still
+// stop cleanly on SIGTERM and SIGINT.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -8,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ptyOutput } from '../../firmware-sim/adapters/pty.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const bin = fileURLToPath(new URL('../../bin/edgeloop.js', import.meta.url));
@@ -51,3 +53,50 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     assert.match(stderr, /summary windows=0/);
   });
 }
+
+test('print mode survives an unplugged board: it keeps retrying until the board is back or a signal', async (t) => {
+  const pty = await ptyOutput();
+  assert.ok(pty.ok, pty.ok ? '' : pty.message);
+  const out = pty.value;
+  t.after(() => out.close());
+  const child = spawn(process.execPath, [bin, 'agent', '--serial', out.target], {
+    env: { ...process.env, EDGELOOP_FROM_SOURCE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stdout.resume();
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let exit: [number | null, string | null] | undefined;
+  child.once('exit', (c, s) => (exit = [c, s]));
+  const alive = (): void => {
+    if (exit !== undefined) throw new Error(`agent exited ${String(exit)}:\n${stderr}`);
+  };
+  await waitFor(
+    () => `the port to open:\n${stderr}`,
+    () => {
+      alive();
+      return /serial port open path=/.test(stderr);
+    },
+    { timeoutMs: 30_000 },
+  );
+  await out.unplug();
+  const retries = (): number => stderr.match(/serial port open failed; retrying/g)?.length ?? 0;
+  await waitFor(
+    () => `the unplug and two open retries (have ${retries()}):\n${stderr}`,
+    () => {
+      alive();
+      return /serial port lost; reconnecting/.test(stderr) && retries() >= 2;
+    },
+    { timeoutMs: 30_000 },
+  );
+  child.kill('SIGTERM');
+  await waitFor(
+    () => `exit after SIGTERM:\n${stderr}`,
+    () => exit !== undefined,
+    { timeoutMs: 10_000 },
+  );
+  assert.deepEqual(exit, [0, null], stderr);
+});
