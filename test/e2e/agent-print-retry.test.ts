@@ -82,6 +82,7 @@ test('print mode survives an unplugged board: it keeps retrying until the board 
     },
     { timeoutMs: 30_000 },
   );
+  assert.ok(out.unplug !== undefined, 'a pty can be unplugged');
   await out.unplug();
   const retries = (): number => stderr.match(/serial port open failed; retrying/g)?.length ?? 0;
   await waitFor(
