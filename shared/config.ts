@@ -125,7 +125,12 @@ export const processWideVariables: readonly string[] = [
 
 /**
  * Reads EDGELOOP_<NAME> variables for the given camelCase option names (windowMs -> EDGELOOP_WINDOW_MS).
- * An EDGELOOP_ variable that names no option is an error, so a typo never silently does nothing.
+ *
+ * A gateway often exports one command's variables for every process (EDGELOOP_MQTT for the agent), and
+ * `edgeloop train` or `keygen` must still start there. So an EDGELOOP_ variable that names no option of
+ * this command is an error only when it looks like a misspelling of one (EDGELOOP_METRICS_PROT, with the
+ * right name suggested); a variable far from every option of this command is passed over as another
+ * command's.
  */
 export function envOptions(
   env: Record<string, string | undefined>,
@@ -146,7 +151,13 @@ export function envOptions(
     if (!k.startsWith('EDGELOOP_') || v === undefined || ignore.includes(k)) continue;
     const name = byEnv.get(k);
     if (name === undefined && processWideVariables.includes(k)) continue;
-    if (name === undefined) throw unknownOptionError(k, [...byEnv.keys()], '');
+    if (name === undefined) {
+      // Compared without the common EDGELOOP_ prefix, which would make every variable look close.
+      const bare = [...byEnv.keys()].map((e) => e.slice('EDGELOOP_'.length));
+      const guess = closest(k.slice('EDGELOOP_'.length), bare);
+      if (guess !== undefined) throw unknownOptionError(k, [...byEnv.keys()], '');
+      continue;
+    }
     out[name] = v;
   }
   return out;

@@ -68,6 +68,18 @@ test('an unknown key in the file, a variable or a flag is refused with the close
     envIgnore: ['EDGELOOP_MQTT'],
   });
   assert.equal(c.port, 8080);
+  // Another command's variables exported on the same host (the agent's broker URL and serial path) are
+  // passed over by a command that has no such option; only a near miss of one of its own is refused.
+  const other = loadConfig({
+    defaults,
+    schema,
+    env: { EDGELOOP_MQTT: 'mqtt://b', EDGELOOP_SERIAL: '/dev/ttyUSB0', EDGELOOP_WINDOW_MS: '500' },
+  });
+  assert.equal(other.port, 8080);
+  assert.throws(
+    () => loadConfig({ defaults, schema, env: { EDGELOOP_PROT: '1' } }),
+    unknownNaming('EDGELOOP_PORT'),
+  );
 });
 
 test('the result is frozen, arrays included', () => {
