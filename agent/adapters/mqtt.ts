@@ -10,7 +10,11 @@
 //    Every message would go out twice after each outage. A fresh MqttClient per connection (empty store)
 //    leaves the outbox as the only source of retransmission; the broker session itself (subscriptions,
 //    queued commands) still persists because the client id and clean: false are the same every time.
-//  - The will is rebuilt per connection, so it carries the model that is active at the time.
+//  - The will is rebuilt per connection (will() is called in #open), so each CONNECT carries fresh content:
+//    that connection's tsMs, the active model, and the firmware and boot id once a HELLO gave them
+//    (issue #8 §2). A will cannot change on a live connection (MQTT-3.1.2-8, no update in 3.1.1 or 5).
+//    MQTT.js 5.x would also take a mutated client.options.will at its own reconnect (it copies
+//    options.will into each CONNECT packet in MqttClient.connect), but we never use its reconnect.
 
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
