@@ -16,6 +16,7 @@ interface CliIO {
   readonly stderr: NodeJS.WritableStream;
   readonly env: Record<string, string | undefined>;
   readonly signal: AbortSignal;
+  readonly extendStopGrace?: (ms: number) => void;
 }
 
 const help = `edgeloop agent: read a sensor board over serial, run its model, stream to MQTT
@@ -171,6 +172,9 @@ export const agentCommand = {
     const config = agentConfigFromArgs(argv, io.env);
     const log = createLogger({ stream: io.stderr, format: config.logFormat, level: config.logLevel });
     const print = config.mqtt === '';
+    // The shutdown order (agent/runtime/shutdown.ts) waits up to drainTimeoutMs in each of four bounded
+    // steps; the CLI's stop grace must not cut it short, or the live windows would not be flushed.
+    io.extendStopGrace?.(4 * config.drainTimeoutMs + 5000);
     const agent = await startAgent(config, {
       log,
       ...(print
