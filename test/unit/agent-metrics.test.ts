@@ -13,6 +13,7 @@ import { MemoryOutbox } from '../../agent/outbox/memory-outbox.ts';
 import type { IngestStats } from '../../agent/ingest/pipeline.ts';
 import { fakeWindow } from '../integration/agent-mqtt-fixture.ts';
 import { parseExposition, value } from '../helpers/prom-text.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const ingestStats = (frames: number): IngestStats => ({
   mode: 'binary',
@@ -269,11 +270,6 @@ test('a busy port is an EDGELOOP_ERR_HTTP_LISTEN result, not a throw', async (t)
   await first.value.close(); // idempotent
 });
 
-/** Polls a condition (no timing assertion: the runner's per-test timeout bounds it). */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 20));
-}
-
 test('with retryListen a busy port is logged with its codes and retried until the port is free', async (t) => {
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -307,7 +303,7 @@ test('with retryListen a busy port is logged with its codes and retried until th
   assert.equal(first.address, `127.0.0.1:${String(port)}`);
 
   // Still retrying while the port stays taken, logging only on doublings of the attempt count.
-  await until(() => warns.length >= 3);
+  await waitFor('three busy-port warnings', () => warns.length >= 3, { timeoutMs: 30_000 });
   assert.deepEqual(
     warns.map((w) => w.attempt),
     [1, 2, 4],
@@ -317,7 +313,7 @@ test('with retryListen a busy port is logged with its codes and retried until th
       resolve();
     });
   });
-  await until(() => server.value.listening);
+  await waitFor('the listener to bind', () => server.value.listening, { timeoutMs: 30_000 });
   assert.equal(server.value.port, port);
   assert.deepEqual(infos, ['metrics listener bound']);
   assert.equal((await fetch(`${server.value.url}/healthz`)).status, 200);
