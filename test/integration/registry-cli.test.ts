@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { writeBundleContents } from '../../collector/registry/bundle-io.ts';
 import { registryCommand } from '../../cli/registry.ts';
 import { makeBundle, startHarness, WRITE_TOKEN } from './registry-fixture.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 async function cli(
   argv: string[],
@@ -162,7 +163,10 @@ test('registry serve starts from flags and stops on abort', async (t) => {
       signal: ac.signal,
     },
   );
-  while (!out.includes('listening')) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(
+    () => `the registry to listen (output so far: ${out})`,
+    () => out.includes('listening'),
+  );
   const url = /listening on (\S+)\/api\/v1/.exec(out)![1]!;
   const res = await fetch(`${url}/api/v1/models`);
   assert.deepEqual(await res.json(), { models: [] });
@@ -251,7 +255,10 @@ test('registry serve options come from flags, EDGELOOP_* variables and a config 
     env: { EDGELOOP_TRUSTED_KEYS: join(work, 'k.pub'), EDGELOOP_PORT: '1' },
     signal: ac.signal,
   });
-  while (!out.includes('listening')) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(
+    () => `the registry to listen (output so far: ${out})`,
+    () => out.includes('listening'),
+  );
   assert.match(out, /reads token, 1 trusted key/);
   const url = /listening on (\S+)\/api\/v1/.exec(out)![1]!;
   assert.equal((await fetch(`${url}/api/v1/models`)).status, 401, 'readAuth token from the file');

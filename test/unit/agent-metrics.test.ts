@@ -238,7 +238,7 @@ test('event-loop lag reads near zero on an idle loop, not the sampler period', a
   const p50s: number[] = [];
   for (let scrape = 0; scrape < 5; scrape++) {
     ticks.reset();
-    while (ticks.count < 10) await new Promise((r) => setTimeout(r, 25));
+    await waitFor('10 event-loop monitor ticks', () => ticks.count >= 10, { intervalMs: 25 });
     const fams = parseExposition((await metrics.text()).body);
     const p50 = value(fams, 'edgeloop_agent_event_loop_lag_p50_seconds');
     const max = value(fams, 'edgeloop_agent_event_loop_lag_max_seconds');
