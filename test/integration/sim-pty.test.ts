@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { SerialPort } from 'serialport';
 import { createVirtualSerialPair, ptyOutput } from '../../firmware-sim/adapters/pty.ts';
 import { simCommand } from '../../firmware-sim/cli.ts';
@@ -64,6 +64,15 @@ async function openReader(path: string): Promise<Reader> {
   return r;
 }
 
+/** A directory for the test's pty links and files, removed after the test. */
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sim-pty-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
 test('socat missing -> EDGELOOP_ERR_PTY naming apt-get install socat', { timeout: 30_000 }, async () => {
   const r = await createVirtualSerialPair({ socat: 'socat-that-does-not-exist' });
   assert.ok(!r.ok);
@@ -75,10 +84,7 @@ test(
   'pty: every byte arrives intact through serialport; HELLO_REQUEST is answered',
   { timeout: 30_000 },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'sim-pty-'));
-    t.after(() => {
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const dir = tempDir(t);
     const out = await ptyOutput({ dir });
     assert.ok(out.ok, out.ok ? '' : out.message);
     t.after(() => out.value.close());
@@ -119,10 +125,7 @@ test(
   'pty: unplug removes the port, replug brings it back at the same path',
   { timeout: 30_000 },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'sim-pty-'));
-    t.after(() => {
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const dir = tempDir(t);
     const pair = await createVirtualSerialPair({ dir });
     assert.ok(pair.ok, pair.ok ? '' : pair.message);
     t.after(() => pair.value.close());
@@ -156,10 +159,7 @@ test(
   'pty: a disconnect-with-reboot fault really unplugs, and the board reboots on replug',
   { timeout: 30_000 },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'sim-pty-'));
-    t.after(() => {
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const dir = tempDir(t);
     const out = await ptyOutput({ dir });
     assert.ok(out.ok);
     t.after(() => out.value.close());
@@ -207,10 +207,7 @@ test(
   'edgeloop sim --out pty prints the port, streams until interrupted, writes ground truth',
   { timeout: 30_000 },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'sim-pty-'));
-    t.after(() => {
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const dir = tempDir(t);
     const stderr = new PassThrough();
     let log = '';
     stderr.on('data', (d: Buffer) => (log += d.toString()));
