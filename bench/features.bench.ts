@@ -2,49 +2,11 @@
 // channel), against a bare loop that computes only mean and std over the same arrays in the same run.
 // Run: node --import tsx bench/features.bench.ts
 import { createFeaturePipeline } from '../shared/features/pipeline.ts';
-import { channelNames, referenceSensors } from '../shared/sensors.ts';
-import type { ChannelWindow, Window } from '../shared/samples.ts';
-import { uniform } from '../shared/random.ts';
+import { referenceSensors } from '../shared/sensors.ts';
+import type { Window } from '../shared/samples.ts';
+import { makeWindow } from '../test/integration/agent-model-fixture.ts';
 import { quantile } from 'simple-statistics';
 import { cpuMs, median, section, timeRuns } from './lib.ts';
-
-function referenceWindow(): Window {
-  const u = uniform(42);
-  const channels: ChannelWindow[] = [];
-  for (const s of referenceSensors) {
-    channelNames(s).forEach((channel, axis) => {
-      const n = Math.round(s.rateHz);
-      const values = new Float64Array(n);
-      const timestampsUs = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        const t = i / s.rateHz;
-        values[i] =
-          Math.sin(2 * Math.PI * 29.5 * t + axis) + 0.3 * Math.sin(2 * Math.PI * 59 * t) + 0.05 * (u() - 0.5);
-        timestampsUs[i] = t * 1e6;
-      }
-      channels.push({
-        channel,
-        sensorId: s.id,
-        axis,
-        unit: s.unit,
-        rateHz: s.rateHz,
-        values,
-        timestampsUs,
-        expected: n,
-        missing: 0,
-      });
-    });
-  }
-  return {
-    deviceId: 'bench',
-    bootId: 1,
-    index: 0,
-    startUs: 0,
-    endUs: 1e6,
-    channels,
-    integrity: { status: 'good', channels: {}, flags: [] },
-  };
-}
 
 /** The baseline: what any pipeline must at least do, one pass for the mean and one for the std per channel. */
 function meanStd(window: Window, out: Float64Array): void {
@@ -62,7 +24,8 @@ function meanStd(window: Window, out: Float64Array): void {
   }
 }
 
-const window = referenceWindow();
+// Every channel full: 29.5 Hz and 59 Hz tones plus seeded noise (the agent model tests' window).
+const window = makeWindow(0, 42);
 const pipeline = createFeaturePipeline();
 const features = pipeline.featureNames(referenceSensors).length;
 const baseOut = new Float64Array(2 * window.channels.length);
