@@ -39,12 +39,16 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     // Wait for the port to be open (a condition, not a sleep).
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
-        if (/open at \d+ baud/.test(stderr)) resolve();
+        if (/serial port open/.test(stderr)) resolve();
       };
       child.stderr.on('data', check);
       void exited.then(() => {
         reject(new Error(`agent exited before opening the port: ${stderr}`));
       });
+      // Bounded: a changed log line must fail this test by name, not hang it until the runner's timeout.
+      setTimeout(() => {
+        reject(new Error(`no "serial port open" line within 30 s; stderr:\n${stderr}`));
+      }, 30_000).unref();
       check();
     });
     child.kill(signal);
