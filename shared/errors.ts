@@ -169,6 +169,18 @@ export const errorCatalogue = {
     'A rollback was requested but there is no last known good model other than the one serving. Nothing changed.',
   EDGELOOP_ERR_MODEL_CLOSED:
     'The model manager is closed; the command was not applied. This is a shutdown-order bug.',
+  // Offline drift analysis (docs/drift.md).
+  EDGELOOP_ERR_DRIFT_CSV:
+    'A drift input CSV is malformed: a cell is not a number, a row has the wrong number of cells, or a header name repeats. The message names the file, line and column; fix the file.',
+  EDGELOOP_ERR_DRIFT_CSV_EMPTY:
+    'A drift input CSV has no header row or no data rows. Give a CSV with a header of column names and at least one row.',
+  EDGELOOP_ERR_DRIFT_COLUMN_MISSING:
+    'A column to compare is not in the reference or current input (--columns, or a current column the reference lacks). Check the header names; they are case-sensitive.',
+  // Collector storage (docs/storage.md).
+  EDGELOOP_ERR_STORE_SCHEMA_NEWER:
+    'The collector database was written by a newer edgeloop (its schema version is higher than this build knows). Upgrade edgeloop, or point the collector at another database file.',
+  EDGELOOP_ERR_STORE_OPEN:
+    'The collector database could not be opened or migrated (missing directory, permissions, disk full or a corrupt file). Check the path in the message.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;
