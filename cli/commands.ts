@@ -84,9 +84,8 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     load: notYet('rollout', 'fleet rollout', 'the rollout issue'),
   },
   drift: {
-    summary: 'drift reports',
-    available: false,
-    load: notYet('drift', 'drift reports', 'the collector issue'),
+    summary: 'compare current data with a reference (CSV or bundle), column by column',
+    load: () => import('./drift.ts').then((m) => m.driftCommand),
   },
   keygen: {
     summary: 'make an Ed25519 key pair for signing model bundles',

@@ -55,3 +55,33 @@ export {
 } from './registry/serve-config.ts';
 export { packageOnnxModel, parseFeatureCsv, type ByoModelInput } from './registry/byo.ts';
 export { loadOnnxSession } from '../shared/platform/onnx.ts';
+
+// Drift statistics and the offline comparison (issue #9 §4-5, docs/drift.md).
+export { NumericCsvParser, type NumericCsv } from './drift/csv.ts';
+export { currentFromColumn, referenceFromColumn, referenceFromProfile } from './drift/reference.ts';
+export { driftMethods, evaluateColumn } from './drift/evaluate.ts';
+export {
+  driftDefaults,
+  type ColumnResult,
+  type DriftOptions,
+  type MethodResult,
+  type Verdict,
+} from './drift/types.ts';
+
+// Collector storage (issue #9 §2, docs/storage.md).
+export {
+  openSqliteTelemetryStore,
+  storageDefaults,
+  type SqliteStoreOptions,
+} from './storage/sqlite-store.ts';
+export type {
+  AlertInput,
+  AlertQuery,
+  AlertRecord,
+  DeviceRecord,
+  IncomingMessage,
+  RollupRecord,
+  TelemetryStore,
+  WindowRecord,
+  WriteBatchResult,
+} from './storage/types.ts';
