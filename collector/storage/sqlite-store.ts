@@ -53,7 +53,6 @@ export function openSqliteTelemetryStore(path: string, options: SqliteStoreOptio
   let db: SqliteDatabase;
   try {
     db = openSqliteDatabase(path, {
-      journalMode: 'wal',
       synchronous: options.synchronous ?? 'NORMAL',
       // The store deletes children itself (predictions with windows, blocks with captures): no FK checks on
       // the hot insert path.
@@ -65,6 +64,10 @@ export function openSqliteTelemetryStore(path: string, options: SqliteStoreOptio
     });
   }
   try {
+    // 16 KiB pages, set before WAL (a WAL database cannot change it) and effective on a new file only: a
+    // window row is ~830 bytes, so 4 KiB pages held 4 rows and wasted ~20% (bench/storage.bench.ts).
+    db.pragma('page_size = 16384');
+    db.pragma('journal_mode = wal');
     // Truncate the WAL after checkpoints so a compaction burst does not leave a large file behind.
     db.pragma('journal_size_limit = 67108864');
     applyMigrations(db, (options.nowMs ?? Date.now)());

@@ -178,20 +178,36 @@ export class SqliteWriter {
     return s;
   }
 
-  #featureLayout(deviceId: string, pipeline: string | null, features: Record<string, number | null>): number {
-    // Fast path: a device sends the same layout window after window; compare names instead of re-interning.
+  /**
+   * The window's layout id and packed features. Fast path: a device sends the same layout window after
+   * window, so one for-in pass checks the names against the cached layout and packs the values; it costs
+   * about half of Object.keys plus Object.values on a 192-key object (bench/storage.bench.ts).
+   */
+  #packFeatures(
+    deviceId: string,
+    pipeline: string | null,
+    features: Record<string, number | null>,
+  ): { layout: number; blob: Uint8Array } {
     const c = this.#featureLayouts.get(deviceId);
-    const names = Object.keys(features);
-    if (
-      c?.pipeline === pipeline &&
-      c.names.length === names.length &&
-      c.names.every((n, i) => n === names[i])
-    ) {
-      return c.id;
+    if (c?.pipeline === pipeline) {
+      const f = new Float32Array(c.names.length);
+      let i = 0;
+      let same = true;
+      // Own enumerable keys only: zod's record() yields a plain object.
+      for (const k in features) {
+        if (i >= f.length || k !== c.names[i]) {
+          same = false;
+          break;
+        }
+        const v = features[k];
+        f[i++] = v === null || v === undefined || !Number.isFinite(v) ? Number.NaN : v;
+      }
+      if (same && i === f.length) return { layout: c.id, blob: packFloat32(f) };
     }
+    const names = Object.keys(features);
     const id = this.#ctx.layoutId('features', pipeline, names);
     this.#featureLayouts.set(deviceId, { pipeline, names, id });
-    return id;
+    return { layout: id, blob: packFeatures(Object.values(features)) };
   }
 
   #telemetry(
@@ -200,7 +216,7 @@ export class SqliteWriter {
     p: TelemetryPayload,
     receivedMs: number,
   ): 'new' | 'duplicate' {
-    const layout = this.#featureLayout(deviceId, p.featurePipeline, p.features);
+    const { layout, blob } = this.#packFeatures(deviceId, p.featurePipeline, p.features);
     const model = p.model === null ? null : this.#ctx.modelId(p.model);
     const c = p.counters;
     const r = this.#insWindow.run(
@@ -214,7 +230,7 @@ export class SqliteWriter {
       p.window.startUs,
       p.window.endUs,
       layout,
-      packFeatures(Object.values(p.features)),
+      blob,
       model,
       statusCode[p.integrity.status],
       p.integrity.flags.length === 0 ? null : JSON.stringify(p.integrity.flags),

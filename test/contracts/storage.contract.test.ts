@@ -154,6 +154,33 @@ for (const [name, make] of Object.entries(implementations)) {
       }
     });
 
+    test('a device changing its feature layout keeps every window decodable with its own names', (t) => {
+      const o = make(t);
+      const wider = telemetry('d1', 1, 2, T0 + 1000);
+      const fewer = telemetry('d1', 1, 3, T0 + 2000);
+      if (wider.kind !== 'telemetry' || fewer.kind !== 'telemetry') throw new Error('unreachable');
+      const widerMsg: DecodedMessage = {
+        ...wider,
+        payload: { ...wider.payload, features: { ...wider.payload.features, 'extra.x': 1 } },
+      };
+      const { 'hum.mean': _dropped, ...rest } = fewer.payload.features;
+      const fewerMsg: DecodedMessage = { ...fewer, payload: { ...fewer.payload, features: rest } };
+      o.store.writeBatch([
+        at(telemetry('d1', 1, 1, T0), T0),
+        at(widerMsg, T0 + 1000),
+        at(fewerMsg, T0 + 2000),
+        at(telemetry('d1', 1, 4, T0 + 3000), T0 + 3000),
+      ]);
+      const ws = o.store.windows({ deviceId: 'd1', fromMs: T0, toMs: T0 + 4000 });
+      assert.deepEqual(
+        ws.map((w) => w.featureNames.length),
+        [5, 6, 4, 5],
+      );
+      assert.equal(ws[1]?.featureNames[5], 'extra.x');
+      assert.equal(ws[1].values[5], 1);
+      assert.deepEqual(Array.from(ws[3]?.values ?? []), values(4));
+    });
+
     test('rollups merge: the hour equals its minutes merged and the raw windows summarised', (t) => {
       const edges: BinEdges = NAMES.map((_, i) => (i === 4 ? [] : [-2, 0, 2]));
       const o = make(t, { binEdges: () => edges });
