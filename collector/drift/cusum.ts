@@ -1,14 +1,15 @@
 // Streaming detection: a two-sided CUSUM on standardised window means (Page 1954). The current column is
 // cut into windows of w consecutive rows, w about ten correlation times so window means are nearly
-// independent even when the rows are not; each mean is standardised by the spread of reference window
-// means of the same length (measured on the reference rows when we have them, else the AR(1) formula
-// from the profile's lag-1 autocorrelation). The reference value k is at least half a standard deviation
-// and at least the physical floor, so shifts below the floor drift the sums down, not up. The limit h
-// comes from Siegmund's approximation of the in-control average run length (ARL0), set so a false alarm
-// anywhere in the column has probability `cusumFalseAlarm`: ARL0 = windows / cusumFalseAlarm.
+// independent even when the rows are not; each mean is standardised by the long-run spread of reference
+// window means of the same length (measured on the reference rows when we have them, else the AR(1)
+// formula from the profile's lag-1 autocorrelation), widened by what consecutive window means still
+// share. The reference value k is at least half a standard deviation and at least the physical floor,
+// so shifts below the floor drift the sums down, not up. The limit h comes from Siegmund's approximation
+// of the in-control average run length (ARL0), set so a false alarm anywhere in the column has
+// probability `cusumFalseAlarm`: ARL0 = windows / cusumFalseAlarm.
 
 import { standardDeviation } from 'simple-statistics';
-import { ar1MeanInflation, MAX_RHO } from './stats.ts';
+import { ar1MeanInflation, lag1Autocorr, MAX_RHO } from './stats.ts';
 import type { DriftMethod, DriftReference } from './types.ts';
 import { insufficient, judged, tooLittle } from './verdict.ts';
 
@@ -36,21 +37,32 @@ export function cusumLimit(k: number, arl0: number): number {
   return hi;
 }
 
-function windowSd(ref: DriftReference, w: number): { sd: number; how: string } {
+/**
+ * Long-run spread of window means: their sd, times √((1 + r)/(1 - r)) with r the lag-1 correlation of
+ * consecutive window means (clamped to >= 0), because neighbouring windows of an autocorrelated series
+ * still share a little, and the CUSUM sums them (the same AR(1) correction as n_eff, one level up).
+ */
+function windowSd(ref: DriftReference, w: number): { sd: number; r: number; how: string } {
   const s = ref.series;
+  const inflate = (sd: number, r: number): number => sd * Math.sqrt((1 + r) / (1 - r));
   if (s !== null && s.length >= 20 * w) {
-    const means: number[] = [];
-    for (let start = 0; start + w <= s.length; start += w) {
+    const means = new Float64Array(Math.floor(s.length / w));
+    for (let t = 0; t < means.length; t++) {
       let sum = 0;
-      for (let i = start; i < start + w; i++) sum += s[i] as number;
-      means.push(sum / w);
+      for (let i = t * w; i < (t + 1) * w; i++) sum += s[i] as number;
+      means[t] = sum / w;
     }
-    const sd = standardDeviation(means);
-    if (sd > 0) return { sd, how: `sd of ${means.length} reference window means` };
+    const sd = standardDeviation(Array.from(means));
+    const r = Math.min(MAX_RHO, Math.max(0, lag1Autocorr(means)));
+    if (sd > 0) return { sd: inflate(sd, r), r, how: `${means.length} reference window means` };
   }
+  const rho = Math.min(MAX_RHO, Math.max(0, ref.lag1));
+  const g = ar1MeanInflation(w, rho);
+  const r = Math.min(MAX_RHO, (rho * (1 - rho ** w) ** 2) / ((1 - rho) ** 2 * w * g));
   return {
-    sd: ref.std * Math.sqrt(ar1MeanInflation(w, ref.lag1) / w),
-    how: `AR(1) formula with reference lag-1 autocorrelation ${ref.lag1.toFixed(3)}`,
+    sd: inflate(ref.std * Math.sqrt(g / w), r),
+    r,
+    how: `the AR(1) formula with reference lag-1 autocorrelation ${ref.lag1.toFixed(3)}`,
   };
 }
 
@@ -63,7 +75,7 @@ export const cusumMethod: DriftMethod = {
     const m = cur.series.length;
     const windows = Math.floor(m / w);
     if (windows < 3) return insufficient(this.name, cur, `${windows} windows of ${w} rows < 3`);
-    const { sd, how } = windowSd(ref, w);
+    const { sd, r, how } = windowSd(ref, w);
     if (!(sd > 0)) return insufficient(this.name, cur, 'reference window means do not vary');
     const floorZ = (options.floorScale * ref.scale) / sd;
     const k = Math.max(0.5, floorZ);
@@ -92,9 +104,9 @@ export const cusumMethod: DriftMethod = {
         origin: 'arl',
         statistical: h,
         floor: k,
-        detail: `h for ARL0 ${Math.round(arl0)} windows of ${w} rows (Siegmund), k = ${k.toFixed(3)} (max of 0.5 and the floor in window sd); window sd from ${how}`,
+        detail: `h for ARL0 ${Math.round(arl0)} windows of ${w} rows (Siegmund), k = ${k.toFixed(3)} (max of 0.5 and the floor in window sd); long-run window sd from ${how} (window lag-1 correlation ${r.toFixed(3)})`,
       },
-      { windowRows: w, windows, k, arl0, windowSd: sd, alarmRow },
+      { windowRows: w, windows, k, arl0, windowSd: sd, windowLag1: r, alarmRow },
     );
   },
 };

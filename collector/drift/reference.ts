@@ -12,6 +12,7 @@ import {
   type FeatureReference,
 } from '../../shared/bundle/reference.ts';
 import { Prng } from '../../shared/random.ts';
+import { sortedCopy } from './sort.ts';
 import { effectiveN, lag1Autocorr, MAX_RHO, normalCdf, wasserstein1 } from './stats.ts';
 import type { ChunkSet, DriftCurrent, DriftReference } from './types.ts';
 
@@ -110,7 +111,7 @@ export function referenceFromColumn(
 ): DriftReference {
   const { series, nonFinite } = finiteSeries(values);
   const n = series.length;
-  const sorted = Float64Array.from(series).sort();
+  const sorted = sortedCopy(series);
   let sum = 0;
   for (let i = 0; i < n; i++) sum += series[i] as number;
   const mean = n > 0 ? sum / n : 0;
@@ -136,9 +137,9 @@ export function referenceFromColumn(
       : chunkRowsFor(options.currentRows, n);
   const starts = n >= 2 * c && (explicitChunk(options) || c >= MIN_CHUNK_ROWS) ? chunkStarts(n, c) : [];
   if (starts.length >= 2 && scale > 0) {
-    // W1 chunk scores against evenly spaced order statistics of the reference (at least 4 per chunk
+    // W1 chunk scores against evenly spaced order statistics of the reference (at least one per chunk
     // value): the grid's own error is far below a chunk's sampling noise, and it bounds the cost.
-    const grid = orderSample(sorted, Math.max(2000, 4 * c));
+    const grid = orderSample(sorted, Math.max(2000, c));
     const w1: number[] = [];
     const ps: number[] = [];
     for (const s of starts) {
@@ -158,7 +159,7 @@ export function referenceFromColumn(
     series,
     mean,
     std,
-    mad: madLazy(),
+    mad,
     lag1,
     nEff: effectiveN(n, lag1),
     scale,
@@ -277,7 +278,7 @@ export function currentFromColumn(name: string, values: ArrayLike<number>): Drif
   return {
     name,
     series,
-    sorted: Float64Array.from(series).sort(),
+    sorted: sortedCopy(series),
     nonFinite,
     lag1,
     nEff: effectiveN(series.length, lag1),

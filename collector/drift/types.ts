@@ -68,6 +68,7 @@ export interface DriftReference {
   readonly series: Float64Array | null;
   readonly mean: number;
   readonly std: number;
+  /** NaN for a CSV reference unless the MAD scale was needed (it costs a second sort). */
   readonly mad: number;
   readonly lag1: number;
   readonly nEff: number;

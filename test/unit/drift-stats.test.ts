@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NumericCsvParser } from '../../collector/drift/csv.ts';
 import { cusumLimit, siegmundArl } from '../../collector/drift/cusum.ts';
+import { sortedCopy } from '../../collector/drift/sort.ts';
 import {
   ar1MeanInflation,
   effectiveN,
@@ -33,6 +34,22 @@ test('W1 of a sample and the same sample shifted by d is d; KS D counts the ECDF
   assert.equal(ksStatistic(sorted([1, 2, 3, 4]), sorted([3, 4, 5, 6])), 0.5);
   assert.equal(ksStatistic(sorted([1, 2]), sorted([3, 4])), 1);
   assert.equal(ksStatistic(a, a), 0);
+});
+
+test('sortedCopy (radix for long arrays) orders exactly as the native sort and leaves its input alone', () => {
+  const rng = new Prng(4, 'sort');
+  for (const n of [0, 10, 40_000, 100_001]) {
+    const xs = Float64Array.from({ length: n }, (_, i) =>
+      i % 7 === 0 ? Math.round(rng.gaussian()) : (rng.next() - 0.5) * 10 ** Math.floor(rng.next() * 40 - 20),
+    );
+    if (n > 2) xs[1] = -0;
+    const before = Float64Array.from(xs);
+    const got = sortedCopy(xs);
+    const want = Float64Array.from(xs).sort();
+    assert.equal(got.length, n);
+    for (let i = 0; i < n; i++) assert.ok(Object.is(got[i], want[i]) || got[i] === want[i], `at ${i}`);
+    assert.deepEqual(xs, before);
+  }
 });
 
 test('Kolmogorov tail and critical D match the tabulated values', () => {
