@@ -107,6 +107,33 @@ export function compactStore(
     return b;
   }
 
+  function bucket(
+    buckets: Map<string, Bucket>,
+    device: number,
+    resMs: number,
+    bucketMs: number,
+    layout: number,
+    bins: { id: number; edges: BinEdges | undefined },
+  ): Bucket {
+    const key = `${String(device)}|${String(resMs)}|${String(bucketMs)}|${String(layout)}|${String(bins.id)}`;
+    let b = buckets.get(key);
+    if (b === undefined) {
+      b = {
+        device,
+        resolutionS: resMs / 1000,
+        bucketMs,
+        layout,
+        binSet: bins.id,
+        edges: bins.edges,
+        summary: emptySummary(ctx.layout(layout).names.length, bins.edges),
+        mix: { labelCounts: {}, confidenceSum: 0 },
+        windows: 0,
+      };
+      buckets.set(key, b);
+    }
+    return b;
+  }
+
   const rollupStep = db.transaction(
     (): number => {
       const watermark = Number(ctx.getMeta(META_ROLLUP_WATERMARK) ?? '0');
@@ -124,33 +151,33 @@ export function compactStore(
         const values = unpackFloat32(r.features);
         const bins = binsFor(r.device, r.layout);
         const top = r.probabilities === null ? 0 : Math.max(...unpackFloat32(r.probabilities));
-        for (const res of [MINUTE_MS, HOUR_MS]) {
-          const bucketMs = Math.floor(r.ts_ms / res) * res;
-          const key = `${String(r.device)}|${String(res)}|${String(bucketMs)}|${String(r.layout)}|${String(bins.id)}`;
-          let b = buckets.get(key);
-          if (b === undefined) {
-            b = {
-              device: r.device,
-              resolutionS: res / 1000,
-              bucketMs,
-              layout: r.layout,
-              binSet: bins.id,
-              edges: bins.edges,
-              summary: emptySummary(ctx.layout(r.layout).names.length, bins.edges),
-              mix: { labelCounts: {}, confidenceSum: 0 },
-              windows: 0,
-            };
-            buckets.set(key, b);
-          }
-          accumulate(b.summary, values, bins.edges);
-          b.windows++;
-          if (r.label !== null) {
-            b.mix.labelCounts[r.label] = (b.mix.labelCounts[r.label] ?? 0) + 1;
-            b.mix.confidenceSum += top;
-          }
+        // Windows go into their minute; the hours are the merge of those minutes below (half the work of
+        // accumulating every window twice, and the same result: rollup.ts).
+        const b = bucket(
+          buckets,
+          r.device,
+          MINUTE_MS,
+          Math.floor(r.ts_ms / MINUTE_MS) * MINUTE_MS,
+          r.layout,
+          bins,
+        );
+        accumulate(b.summary, values, bins.edges);
+        b.windows++;
+        if (r.label !== null) {
+          b.mix.labelCounts[r.label] = (b.mix.labelCounts[r.label] ?? 0) + 1;
+          b.mix.confidenceSum += top;
         }
         last = r.id;
         count++;
+      }
+      for (const m of [...buckets.values()]) {
+        const h = bucket(buckets, m.device, HOUR_MS, Math.floor(m.bucketMs / HOUR_MS) * HOUR_MS, m.layout, {
+          id: m.binSet,
+          edges: m.edges,
+        });
+        mergeInto(h.summary, m.summary);
+        mergePredictionMix(h.mix, m.mix);
+        h.windows += m.windows;
       }
       for (const b of buckets.values()) {
         const existing = db.get<{ id: number; windows: number; predictions: string; stats: Uint8Array }>(
