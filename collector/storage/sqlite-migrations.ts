@@ -139,6 +139,9 @@ export function applyMigrations(
   for (const m of pending) {
     db.transaction(
       () => {
+        // Re-read under the write lock: another process opening the same new file may have applied it.
+        const now = db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations')?.v ?? 0;
+        if (now >= m.version) return;
         db.exec(m.sql);
         db.run('INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)', [
           m.version,
