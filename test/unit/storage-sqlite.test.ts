@@ -52,6 +52,13 @@ test('opens with WAL and 16 KiB pages', (t) => {
   s.close(); // idempotent
 });
 
+test("':memory:' gives a real store for fast tests of the store's users", () => {
+  const s = openSqliteTelemetryStore(':memory:');
+  assert.equal(s.writeBatch([makeWindow(0), makeWindow(0)]).duplicates, 1);
+  assert.equal(s.latestWindows()[0]?.deviceId, 'crash-1');
+  s.close();
+});
+
 test('SIGKILL mid-stream: batches are all or nothing, and a full replay stores only what was missing', async (t) => {
   const path = join(tempDir(t), 'crash.db');
   const storeUrl = new URL('../../collector/storage/sqlite-store.ts', import.meta.url).href;
