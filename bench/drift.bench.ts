@@ -11,9 +11,14 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { loadDriftConfig, readNumericCsv, runDrift } from '../cli/drift.ts';
 import { evaluateColumn } from '../collector/drift/evaluate.ts';
-import { currentFromColumn, referenceFromColumn } from '../collector/drift/reference.ts';
+import {
+  currentFromColumn,
+  referenceFromColumn,
+  referenceFromProfile,
+} from '../collector/drift/reference.ts';
 import { ksPValue, ksStatistic } from '../collector/drift/stats.ts';
 import { driftDefaults } from '../collector/drift/types.ts';
+import { buildReferenceProfile, type FeatureReference } from '../shared/bundle/reference.ts';
 import { Prng } from '../shared/random.ts';
 import { median, section, timeRuns, type Row } from './lib.ts';
 
@@ -36,9 +41,18 @@ interface Rate {
 }
 
 /** Windows of m samples against one 100k-sample reference of the same process (shifted by `shift` σ). */
-function rate(seed: number, phi: number, m: number, shift: number, windows: number): Rate {
-  const rng = new Prng(seed, `drift-bench:${phi}:${m}:${shift}`);
-  const ref = referenceFromColumn('x', ar1(rng, 100_000, phi), { currentRows: m });
+function rate(seed: number, phi: number, m: number, shift: number, windows: number, bundle: boolean): Rate {
+  const rng = new Prng(seed, `drift-bench:${phi}:${m}:${shift}:${bundle}`);
+  const rows = ar1(rng, 100_000, phi);
+  let ref = referenceFromColumn('x', rows, { currentRows: m });
+  if (bundle) {
+    // The reference as a bundle carries it: reference.json's profile (sorted sample, 50-row PSI chunks).
+    const profile = buildReferenceProfile([{ name: 'x', values: rows }]);
+    if (!profile.ok) throw new Error(profile.message);
+    ref = referenceFromProfile(profile.value.features[0] as FeatureReference, profile.value.chunkScores, {
+      currentRows: m,
+    });
+  }
   const out: Rate = { flagged: 0, naive: 0, windows, perMethod: {} };
   for (let w = 0; w < windows; w++) {
     const r = evaluateColumn(ref, currentFromColumn('x', ar1(rng, m, phi, shift)), driftDefaults);
@@ -55,7 +69,7 @@ const pct = (k: number, n: number): string => `${((100 * k) / n).toFixed(1)}% ($
 const methodsOf = (r: Rate): string =>
   ['wasserstein', 'psi', 'ks', 'cusum'].map((m) => `${m} ${pct(r.perMethod[m] ?? 0, r.windows)}`).join(', ');
 
-const cases: { label: string; phi: number; m: number; shift: number; windows: number }[] = [
+const cases: { label: string; phi: number; m: number; shift: number; windows: number; bundle?: true }[] = [
   { label: 'i.i.d., no shift, 1k windows', phi: 0, m: 1000, shift: 0, windows: 1000 },
   { label: 'AR(1) φ=0.9, no shift, 1k windows', phi: 0.9, m: 1000, shift: 0, windows: 1000 },
   { label: 'AR(1) φ=0.9, no shift, 10k windows', phi: 0.9, m: 10_000, shift: 0, windows: 100 },
@@ -69,12 +83,45 @@ const cases: { label: string; phi: number; m: number; shift: number; windows: nu
   { label: 'AR(1) φ=0.9, 0.3σ shift, 100k', phi: 0.9, m: 100_000, shift: 0.3, windows: 10 },
   { label: 'i.i.d., 0.02σ shift, 100k', phi: 0, m: 100_000, shift: 0.02, windows: 10 },
   { label: 'AR(1) φ=0.9, 0.02σ shift, 100k', phi: 0.9, m: 100_000, shift: 0.02, windows: 10 },
+  { label: 'bundle reference: i.i.d., no shift, 1k', phi: 0, m: 1000, shift: 0, windows: 500, bundle: true },
+  {
+    label: 'bundle reference: AR(1) φ=0.9, no shift, 1k',
+    phi: 0.9,
+    m: 1000,
+    shift: 0,
+    windows: 500,
+    bundle: true,
+  },
+  {
+    label: 'bundle reference: i.i.d., 0.3σ shift, 1k',
+    phi: 0,
+    m: 1000,
+    shift: 0.3,
+    windows: 100,
+    bundle: true,
+  },
+  {
+    label: 'bundle reference: AR(1) φ=0.9, 0.3σ shift, 10k',
+    phi: 0.9,
+    m: 10_000,
+    shift: 0.3,
+    windows: 20,
+    bundle: true,
+  },
+  {
+    label: 'bundle reference: i.i.d., 0.02σ shift, 100k',
+    phi: 0,
+    m: 100_000,
+    shift: 0.02,
+    windows: 5,
+    bundle: true,
+  },
 ];
 
 const rateRows: Row[] = [];
 const methodNotes: string[] = [];
 for (const c of cases) {
-  const r = rate(42, c.phi, c.m, c.shift, c.windows);
+  const r = rate(42, c.phi, c.m, c.shift, c.windows, c.bundle === true);
   rateRows.push({
     metric: `flagged: ${c.label}`,
     median: pct(r.flagged, r.windows),
@@ -178,8 +225,9 @@ process.stdout.write(
     [...rateRows, ...timeRows],
     [
       'Rates: share of windows whose column verdict is drift (at least 2 of 4 methods agree), each window',
-      'compared with one 100k-sample reference of the same process, seed 42. Baseline: the naive two-sample KS',
-      'test with i.i.d. p-values at p <= 0.05 on the same windows (what a tool that assumes independent samples',
+      'compared with one 100k-sample reference of the same process (as a CSV, or as the reference profile a',
+      "bundle carries: reference.json's sorted sample and 50-row PSI chunk scores), seed 42. Baseline: the",
+      'naive two-sample KS test with i.i.d. p-values at p <= 0.05 on the same windows (what a tool that assumes independent samples',
       'reports). Per-method rates:',
       '',
       ...methodNotes,
