@@ -1,10 +1,12 @@
 // The SQLite TelemetryStore (docs/storage.md): one better-sqlite3 connection through the shared opener
-// (shared/platform/sqlite.ts), WAL with synchronous=NORMAL (survives a collector crash or SIGKILL; power
-// loss may lose the last commits, which the agents' outboxes still hold and redeliver, and the unique keys
-// then deduplicate). Schema by ordered migrations at open (sqlite-migrations.ts).
+// (shared/platform/sqlite.ts), WAL with synchronous=NORMAL by default: a commit survives a collector crash or
+// SIGKILL, but power loss may drop the last commits, after ingest may already have acknowledged them to
+// the broker; `synchronous: 'FULL'` closes that window at a write-rate cost. Schema by ordered migrations
+// at open (sqlite-migrations.ts).
 //
 // The work is split by seam: sqlite-writer.ts (writeBatch), sqlite-compact.ts (rollup and retention),
-// sqlite-queries.ts and sqlite-alerts.ts (reads and the alert lifecycle), sqlite-context.ts (interned ids).
+// sqlite-queries.ts, sqlite-alerts.ts and sqlite-captures.ts (reads, the alert lifecycle, raw captures),
+// sqlite-context.ts (interned ids).
 
 import { EdgeloopError } from '../../shared/errors.ts';
 import { openSqliteDatabase, type SqliteDatabase } from '../../shared/platform/sqlite.ts';
@@ -12,19 +14,16 @@ import { acknowledgeAlert, queryAlerts, raiseAlert, resolveAlert } from './sqlit
 import { compactStore, type RetentionOptions } from './sqlite-compact.ts';
 import { SqliteContext } from './sqlite-context.ts';
 import { applyMigrations } from './sqlite-migrations.ts';
+import { deleteCapture, queryCaptures, queryRawBlocks, requestCapture } from './sqlite-captures.ts';
 import {
-  deleteCapture,
   insertMonitorResults,
-  queryCaptures,
   queryDeployments,
   queryDevices,
   queryIntegrityEvents,
   queryLatestWindows,
   queryMonitorResults,
-  queryRawBlocks,
   queryRollups,
   queryWindows,
-  requestCapture,
 } from './sqlite-queries.ts';
 import { SqliteWriter } from './sqlite-writer.ts';
 import type { TelemetryStore } from './types.ts';
