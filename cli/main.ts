@@ -31,8 +31,9 @@ Global options:
 
 Stopping: the first SIGINT/SIGTERM asks the command to finish (it flushes what it must); a second one,
 or ${STOP_GRACE_MS / 1000} s without finishing, exits at once with 130 (SIGINT) or 143 (SIGTERM).
-Exit codes: 0 done, 1 failed (the message ends with an [EDGELOOP_ERR_*] code), 2 usage or configuration,
-3 not available yet, 130/143 stopped by a signal.
+Exit codes: 0 done, 1 failed (the message ends with an [EDGELOOP_ERR_*] code; \`drift\`: drift found),
+2 usage, configuration or a path or port that cannot be used, 3 not available yet, 70 internal error (a bug:
+EDGELOOP_ERR_INTERNAL), 130/143 stopped by a signal.
 `;
 }
 
@@ -80,9 +81,19 @@ export async function main(argv: string[], io: CliIO, table: CommandTable = comm
     }
     const u = classifyUnexpected(err);
     if (u.kind === 'epipe') return 0;
-    if (u.kind === 'known') io.stderr.write(`edgeloop ${name}: ${u.message} [${u.code}]\n`);
-    else io.stderr.write(`edgeloop ${name}: ${u.message} [EDGELOOP_ERR_INTERNAL]; ${REPORT_HINT}\n`);
-    if (debug) io.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return 1;
+    const stack = (): void => {
+      if (debug) io.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    };
+    if (u.kind === 'known') {
+      // A missing path or a taken port is the user's setup, like a bad option: exit 2, never 1, which
+      // some commands give a meaning of their own (`edgeloop drift`: drift found).
+      io.stderr.write(`edgeloop ${name}: ${u.message} [${u.code}]\n`);
+      stack();
+      return 2;
+    }
+    io.stderr.write(`edgeloop ${name}: ${u.message} [EDGELOOP_ERR_INTERNAL]; ${REPORT_HINT}\n`);
+    stack();
+    // EX_SOFTWARE (sysexits.h): distinct from every answer a command gives on purpose.
+    return 70;
   }
 }

@@ -145,7 +145,7 @@ test('known system errors become one line with a stable code, never a stack trac
   ];
   for (const [err, expected] of cases) {
     const t = io();
-    assert.equal(await main(['boom'], t.io, throwing(err)), 1, err.message);
+    assert.equal(await main(['boom'], t.io, throwing(err)), 2, err.message);
     assert.match(t.err(), expected);
     assert.doesNotMatch(t.err(), /\n\s+at /, 'no stack without --debug');
   }
@@ -159,7 +159,7 @@ test('EPIPE is a normal end; anything else is one line asking for a report, the 
 
   const bug = new TypeError("Cannot read properties of undefined (reading 'x')\nsecond line");
   const plain = io();
-  assert.equal(await main(['boom'], plain.io, throwing(bug)), 1);
+  assert.equal(await main(['boom'], plain.io, throwing(bug)), 70);
   assert.match(
     plain.err(),
     /^edgeloop boom: TypeError: Cannot read properties of undefined \(reading 'x'\) \[EDGELOOP_ERR_INTERNAL\]; this is a bug in edgeloop: rerun with --debug/,
@@ -171,7 +171,7 @@ test('EPIPE is a normal end; anything else is one line asking for a report, the 
     ['boom', '--debug'],
   ]) {
     const debug = io();
-    assert.equal(await main(argv, debug.io, throwing(bug)), 1);
+    assert.equal(await main(argv, debug.io, throwing(bug)), 70);
     assert.match(debug.err(), /\[EDGELOOP_ERR_INTERNAL\]/);
     assert.match(debug.err(), /\n\s+at .*cli\.test\.ts/, 'the stack with --debug');
   }
@@ -233,8 +233,11 @@ test('stop signals: a command that ignores the abort is ended when the grace per
   handle.extendGrace(2);
   handle.extendGrace(0);
   const code = once(exited, 'exit');
+  // The grace timer is unref'd (it must never keep edgeloop alive): hold the test's loop while it runs.
+  const hold = setInterval(() => undefined, 1000);
   source.emit('SIGTERM');
   assert.deepEqual(await code, [143]);
+  clearInterval(hold);
   assert.match(text, /still running 0\.002 s after SIGTERM; exiting/);
 });
 
