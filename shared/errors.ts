@@ -51,6 +51,12 @@ export const errorCatalogue = {
     'An MQTT payload does not match its schema (docs/mqtt.md). The message was dropped.',
   EDGELOOP_ERR_MQTT_DEVICE_MISMATCH:
     'An MQTT payload names a different device than its topic. The message was dropped; check the sender.',
+  EDGELOOP_ERR_MQTT_TOO_LARGE:
+    'An MQTT payload is larger than the collector accepts (--max-message-bytes). It was dead-lettered; check the sender.',
+  EDGELOOP_ERR_MQTT_VERSION:
+    'An MQTT payload carries a schema version (v) this collector does not know. It was dead-lettered; upgrade the collector.',
+  EDGELOOP_ERR_BROKER_LISTEN:
+    'The embedded MQTT broker could not listen on its port (in use or not permitted). Free the port, choose another (--broker-port; 0 picks a free one) or use an external broker (--mqtt).',
   // Agent MQTT link and publisher (docs/agent.md).
   EDGELOOP_ERR_MQTT_CONNECT:
     'The agent could not connect to the MQTT broker (unreachable, TLS or credentials refused). It keeps retrying with backoff; check --mqtt, TLS files and credentials.',
