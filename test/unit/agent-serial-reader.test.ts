@@ -10,6 +10,7 @@ import { referenceSensors } from '../../shared/sensors.ts';
 import { IngestPipeline } from '../../agent/ingest/pipeline.ts';
 import { SerialReader } from '../../agent/ingest/serial-reader.ts';
 import type { Window } from '../../shared/samples.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const accel = referenceSensors[0]!;
 const sensors = [accel];
@@ -54,12 +55,15 @@ test('reconnects after an unplug, re-requests HELLO and counts exactly the sampl
   const reader = new SerialReader({ open, pipeline, backoff: { baseMs: 5, capMs: 20, floorMs: 1 } });
   t.after(() => reader.close());
   reader.start();
-  while (devices.length < 1) await new Promise((r) => setTimeout(r, 2));
+  await waitFor('the first open', () => devices.length >= 1);
   const d1 = devices[0]!;
   let seq = 0;
   d1.write(encodeWireFrame(hello(seq++)));
   for (let i = 0; i < 150; i++) d1.write(encodeWireFrame(block(seq++, i * 10))); // 1.5 s
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(
+    () => `1500 accel samples before the unplug (have ${pipeline.stats().stream.samples.accel ?? 0})`,
+    () => pipeline.stats().stream.samples.accel === 1500,
+  );
 
   // Unplug: the port goes away and the first reopen attempts fail.
   plugged = false;
@@ -67,16 +71,19 @@ test('reconnects after an unplug, re-requests HELLO and counts exactly the sampl
   // A real port emits 'close' (with a disconnect error) when the device vanishes.
   hosts[0]!.destroy();
   await lost;
-  await new Promise((r) => setTimeout(r, 30));
-  assert.ok(reader.stats.openFailures >= 1, 'open failed while unplugged');
+  await waitFor('an open attempt while unplugged', () => reader.stats.openFailures >= 1);
   plugged = true;
-  while (devices.length < 2) await new Promise((r) => setTimeout(r, 2));
+  await waitFor('the reopen after the replug', () => devices.length >= 2);
   const d2 = devices[1]!;
   // The device kept sampling while unplugged: 50 frames (500 samples) never reached the host.
   seq += 50;
   d2.write(encodeWireFrame(hello(seq++)));
   for (let i = 200; i < 350; i++) d2.write(encodeWireFrame(block(seq++, i * 10)));
-  await new Promise((r) => setTimeout(r, 30));
+  await waitFor(
+    () => `3000 accel samples in all (have ${pipeline.stats().stream.samples.accel ?? 0})`,
+    () => pipeline.stats().stream.samples.accel === 3000,
+  );
+  await waitFor('the HELLO request on the second connect', () => helloRequests.length >= 2);
 
   const st = pipeline.stats();
   assert.equal(reader.stats.connects, 2);
@@ -94,6 +101,7 @@ test('reconnects after an unplug, re-requests HELLO and counts exactly the sampl
 
 test('a device that never answers keeps the reader retrying with growing delays, never spinning', async (t) => {
   let attempts = 0;
+  const delays: number[] = [];
   const pipeline = new IngestPipeline({ mode: 'binary' }, () => undefined);
   const reader = new SerialReader({
     open: () => {
@@ -101,12 +109,30 @@ test('a device that never answers keeps the reader retrying with growing delays,
       return Promise.resolve(fail('EDGELOOP_ERR_SERIAL_OPEN', '/dev/ttyUSB9: ENOENT'));
     },
     pipeline,
-    backoff: { baseMs: 10, capMs: 40, floorMs: 5 },
+    // A fixed draw makes the delays deterministic: 9, 18, 36, 36, ... ms.
+    backoff: { baseMs: 10, capMs: 40, floorMs: 5, random: () => 0.9 },
+    onState: (s) => {
+      if (s.kind === 'openFailed') delays.push(s.retryInMs);
+    },
   });
   t.after(() => reader.close());
+  const start = Date.now();
   reader.start();
-  await new Promise((r) => setTimeout(r, 250));
+  await waitFor(
+    () => `8 open attempts (have ${attempts})`,
+    () => attempts >= 8,
+  );
   await reader.close();
-  // With a 5 ms floor, 250 ms allows at most 50 attempts; a spinning loop would make thousands.
-  assert.ok(attempts >= 3 && attempts <= 50, `attempts ${attempts}`);
+  const elapsedMs = Date.now() - start;
+  const after = attempts;
+  // Every retry waits at least the floor and at most the cap: no spin, no unbounded wait.
+  assert.ok(delays.length >= 7, `delays ${delays.join(',')}`);
+  for (const d of delays) assert.ok(d >= 5 && d <= 40, `retry delay ${d} ms`);
+  // The delays grow to the cap and stay there.
+  assert.deepEqual(delays.slice(0, 4), [9, 18, 36, 36]);
+  // A spinning loop would make thousands of attempts; with a 5 ms floor there can be at most one per 5 ms.
+  assert.ok(after <= elapsedMs / 5 + 1, `${after} attempts in ${elapsedMs} ms`);
+  // close() stops the loop: no attempt after it.
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(attempts, after, 'no open attempt after close()');
 });
