@@ -5,6 +5,7 @@ import { EdgeloopError, type Failure } from '../shared/errors.ts';
 import { openOutput } from './adapters/outputs.ts';
 import { listScenarios, loadScenario } from './adapters/scenario-files.ts';
 import { DEFAULT_BAUD } from './adapters/serial.ts';
+import { fleetHelp, fleetOptionSpec, runFleetCommand } from './fleet-cli.ts';
 import { runSim, type Speed } from './run.ts';
 
 /** Structurally the same as cli/commands.ts `Command`; runtimes may not import cli/. */
@@ -26,6 +27,7 @@ const help = `edgeloop sim: simulate a sensor board (accelerometer, gyroscope, m
 temperature) speaking serial protocol v1, for a scenario of machine states, drift and faults.
 
 Usage: edgeloop sim [options]
+       edgeloop sim --fleet <n> --mqtt <url> [options]
 
 Options:
   --scenario <name|file>  bundled scenario name or path to a scenario JSON file (default: steady)
@@ -48,7 +50,8 @@ Options:
 
 Progress (device time, frames, bytes/s) goes to stderr at most once per second. Ctrl-C stops the run and
 still writes the ground truth.
-`;
+
+${fleetHelp}`;
 
 const options = {
   scenario: { type: 'string' },
@@ -62,6 +65,7 @@ const options = {
   'pty-dir': { type: 'string' },
   list: { type: 'boolean' },
   help: { type: 'boolean' },
+  ...fleetOptionSpec,
 } as const;
 
 function num(
@@ -111,6 +115,7 @@ export const simCommand: SimCommand = {
     const speedArg = str(values.speed) ?? '1';
     const speed: Speed =
       speedArg === 'max' ? 'max' : (num('speed', speedArg, (n) => n > 0, 'a number > 0 or "max"') as number);
+    if (values.fleet !== undefined) return await runFleetCommand(values, { seed, durationS, speed }, io);
     const baud = num('baud', str(values.baud), (n) => Number.isInteger(n) && n > 0, 'a positive integer');
     const sc = loadScenario(str(values.scenario) ?? 'steady');
     if (!sc.ok) return failed(io.stderr, sc);

@@ -38,10 +38,17 @@ test('--help documents every option with its default', () => {
     '--baud',
     '--pty-dir',
     '--list',
+    '--fleet',
+    '--mqtt',
+    '--prefix',
+    '--scenario-map',
+    '--max-in-flight',
   ]) {
     assert.ok(simCommand.help.includes(opt), opt);
   }
-  assert.equal(simCommand.help.match(/\(default/g)?.length, 9);
+  const [serial = '', fleet = ''] = simCommand.help.split('Fleet mode');
+  assert.equal(serial.match(/\(default/g)?.length, 9);
+  assert.equal(fleet.match(/\(default/g)?.length, 6);
 });
 
 test('--list prints the bundled scenarios', async () => {

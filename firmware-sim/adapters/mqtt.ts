@@ -1,0 +1,101 @@
+// firmware-sim's only import of the `mqtt` package (STYLE.md: one adapter file per I/O library). Fleet mode
+// (fleet.ts) opens one of these per simulated device: the client id is the device id, so a broker ACL
+// (`%c`/`%u` patterns) and the last will apply per device, as with real agents.
+//
+// Unlike the agent's link there is no outbox behind it: a simulator that loses its broker may lose
+// messages. MQTT.js reconnects by itself (fixed period) and resends QoS 1 publishes not yet acknowledged;
+// fleet.ts bounds what is in flight, so its queue cannot grow without limit.
+
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { fail, ok, type Result } from '../../shared/errors.ts';
+
+export interface FleetMqttMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: 0 | 1;
+  readonly retain: boolean;
+}
+
+export interface FleetMqttOptions {
+  /** mqtt://host:1883 or mqtts://host:8883. */
+  readonly url: string;
+  readonly clientId: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** The retained offline status the broker publishes if this device vanishes. */
+  readonly will: FleetMqttMessage;
+  /** Give up on the first connection after this long, ms. Default 10,000. */
+  readonly connectTimeoutMs?: number;
+}
+
+/** One device's connection: publishes settle on PUBACK (QoS 1). */
+export interface FleetMqttLink {
+  publish(m: FleetMqttMessage): Promise<Result<void>>;
+  /** Ends the connection cleanly (the will is not published). Idempotent. */
+  close(): Promise<void>;
+}
+
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+/** Connects one device; EDGELOOP_ERR_MQTT_CONNECT when the first CONNECT is refused or times out. */
+export async function connectFleetDevice(o: FleetMqttOptions): Promise<Result<FleetMqttLink>> {
+  const timeoutMs = o.connectTimeoutMs ?? 10_000;
+  const opts: IClientOptions = {
+    clientId: o.clientId,
+    clean: true,
+    keepalive: 30,
+    reconnectPeriod: 1000,
+    connectTimeout: timeoutMs,
+    will: { topic: o.will.topic, payload: asBuffer(o.will.payload), qos: o.will.qos, retain: o.will.retain },
+    ...(o.username === undefined ? {} : { username: o.username }),
+    ...(o.password === undefined ? {} : { password: o.password }),
+  };
+  const client: MqttClient = connect(o.url, opts);
+  const up = await new Promise<Result<void>>((resolve) => {
+    const timer = setTimeout(() => {
+      done(fail('EDGELOOP_ERR_MQTT_CONNECT', `${o.clientId}: no CONNACK from ${o.url} in ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onConnect = (): void => {
+      done(ok(undefined));
+    };
+    const onError = (err: Error): void => {
+      done(fail('EDGELOOP_ERR_MQTT_CONNECT', `${o.clientId}: ${err.message}`));
+    };
+    function done(r: Result<void>): void {
+      clearTimeout(timer);
+      client.off('connect', onConnect);
+      client.off('error', onError);
+      resolve(r);
+    }
+    client.once('connect', onConnect);
+    client.once('error', onError);
+  });
+  if (!up.ok) {
+    client.end(true);
+    return up;
+  }
+  // Later errors (a dropped connection) are retried by MQTT.js; publishes report their own failures.
+  client.on('error', () => undefined);
+  let closing: Promise<void> | undefined;
+  return ok({
+    publish(m) {
+      return new Promise((resolve) => {
+        client.publish(m.topic, asBuffer(m.payload), { qos: m.qos, retain: m.retain }, (err) => {
+          // MQTT.js passes null on success although its typings say Error | undefined.
+          const e = err as Error | null | undefined;
+          resolve(e == null ? ok(undefined) : fail('EDGELOOP_ERR_MQTT_PUBLISH', e.message));
+        });
+      });
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        client.end(false, {}, () => {
+          resolve();
+        });
+      });
+      return closing;
+    },
+  });
+}

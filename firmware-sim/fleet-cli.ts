@@ -1,0 +1,160 @@
+// The fleet-mode half of `edgeloop sim` (cli.ts hands over when --fleet is given): option parsing,
+// per-device scenarios, the MQTT adapter, the progress line and the summary (docs/firmware-sim.md
+// §Fleet mode).
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EdgeloopError, fail, ok, type Result } from '../shared/errors.ts';
+import { connectFleetDevice } from './adapters/mqtt.ts';
+import { loadScenario } from './adapters/scenario-files.ts';
+import { fleetDeviceIds, runFleet, type FleetSummary } from './fleet.ts';
+import type { Scenario } from './scenario.ts';
+
+export const fleetOptionSpec = {
+  fleet: { type: 'string' },
+  mqtt: { type: 'string' },
+  prefix: { type: 'string' },
+  'scenario-map': { type: 'string' },
+  'max-in-flight': { type: 'string' },
+  'mqtt-username-template': { type: 'string' },
+  'mqtt-password': { type: 'string' },
+} as const;
+
+export const fleetHelp = `Fleet mode (publishes telemetry over MQTT instead of writing serial bytes):
+  --fleet <n>             simulate n devices in this process, each publishing what an agent with no model
+                          installed publishes (features, integrity flags, counters; prediction null),
+                          one MQTT connection per device (client id = device id, retained status, last will)
+  --mqtt <url>            broker, e.g. mqtt://127.0.0.1:1883 (required with --fleet)
+  --prefix <p>            device id prefix; ids are <p>01, <p>02, ... (default: sim-)
+  --scenario <name|file>  scenario for every device (default: steady)
+  --scenario-map <map>    per-device scenarios, e.g. sim-03=stuck-accel,sim-07=calibration-drift
+                          (a key may also be a 1-based index: 3=stuck-accel)
+  --seed <n>              device i is seeded with deriveSeed(seed, "fleet", id); same seed = same payloads
+                          (except tsMs), also the same runId, so a collector deduplicates a re-run
+  --duration <s>          device time per device (default: the --scenario's durationS)
+  --speed <x|max>         1 = real time (one window per device per second), 10 = ten times faster
+  --max-in-flight <n>     QoS 1 publishes awaiting PUBACK across the fleet, at most (default: 1000)
+  --mqtt-username-template <t>  username per device, "{id}" replaced by the device id (default: none)
+  --mqtt-password <pw>    password for every device (default: EDGELOOP_MQTT_PASSWORD, else none)
+  Capacity: computing a device costs about 10 ms of CPU per device-second (1 kHz board, decoding,
+  windowing, integrity, 192 features), so one process keeps about 80 devices in real time; the summary
+  says how far it fell behind. Run several processes (different --prefix) for more.
+`;
+
+type Values = Record<string, string | boolean | undefined>;
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function positiveInt(name: string, v: string | undefined, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `--${name} ${v}: expected an integer 1..${max}`);
+  return n;
+}
+
+/** `dev-03=stuck-accel,5=steady` → scenario per device id; keys are ids or 1-based indices. */
+export function parseScenarioMap(
+  spec: string,
+  ids: readonly string[],
+  load: (nameOrPath: string) => Result<Scenario>,
+): Result<Map<string, Scenario>> {
+  const out = new Map<string, Scenario>();
+  for (const part of spec.split(',')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    const key = part.slice(0, eq).trim();
+    const name = part.slice(eq + 1).trim();
+    if (eq < 1 || name === '')
+      return fail('EDGELOOP_ERR_CONFIG_INVALID', `--scenario-map: "${part}" is not <device>=<scenario>`);
+    const id = /^\d+$/.test(key) ? ids[Number(key) - 1] : ids.find((d) => d === key);
+    if (id === undefined)
+      return fail('EDGELOOP_ERR_CONFIG_INVALID', `--scenario-map: no device "${key}" in this fleet`);
+    const sc = load(name);
+    if (!sc.ok) return sc;
+    out.set(id, sc.value);
+  }
+  return ok(out);
+}
+
+export interface FleetIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: Record<string, string | undefined>;
+  signal: AbortSignal;
+}
+
+/** Runs fleet mode; the exit code (0 done, 1 publish errors, 2 bad options or no connection). */
+export async function runFleetCommand(
+  values: Values,
+  common: { seed: number; durationS: number | undefined; speed: number | 'max' },
+  io: FleetIo,
+): Promise<number> {
+  const log = (line: string): void => {
+    io.stderr.write(`${line}\n`);
+  };
+  const failed = (f: { code: string; message: string }): number => {
+    log(`edgeloop sim: ${f.message} [${f.code}]`);
+    return 2;
+  };
+  const n = positiveInt('fleet', str(values.fleet), 1, 100_000);
+  const url = str(values.mqtt);
+  if (url === undefined)
+    return failed(
+      fail('EDGELOOP_ERR_CONFIG_INVALID', '--fleet needs --mqtt <url> (the broker to publish to)'),
+    );
+  const prefix = str(values.prefix) ?? 'sim-';
+  const maxInFlight = positiveInt('max-in-flight', str(values['max-in-flight']), 1000, 1_000_000);
+  const base = loadScenario(str(values.scenario) ?? 'steady');
+  if (!base.ok) return failed(base);
+  const ids = fleetDeviceIds(n, prefix);
+  const map = parseScenarioMap(str(values['scenario-map']) ?? '', ids, loadScenario);
+  if (!map.ok) return failed(map);
+  const durationS = common.durationS ?? base.value.durationS;
+  const userTemplate = str(values['mqtt-username-template']);
+  const password = str(values['mqtt-password']) ?? io.env.EDGELOOP_MQTT_PASSWORD;
+  const mapped = [...map.value].map(([id, s]) => `${id}=${s.name}`).join(', ');
+  log(
+    `sim: fleet of ${n} (${ids[0]}..${ids[n - 1]}), scenario ${base.value.name}${mapped === '' ? '' : `; ${mapped}`}, ` +
+      `seed ${common.seed}, ${durationS} s at speed ${common.speed} -> ${url}`,
+  );
+  const r = await runFleet({
+    devices: n,
+    prefix,
+    scenarioOf: (id) => map.value.get(id) ?? base.value,
+    seed: common.seed,
+    speed: common.speed,
+    durationS,
+    maxInFlight,
+    connect: (deviceId, will) =>
+      connectFleetDevice({
+        url,
+        clientId: deviceId,
+        will,
+        ...(userTemplate === undefined ? {} : { username: userTemplate.replaceAll('{id}', deviceId) }),
+        ...(password === undefined ? {} : { password }),
+      }),
+    nowMs: () => Date.now(),
+    sleep: (ms) => sleep(ms).then(() => undefined),
+    signal: io.signal,
+    onProgress: (p) => {
+      log(
+        `sim: device=${p.deviceTimeS.toFixed(0)} s wall=${p.wallS.toFixed(1)} s windows=${p.windows} ` +
+          `messages=${p.messages} acked=${p.acked} in-flight=${p.inFlight} errors=${p.errors}` +
+          (p.behindS > 1 ? ` (behind real time x${common.speed} by ${p.behindS.toFixed(1)} s)` : ''),
+      );
+    },
+  });
+  if (!r.ok) return failed(r);
+  log(summaryLine(r.value));
+  return r.value.errors > 0 ? 1 : 0;
+}
+
+export function summaryLine(s: FleetSummary): string {
+  return (
+    `sim: fleet done${s.aborted ? ' (interrupted)' : ''}: ${s.devices} devices, ${s.deviceTimeS.toFixed(0)} s of device time ` +
+    `in ${(s.wallMs / 1000).toFixed(1)} s, ${s.windows} windows, ${s.messages} messages, ${s.acked} acked, ` +
+    `${s.errors} errors; max behind pace ${s.maxBehindS.toFixed(1)} s`
+  );
+}

@@ -1,0 +1,207 @@
+// One simulated device of `edgeloop sim --fleet` (docs/firmware-sim.md §Fleet mode): a simulated board's
+// wire bytes go through the same shared decoder, loss accounting, windowing and integrity checks the agent
+// runs, the shared feature pipeline computes each window's vector, and the shared telemetry builder makes
+// the payload, so what it publishes is what an agent with no model would publish for that board.
+// Pure and pull-based (no I/O, no clock of its own): `advance(untilUs)` returns the messages for device
+// time up to untilUs; fleet.ts paces and publishes them.
+
+import { EdgeloopError } from '../shared/errors.ts';
+import type { FeaturePipeline } from '../shared/features/pipeline.ts';
+import { DeviceStream } from '../shared/ingest/device-stream.ts';
+import { encodeJsonPayload } from '../shared/mqtt/codec.ts';
+import { PAYLOAD_VERSION, type StatusPayload, type TelemetryPayload } from '../shared/mqtt/schemas.ts';
+import { buildTelemetryPayload, type TelemetryCounters } from '../shared/mqtt/telemetry.ts';
+import { deviceTopics } from '../shared/mqtt/topics.ts';
+import type { Window } from '../shared/samples.ts';
+import type { SensorDescriptor } from '../shared/sensors.ts';
+import { FrameDecoder } from '../shared/serial/decoder.ts';
+import { Windower } from '../shared/windowing/windower.ts';
+import { Board, FIRMWARE_VERSION } from './board.ts';
+import type { Scenario } from './scenario.ts';
+
+/** What the status payload names as the sending software (an agent sends its own version). */
+const utf8 = new TextEncoder();
+
+export const FLEET_AGENT_VERSION = 'edgeloop-sim-fleet 0.1.0';
+
+/** One MQTT message, ready to publish. */
+export interface FleetMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: 1;
+  readonly retain: boolean;
+}
+
+export interface FleetDeviceOptions {
+  readonly deviceId: string;
+  readonly scenario: Scenario;
+  /** This device's own seed (derived from the fleet seed with deriveSeed). */
+  readonly seed: number;
+  /** u32 run id of this device's message sequence. */
+  readonly runId: number;
+  readonly pipeline: FeaturePipeline;
+  /** Window length and hop, ms. Default 1000, as the agent. */
+  readonly windowMs?: number;
+  /** Wall clock for tsMs, ms since the epoch (the only non-deterministic field). */
+  readonly nowMs: () => number;
+}
+
+export class FleetDevice {
+  readonly deviceId: string;
+  readonly scenarioName: string;
+  readonly runId: number;
+  readonly #o: FleetDeviceOptions;
+  readonly #topics: { readonly telemetry: string; readonly status: string };
+  readonly #board: Board;
+  readonly #decoder = new FrameDecoder();
+  readonly #stream = new DeviceStream();
+  #windower: Windower | undefined;
+  #sensors: readonly SensorDescriptor[] = [];
+  #names: readonly string[] = [];
+  #seq = 0;
+  #windows = 0;
+  #gaps = 0;
+  #samplesMissing = 0;
+  #bootId: number | null = null;
+  /** Payloads the shared builder refused (a bug: never published). */
+  invalidPayloads = 0;
+
+  constructor(options: FleetDeviceOptions) {
+    const t = deviceTopics(options.deviceId);
+    if (!t.ok) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', t.message);
+    this.#topics = { telemetry: t.value.telemetry, status: t.value.status };
+    this.deviceId = options.deviceId;
+    this.scenarioName = options.scenario.name;
+    this.runId = options.runId;
+    this.#o = options;
+    this.#board = new Board({ scenario: options.scenario, seed: options.seed, deviceId: options.deviceId });
+  }
+
+  /** Device time simulated so far, µs. */
+  get timeUs(): number {
+    return this.#board.timeUs;
+  }
+
+  /** msgSeq of the last message built (0 before the first). */
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  /** The retained last will: offline, reason lwt, msgSeq 0 (docs/mqtt.md §status). */
+  will(): FleetMessage {
+    return this.#status('offline', 'lwt', 0);
+  }
+
+  online(): FleetMessage {
+    return this.#status('online', 'startup', ++this.#seq);
+  }
+
+  offline(): FleetMessage {
+    return this.#status('offline', 'shutdown', ++this.#seq);
+  }
+
+  /**
+   * Simulates the board up to untilUs of device time; one telemetry message per window closed. Windows
+   * ending after lastEndUs (the end of the run) are not sent.
+   */
+  advance(untilUs: number, lastEndUs = Number.POSITIVE_INFINITY): FleetMessage[] {
+    const windows: Window[] = [];
+    this.#decoder.push(this.#board.generate(untilUs), (e) => {
+      if (!e.ok) return; // counted in decoder.counters (framesInvalid)
+      this.#stream.push(e.frame, (s) => {
+        if (s.kind === 'hello' && (s.first || s.reboot)) {
+          if (this.#windower !== undefined) windows.push(...this.#windower.flush());
+          this.#sensors = s.device.sensors;
+          this.#names = this.#o.pipeline.featureNames(this.#sensors);
+          this.#bootId = s.device.bootId;
+          const windowMs = this.#o.windowMs ?? 1000;
+          this.#windower = new Windower({
+            deviceId: s.device.deviceId,
+            bootId: s.device.bootId,
+            sensors: this.#sensors,
+            windowMs,
+            hopMs: windowMs,
+          });
+        } else if (s.kind === 'block' && this.#windower !== undefined) {
+          windows.push(...this.#windower.push(s.block));
+        } else if (s.kind === 'sampleGap') {
+          this.#gaps++;
+          this.#samplesMissing += Math.max(0, s.lost);
+        }
+      });
+    });
+    const out: FleetMessage[] = [];
+    for (const w of windows) {
+      if (w.endUs > lastEndUs) continue;
+      const m = this.#telemetry(w);
+      if (m !== null) out.push(m);
+    }
+    return out;
+  }
+
+  /** The telemetry `counters` block, as the agent's IngestCounterTracker computes it from binary ingest. */
+  counters(): TelemetryCounters {
+    const st = this.#stream.counters;
+    let samples = 0;
+    for (const n of Object.values(st.samples)) samples += n;
+    return {
+      framesDecoded: this.#decoder.counters.frames,
+      framesInvalid: this.#decoder.counters.invalidTotal,
+      samples,
+      gaps: this.#gaps,
+      samplesMissing: Math.max(st.samplesLostTotal, this.#samplesMissing),
+      windows: this.#windows,
+    };
+  }
+
+  #telemetry(w: Window): FleetMessage | null {
+    this.#windows++;
+    // As the agent with no model installed: the default pipeline's vector, imputed features as null.
+    const v = this.#o.pipeline.computeDetailed(w, this.#sensors);
+    const r = buildTelemetryPayload(
+      {
+        window: w,
+        features: { pipeline: this.#o.pipeline.id, names: this.#names, values: v.values, valid: v.valid },
+        prediction: null,
+        counters: this.counters(),
+      },
+      { deviceId: this.deviceId, runId: this.runId, tsMs: this.#o.nowMs(), nextSeq: () => ++this.#seq },
+    );
+    if (!r.ok) {
+      this.invalidPayloads++;
+      return null;
+    }
+    return this.#encode('telemetry', r.value, false);
+  }
+
+  #status(state: StatusPayload['state'], reason: StatusPayload['reason'], msgSeq: number): FleetMessage {
+    const payload: StatusPayload = {
+      v: PAYLOAD_VERSION,
+      deviceId: this.deviceId,
+      runId: this.runId,
+      msgSeq,
+      tsMs: Math.floor(this.#o.nowMs()),
+      state,
+      reason,
+      model: null,
+      firmwareVersion: FIRMWARE_VERSION,
+      agentVersion: FLEET_AGENT_VERSION,
+      bootId: this.#bootId,
+    };
+    return this.#encode('status', payload, true);
+  }
+
+  #encode(
+    kind: 'telemetry' | 'status',
+    payload: TelemetryPayload | StatusPayload,
+    retain: boolean,
+  ): FleetMessage {
+    const topic = kind === 'telemetry' ? this.#topics.telemetry : this.#topics.status;
+    // Telemetry was validated by buildTelemetryPayload already (a second schema pass would cost as much
+    // as the serialisation); status is validated here. A refusal is a bug, not an input problem.
+    if (kind === 'telemetry') return { topic, payload: utf8.encode(JSON.stringify(payload)), qos: 1, retain };
+    const bytes = encodeJsonPayload('status', payload as StatusPayload);
+    if (!bytes.ok) throw new EdgeloopError(bytes.code, bytes.message);
+    return { topic, payload: bytes.value, qos: 1, retain };
+  }
+}

@@ -1,0 +1,205 @@
+// `edgeloop sim --fleet <n>` (docs/firmware-sim.md §Fleet mode): n simulated devices in one process, each
+// with its own board, seed, scenario, message sequence and MQTT connection, publishing what an agent with
+// no model would publish. Device time advances one window at a time for all devices; real time by default,
+// faster with `speed`. The MQTT connections come in through `connect` (the adapter in adapters/mqtt.ts in
+// production, the same adapter against an embedded broker in tests), so this file does no I/O itself.
+
+import { EdgeloopError, fail, ok, type Failure, type Result } from '../shared/errors.ts';
+import { createFeaturePipeline } from '../shared/features/pipeline.ts';
+import { deriveSeed } from '../shared/random.ts';
+import { FleetDevice, type FleetMessage } from './fleet-device.ts';
+import type { Scenario } from './scenario.ts';
+
+/** One device's broker connection (structurally adapters/mqtt.ts FleetMqttLink). */
+export interface FleetLink {
+  publish(m: FleetMessage): Promise<Result<void>>;
+  close(): Promise<void>;
+}
+
+export type FleetConnect = (deviceId: string, will: FleetMessage) => Promise<Result<FleetLink>>;
+
+export interface FleetOptions {
+  readonly devices: number;
+  /** Device id prefix; ids are prefix + 1-based index zero-padded to the width of n (at least 2). */
+  readonly prefix: string;
+  /** The scenario of each device, by device id (fleetDeviceIds order). */
+  readonly scenarioOf: (deviceId: string, index: number) => Scenario;
+  readonly seed: number;
+  /** Device seconds per wall second, or 'max'. */
+  readonly speed: number | 'max';
+  /** Device time to simulate, seconds. */
+  readonly durationS: number;
+  /** Window length, ms. Default 1000. */
+  readonly windowMs?: number;
+  /** QoS 1 publishes awaiting PUBACK across the fleet, at most. Default 1000. */
+  readonly maxInFlight?: number;
+  /** Connections opened at once. Default 50. */
+  readonly connectConcurrency?: number;
+  readonly connect: FleetConnect;
+  readonly nowMs: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly signal?: AbortSignal;
+  /** Called at most once per wall second while running. */
+  readonly onProgress?: (p: FleetProgress) => void;
+}
+
+export interface FleetCounts {
+  readonly devices: number;
+  readonly windows: number;
+  /** Messages handed to MQTT (telemetry and status). */
+  readonly messages: number;
+  readonly acked: number;
+  /** Publishes that failed (not acknowledged) plus payloads the builder refused. */
+  readonly errors: number;
+}
+
+export interface FleetProgress extends FleetCounts {
+  readonly deviceTimeS: number;
+  readonly wallS: number;
+  readonly inFlight: number;
+  /** How far behind real time × speed the run is, s (0 when keeping up). */
+  readonly behindS: number;
+}
+
+export interface FleetSummary extends FleetCounts {
+  readonly deviceTimeS: number;
+  readonly wallMs: number;
+  /** The largest lag behind the requested pace, s: above a window length, the fleet was too big. */
+  readonly maxBehindS: number;
+  readonly aborted: boolean;
+}
+
+/** Device ids: prefix + zero-padded 1-based index. */
+export function fleetDeviceIds(n: number, prefix: string): string[] {
+  const width = Math.max(2, String(n).length);
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(width, '0')}`);
+}
+
+/** Runs the fleet to the end of durationS (or the abort signal); fails only if a device cannot connect. */
+export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
+  if (!Number.isInteger(o.devices) || o.devices < 1)
+    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `fleet size ${o.devices}`);
+  const windowMs = o.windowMs ?? 1000;
+  const maxInFlight = o.maxInFlight ?? 1000;
+  const pipeline = createFeaturePipeline();
+  const ids = fleetDeviceIds(o.devices, o.prefix);
+  const devices = ids.map(
+    (deviceId, i) =>
+      new FleetDevice({
+        deviceId,
+        scenario: o.scenarioOf(deviceId, i),
+        seed: deriveSeed(o.seed, 'fleet', deviceId),
+        // Deterministic, so one seed gives the same messages: a re-run is deduplicated by a collector.
+        runId: deriveSeed(o.seed, 'fleet-run', deviceId),
+        pipeline,
+        windowMs,
+        nowMs: o.nowMs,
+      }),
+  );
+
+  const counts = { windows: 0, messages: 0, acked: 0, errors: 0 };
+  let inFlight = 0;
+  let slotFree: (() => void) | undefined;
+  const send = async (link: FleetLink, m: FleetMessage): Promise<void> => {
+    // Bounded in flight: wait for a PUBACK before handing MQTT.js more (its queue is unbounded).
+    while (inFlight >= maxInFlight) await new Promise<void>((r) => (slotFree = r));
+    inFlight++;
+    counts.messages++;
+    void link.publish(m).then((r) => {
+      inFlight--;
+      if (r.ok) counts.acked++;
+      else counts.errors++;
+      const f = slotFree;
+      slotFree = undefined;
+      f?.();
+    });
+  };
+  const drain = async (): Promise<void> => {
+    while (inFlight > 0) await new Promise<void>((r) => (slotFree = r));
+  };
+
+  const links: FleetLink[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(links.map((l) => l.close()));
+  };
+  const concurrency = o.connectConcurrency ?? 50;
+  for (let i = 0; i < devices.length; i += concurrency) {
+    const batch = devices.slice(i, i + concurrency);
+    const rs = await Promise.all(batch.map((d) => o.connect(d.deviceId, d.will())));
+    for (const r of rs) if (r.ok) links.push(r.value);
+    const bad = rs.find((r): r is Failure => !r.ok);
+    if (bad !== undefined) {
+      await closeAll();
+      return fail(bad.code, bad.message);
+    }
+  }
+
+  const startMs = o.nowMs();
+  const lastEndUs = o.durationS * 1e6;
+  let maxBehindS = 0;
+  let lastProgressMs = startMs;
+  let deviceUs = 0;
+  const progress = (force: boolean): void => {
+    const now = o.nowMs();
+    if (!force && now - lastProgressMs < 1000) return;
+    lastProgressMs = now;
+    const behindS = o.speed === 'max' ? 0 : Math.max(0, (now - startMs) / 1000 - deviceUs / 1e6 / o.speed);
+    o.onProgress?.({
+      devices: devices.length,
+      ...counts,
+      deviceTimeS: deviceUs / 1e6,
+      wallS: (now - startMs) / 1000,
+      inFlight,
+      behindS,
+    });
+  };
+  const publishAll = async (untilUs: number): Promise<void> => {
+    for (let i = 0; i < devices.length; i++) {
+      const d = devices[i] as FleetDevice;
+      const link = links[i] as FleetLink;
+      const before = d.invalidPayloads;
+      const msgs = d.advance(untilUs, lastEndUs);
+      counts.errors += d.invalidPayloads - before;
+      for (const m of msgs) {
+        counts.windows++;
+        await send(link, m);
+      }
+    }
+  };
+
+  for (let i = 0; i < devices.length; i++)
+    await send(links[i] as FleetLink, (devices[i] as FleetDevice).online());
+  const stepUs = windowMs * 1000;
+  let aborted = false;
+  for (let t = stepUs; t <= lastEndUs; t += stepUs) {
+    if (o.signal?.aborted === true) {
+      aborted = true;
+      break;
+    }
+    if (o.speed !== 'max') {
+      const dueMs = startMs + t / 1000 / o.speed;
+      const wait = dueMs - o.nowMs();
+      if (wait > 0) await o.sleep(wait);
+      else maxBehindS = Math.max(maxBehindS, -wait / 1000);
+    }
+    await publishAll(t);
+    deviceUs = t;
+    progress(false);
+  }
+  // Windows close once their slowest sensor has reported (up to ~2 s of device time after their end):
+  // run the boards a little past the end, unpaced, so every window inside the duration is sent.
+  if (!aborted) await publishAll(lastEndUs + 2 * stepUs + 2e6);
+  for (let i = 0; i < devices.length; i++)
+    await send(links[i] as FleetLink, (devices[i] as FleetDevice).offline());
+  await drain();
+  progress(true);
+  await closeAll();
+  return ok({
+    devices: devices.length,
+    ...counts,
+    deviceTimeS: deviceUs / 1e6,
+    wallMs: o.nowMs() - startMs,
+    maxBehindS,
+    aborted,
+  });
+}
