@@ -1,0 +1,92 @@
+// The configuration of `edgeloop collector` (docs/collector.md §Options): one defaults object, one zod
+// schema, validated at start and frozen (STYLE.md habit 8), through the shared loader. Sources, later wins:
+// defaults < config file (--config, JSON, camelCase keys) < EDGELOOP_* variables (EDGELOOP_DATA_DIR,
+// EDGELOOP_MQTT, ...) < flags (kebab-case).
+
+import { z } from 'zod';
+import { intOption, listOption } from '../shared/config.ts';
+import { configInvalid, loadConfig } from '../shared/platform/config.ts';
+
+export const collectorDefaults = {
+  /** collector.sqlite (and, with --trusted-key, the registry's registry.sqlite and blobs/). Required. */
+  dataDir: '',
+  /** External broker URL (mqtt://, mqtts://). '' runs the embedded broker. */
+  mqtt: '',
+  /** The collector's user name and password on an external broker ('' = none). */
+  mqttUsername: '',
+  mqttPassword: '',
+  /** Client id of the collector's persistent session; keep it stable across restarts. */
+  mqttClientId: 'edgeloop-collector',
+  /** Embedded broker TCP port; 0 picks a free one. */
+  brokerPort: 1883,
+  /** Embedded broker interface; 0.0.0.0 accepts devices from the network. */
+  brokerHost: '0.0.0.0',
+  /**
+   * JSON credentials for the embedded broker: {"devices": {"<deviceId>": "<password>"}, "collector":
+   * {"username", "password"}}. '' = no device may connect (the collector uses a random password).
+   */
+  credentialsFile: '',
+  /** HTTP port of the API, registry, /metrics and probes; 0 picks a free one. */
+  httpPort: 8080,
+  httpHost: '127.0.0.1',
+  /** A batch is written when it holds this many messages ... */
+  batchMaxMessages: 500,
+  /** ... or this long after its first message, ms. */
+  batchMaxDelayMs: 200,
+  /** Larger payloads are dead-lettered, bytes. Telemetry is about 7.7 KB; a raw block at most ~64 KB. */
+  maxMessageBytes: 262_144,
+  /** Dead letters kept for GET /api/v1/dead-letters (the newest). */
+  deadLetterCapacity: 1000,
+  /** Public keys (PEM files) for the registry; with none, the registry is not mounted. */
+  trustedKeys: [] as readonly string[],
+  /** Bound on the SIGTERM drain (write the batch, close the session, close the store), ms. */
+  shutdownTimeoutMs: 15_000,
+};
+
+export type CollectorConfig = Readonly<typeof collectorDefaults>;
+
+const schema = z
+  .object({
+    dataDir: z
+      .string()
+      .min(1, 'is required: where the collector keeps its database, e.g. --data-dir /var/lib/edgeloop'),
+    mqtt: z
+      .string()
+      .refine((s) => s === '' || /^(mqtts?|wss?|tcp|tls):\/\//.test(s), 'expected mqtt://host:port'),
+    mqttUsername: z.string(),
+    mqttPassword: z.string(),
+    mqttClientId: z.string().min(1).max(128),
+    brokerPort: intOption(0, 65_535),
+    brokerHost: z.string().min(1),
+    credentialsFile: z.string(),
+    httpPort: intOption(0, 65_535),
+    httpHost: z.string().min(1),
+    batchMaxMessages: intOption(1, 100_000),
+    batchMaxDelayMs: intOption(1, 60_000),
+    maxMessageBytes: intOption(1024, 256 * 1024 * 1024),
+    deadLetterCapacity: intOption(1, 1_000_000),
+    trustedKeys: listOption,
+    shutdownTimeoutMs: intOption(1000, 600_000),
+  })
+  .strict();
+
+function crossCheck(c: z.infer<typeof schema>): void {
+  if (c.mqtt !== '' && c.credentialsFile !== '')
+    throw configInvalid(
+      'credentialsFile: is for the embedded broker; with --mqtt the external broker authenticates devices',
+    );
+  if (c.mqttPassword !== '' && c.mqttUsername === '')
+    throw configInvalid('mqttPassword: needs --mqtt-username too (MQTT 3.1.1 forbids a password alone)');
+}
+
+/**
+ * Merges flags, EDGELOOP_* variables and the JSON config file over the defaults, validates and freezes.
+ * Throws EdgeloopError (EDGELOOP_ERR_CONFIG_INVALID / _UNKNOWN_OPTION) naming the option at fault.
+ */
+export function loadCollectorConfig(
+  flags: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+  configFile?: string,
+): CollectorConfig {
+  return loadConfig({ defaults: collectorDefaults, schema, flags, env, configFile, crossCheck });
+}

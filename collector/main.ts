@@ -1,0 +1,274 @@
+// The collector's composition root (STYLE.md): builds the store, the broker (embedded, or none with
+// --mqtt), ingest, the subscriber, metrics and the one HTTP app, wires them, and owns the shutdown order
+// (docs/collector.md §Shutdown). Nothing else in collector/ reaches for globals; the clock and the logger
+// come in through CollectorDeps.
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { EdgeloopError } from '../shared/errors.ts';
+import { fleetFilter, topicKinds, topicSpecs, validateDeviceId } from '../shared/mqtt/topics.ts';
+import { loadOnnxSession } from '../shared/platform/onnx.ts';
+import type { Logger } from '../shared/platform/logger.ts';
+import { startEmbeddedBroker, type BrokerCredentials, type EmbeddedBroker } from './adapters/broker.ts';
+import { createHttpApp, listenHttp, type HttpApp, type HttpServerHandle } from './adapters/http.ts';
+import { startSubscriber, type Subscriber } from './adapters/mqtt.ts';
+import { createCollectorMetrics } from './api/metrics.ts';
+import { collectorRoutes } from './api/routes.ts';
+import type { CollectorConfig } from './config.ts';
+import { DeadLetterRing } from './ingest/dead-letters.ts';
+import { Ingest } from './ingest/ingest.ts';
+import { createRegistryAuth, type RegistryToken } from './registry/auth.ts';
+import { openRegistry, type Registry } from './registry/registry.ts';
+import { registryRoutes } from './registry/routes.ts';
+import { openSqliteTelemetryStore } from './storage/sqlite-store.ts';
+import type { TelemetryStore } from './storage/types.ts';
+
+export interface CollectorDeps {
+  readonly logger: Logger;
+  readonly nowMs?: () => number;
+  /** PEM texts of the registry's trusted keys (read by the caller from config.trustedKeys). */
+  readonly trustedKeys?: readonly string[];
+  /** Registry tokens (EDGELOOP_REGISTRY_TOKEN in the CLI). */
+  readonly registryTokens?: readonly RegistryToken[];
+}
+
+export interface Collector {
+  readonly httpUrl: string;
+  readonly httpPort: number;
+  /** The broker the subscriber uses (the embedded one's URL, or --mqtt). */
+  readonly brokerUrl: string;
+  /** The embedded broker's port; undefined with --mqtt. */
+  readonly brokerPort: number | undefined;
+  readonly app: HttpApp;
+  readonly store: TelemetryStore;
+  readonly ingest: Ingest;
+  /** Resolves when the subscriber is connected (tests and the CLI's start line). */
+  connected(): boolean;
+  /**
+   * Drains and stops, idempotent: stop accepting, write the batch in hand, close the MQTT session without
+   * cleaning it (the broker keeps our queue), close HTTP, the broker, the registry and the store.
+   */
+  close(): Promise<void>;
+}
+
+const credentialsSchema = z
+  .object({
+    devices: z.record(z.string(), z.string().min(1)),
+    collector: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict(),
+  })
+  .strict();
+
+/** Parses the embedded broker's credentials file (docs/collector.md §Credentials). */
+export function parseBrokerCredentials(text: string, path: string): BrokerCredentials {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      `credentialsFile ${path}: ${(err as Error).message}`,
+    );
+  }
+  const r = credentialsSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      `credentialsFile ${path}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  for (const id of Object.keys(r.data.devices)) {
+    const v = validateDeviceId(id);
+    if (!v.ok)
+      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `credentialsFile ${path}: ${v.message}`);
+  }
+  if (r.data.collector.username in r.data.devices)
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      `credentialsFile ${path}: the collector user name ${r.data.collector.username} is also a device id`,
+    );
+  return { devices: new Map(Object.entries(r.data.devices)), collector: r.data.collector };
+}
+
+/** Every kind a device publishes; model commands are the collector's own. */
+export const ingestFilters: readonly string[] = topicKinds
+  .filter((k) => topicSpecs[k].from === 'device')
+  .map((k) => fleetFilter(k));
+
+export async function startCollector(config: CollectorConfig, deps: CollectorDeps): Promise<Collector> {
+  const log = deps.logger;
+  const nowMs = deps.nowMs ?? Date.now;
+  mkdirSync(config.dataDir, { recursive: true });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const unwind = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log.error('shutdown step failed', { error: (err as Error).message });
+      }
+    }
+  };
+  try {
+    const store = openSqliteTelemetryStore(join(config.dataDir, 'collector.sqlite'));
+    let storeOpen = true;
+    cleanups.push(() => {
+      storeOpen = false;
+      store.close();
+    });
+
+    let broker: EmbeddedBroker | undefined;
+    let brokerUrl = config.mqtt;
+    let username = config.mqttUsername === '' ? undefined : config.mqttUsername;
+    let password = config.mqttPassword === '' ? undefined : config.mqttPassword;
+    if (config.mqtt === '') {
+      const credentials: BrokerCredentials =
+        config.credentialsFile === ''
+          ? {
+              devices: new Map(),
+              collector: { username: 'edgeloop-collector', password: randomBytes(24).toString('hex') },
+            }
+          : parseBrokerCredentials(readFileSync(config.credentialsFile, 'utf8'), config.credentialsFile);
+      if (credentials.devices.size === 0)
+        log.warn('no device credentials (--credentials-file): the embedded broker refuses every device');
+      let refusalsLogged = 0;
+      broker = await startEmbeddedBroker({
+        credentials,
+        port: config.brokerPort,
+        host: config.brokerHost,
+        onRefused(kind, who, detail) {
+          // Bounded logging: a hostile client must not fill the disk; the metric keeps counting.
+          if (refusalsLogged++ < 100) log.warn(`broker refused ${kind}`, { client: who, detail });
+        },
+      });
+      const started = broker;
+      cleanups.push(() => started.close());
+      brokerUrl = broker.url;
+      username = credentials.collector.username;
+      password = credentials.collector.password;
+    }
+
+    const b = broker;
+    const deadLetters = new DeadLetterRing(config.deadLetterCapacity);
+    // Built later than the metrics and probes that read them.
+    const late: { subscriber?: Subscriber; ingest?: Ingest } = {};
+    const metrics = createCollectorMetrics(
+      {
+        queueDepth: () => late.ingest?.queueDepth() ?? 0,
+        subscriberConnected: () => late.subscriber?.connected() ?? false,
+        ...(b === undefined
+          ? {}
+          : {
+              broker: () => ({ clients: b.connectedClients(), refusals: b.refusals() }),
+            }),
+      },
+      (err) => {
+        log.error('ingest batch write failed; its messages are lost', { error: (err as Error).message });
+      },
+    );
+    let deadLettersLogged = 0;
+    const ingest = new Ingest({
+      store,
+      deadLetters,
+      maxMessageBytes: config.maxMessageBytes,
+      batchMaxMessages: config.batchMaxMessages,
+      batchMaxDelayMs: config.batchMaxDelayMs,
+      nowMs,
+      observer: {
+        ...metrics.observer,
+        deadLettered(reason) {
+          metrics.observer.deadLettered(reason);
+          if (deadLettersLogged++ === 0)
+            log.warn('dead-lettering messages (GET /api/v1/dead-letters; counted by reason in /metrics)', {
+              reason,
+            });
+        },
+      },
+    });
+    late.ingest = ingest;
+    cleanups.push(() => {
+      ingest.stop();
+    });
+
+    const app = createHttpApp({
+      onError: (err) => {
+        log.error('http handler failed', { error: err instanceof Error ? (err.stack ?? err.message) : err });
+      },
+    });
+    await app.register(collectorRoutes, {
+      store,
+      deadLetters,
+      metrics,
+      readiness: [
+        { name: 'store', ok: () => storeOpen },
+        { name: 'mqtt', ok: () => late.subscriber?.connected() ?? false },
+      ],
+    });
+    let registry: Registry | undefined;
+    if ((deps.trustedKeys ?? []).length > 0) {
+      const maxBundleBytes = 256 * 1024 * 1024;
+      registry = openRegistry({
+        dataDir: join(config.dataDir, 'registry'),
+        trustedKeys: deps.trustedKeys ?? [],
+        maxBundleBytes,
+        loadModel: (bytes) => loadOnnxSession(bytes),
+      });
+      const r = registry;
+      cleanups.push(() => {
+        r.close();
+      });
+      await app.register(registryRoutes, {
+        prefix: '/api/v1',
+        registry,
+        auth: createRegistryAuth(deps.registryTokens ?? [], 'open'),
+        maxBundleBytes,
+      });
+    } else log.info('no --trusted-key: the model registry is not mounted');
+    // After the registry's cleanup, so it runs before it: no request is in flight when the registry closes.
+    cleanups.push(() => app.close());
+    await app.ready();
+    const http: HttpServerHandle = await listenHttp(app, { port: config.httpPort, host: config.httpHost });
+
+    const sub = startSubscriber({
+      url: brokerUrl,
+      clientId: config.mqttClientId,
+      ...(username === undefined ? {} : { username }),
+      ...(password === undefined ? {} : { password }),
+      filters: ingestFilters,
+      onMessage: (topic, payload) => ingest.offer(topic, payload),
+      onEvent(e) {
+        if (e.kind === 'connected') log.info('mqtt connected', { sessionPresent: e.sessionPresent });
+        else if (e.kind === 'disconnected') log.warn('mqtt disconnected', { reason: e.reason });
+        else log.error('mqtt subscription refused by the broker (check its ACL)', { filter: e.filter });
+      },
+    });
+    late.subscriber = sub;
+    // Shutdown order (reverse of cleanups): stop ingest and write the batch in hand, then DISCONNECT the
+    // session (kept by the broker), then HTTP, registry, broker, store.
+    cleanups.push(() => sub.close(2000));
+    cleanups.push(() => {
+      ingest.stop();
+    });
+
+    let closing: Promise<void> | undefined;
+    return {
+      httpUrl: http.url,
+      httpPort: http.port,
+      brokerUrl,
+      brokerPort: broker?.port,
+      app,
+      store,
+      ingest,
+      connected: () => sub.connected(),
+      close() {
+        closing ??= unwind();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
