@@ -62,9 +62,8 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     load: () => import('../agent/cli.ts').then((m) => m.decodeCommand),
   },
   collector: {
-    summary: 'run the collector',
-    available: false,
-    load: notYet('collector', 'run the collector', 'the collector issue'),
+    summary: 'run the collector: MQTT ingest, storage, HTTP API and registry',
+    load: () => import('./collector.ts').then((m) => m.collectorCommand),
   },
   train: {
     summary: 'build a dataset, train, test and export a signed model bundle',

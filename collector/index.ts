@@ -85,3 +85,7 @@ export type {
   WindowRecord,
   WriteBatchResult,
 } from './storage/types.ts';
+
+// The collector process (issue #9 §1-2, docs/collector.md): options, composition root.
+export { collectorDefaults, loadCollectorConfig, type CollectorConfig } from './config.ts';
+export { startCollector, type Collector, type CollectorDeps } from './main.ts';

@@ -1,0 +1,147 @@
+// `edgeloop collector` (issue #9 §1, docs/collector.md): loads the options (flags, EDGELOOP_* variables,
+// --config file; one schema, frozen: collector/config.ts), starts the collector (collector/main.ts) and
+// runs it until SIGINT/SIGTERM, then drains: stop accepting, write the batch in hand, DISCONNECT the MQTT
+// session without cleaning it, close the store. The CLI's stop grace is raised to the drain bound.
+
+import {
+  collectorDefaults,
+  loadCollectorConfig,
+  readTrustedKeys,
+  startCollector,
+  type Collector,
+} from '../collector/index.ts';
+import { flagsToOptions, parseCliArgs, type OptionSpec } from '../shared/config.ts';
+import { EdgeloopError } from '../shared/errors.ts';
+import { createLogger } from '../shared/platform/logger.ts';
+import type { CliIO, Command } from './commands.ts';
+
+const d = collectorDefaults;
+const help = `edgeloop collector: receive fleet telemetry over MQTT, store it, serve the API and the registry
+
+Usage: edgeloop collector --data-dir <dir> [options]
+
+Storage
+  --data-dir <dir>               collector.sqlite (and the registry's files) live here (required)
+
+Broker (default: an embedded aedes broker; --mqtt uses an external one such as Mosquitto)
+  --mqtt <url>                   external broker, mqtt://host:port (default: embedded)
+  --mqtt-username <name>         the collector's user name on the external broker (default: none)
+  --mqtt-password <secret>       its password (default: none)
+  --mqtt-client-id <id>          persistent session id; keep it stable (default ${d.mqttClientId})
+  --broker-port <n>              embedded broker TCP port, 0 = any free (default ${d.brokerPort})
+  --broker-host <addr>           embedded broker interface (default ${d.brokerHost})
+  --credentials-file <file>      embedded broker credentials JSON: {"devices": {"<id>": "<password>"},
+                                 "collector": {"username", "password"}} (default: none; no device may connect)
+
+HTTP (API, /metrics, /healthz, /readyz, registry)
+  --http-port <n>                TCP port, 0 = any free (default ${d.httpPort})
+  --http-host <addr>             interface (default ${d.httpHost})
+  --trusted-key <file.pub>       registry: public key pushes must be signed with; repeatable
+                                 (default: none; the registry is not mounted)
+
+Ingest
+  --batch-max-messages <n>       write a batch at this many messages (default ${d.batchMaxMessages})
+  --batch-max-delay-ms <ms>      ... or this long after its first message, ms (default ${d.batchMaxDelayMs})
+  --max-message-bytes <bytes>    larger payloads are dead-lettered, bytes (default ${d.maxMessageBytes})
+  --dead-letter-capacity <n>     dead letters kept for the API, newest (default ${d.deadLetterCapacity})
+  --shutdown-timeout-ms <ms>     bound on the SIGTERM drain, ms (default ${d.shutdownTimeoutMs})
+
+  --config <file>                JSON file of options (camelCase keys: {"dataDir": ...})
+  -h, --help                     show this help
+
+Every option can also be set as EDGELOOP_<NAME> (EDGELOOP_DATA_DIR, EDGELOOP_MQTT, ...); later wins:
+defaults < --config file < variables < flags. EDGELOOP_REGISTRY_TOKEN is the registry's write token.
+Built today: broker, ingest, storage, /metrics, probes, /api/v1/devices, /api/v1/dead-letters, registry.
+Not yet: integrity and drift monitors, alerts. See docs/collector.md.
+`;
+
+const s = { type: 'string' } as const;
+const options: OptionSpec = {
+  'data-dir': s,
+  mqtt: s,
+  'mqtt-username': s,
+  'mqtt-password': s,
+  'mqtt-client-id': s,
+  'broker-port': s,
+  'broker-host': s,
+  'credentials-file': s,
+  'http-port': s,
+  'http-host': s,
+  'trusted-key': { type: 'string', multiple: true },
+  'batch-max-messages': s,
+  'batch-max-delay-ms': s,
+  'max-message-bytes': s,
+  'dead-letter-capacity': s,
+  'shutdown-timeout-ms': s,
+  config: s,
+  help: { type: 'boolean', short: 'h' },
+};
+
+async function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  await new Promise<void>((resolve) => {
+    signal.addEventListener(
+      'abort',
+      () => {
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+export const collectorCommand: Command = {
+  summary: 'run the collector: MQTT ingest, storage, HTTP API and registry',
+  help,
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const args = parseCliArgs(argv, options, false);
+    if (args.values.help === true) {
+      io.stdout.write(help);
+      return 0;
+    }
+    const config = loadCollectorConfig(
+      flagsToOptions(args.values, { 'trusted-key': 'trustedKeys' }),
+      io.env,
+      typeof args.values.config === 'string' ? args.values.config : undefined,
+    );
+    io.extendStopGrace?.(config.shutdownTimeoutMs + 5000);
+    const keys = await readTrustedKeys(config.trustedKeys);
+    if (!keys.ok) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `trustedKeys: ${keys.message}`);
+    const token = io.env.EDGELOOP_REGISTRY_TOKEN;
+    const log = createLogger({ stream: io.stderr });
+    const collector: Collector = await startCollector(config, {
+      logger: log,
+      trustedKeys: keys.value,
+      registryTokens: token === undefined || token === '' ? [] : [{ token, actor: 'admin' }],
+    });
+    io.stdout.write(
+      `collector listening on ${collector.httpUrl} (broker ${collector.brokerUrl}, ${
+        config.mqtt === '' ? 'embedded' : 'external'
+      }; data ${config.dataDir})\n`,
+    );
+    // Held until a signal: the collector's timers are unref'd or short-lived.
+    const keepAlive = setInterval(() => undefined, 2 ** 30);
+    try {
+      await untilAborted(io.signal);
+    } finally {
+      clearInterval(keepAlive);
+    }
+    log.info('stopping: writing the batch in hand, closing the MQTT session and the store');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      collector.close().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => {
+          resolve(true);
+        }, config.shutdownTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      log.error('shutdown did not finish within shutdownTimeoutMs', { ms: config.shutdownTimeoutMs });
+      return 1;
+    }
+    log.info('stopped');
+    return 0;
+  },
+};
