@@ -93,7 +93,8 @@ export const errorCatalogue = {
   EDGELOOP_ERR_KEY_EXISTS:
     'A key file already exists at that path. Pass --force to overwrite it, or choose another --name.',
   // HTTP layer (collector/adapters/http.ts) and the model registry (collector/registry/).
-  EDGELOOP_ERR_HTTP_NOT_FOUND: 'No endpoint has that path. Check the URL against docs/registry-api.md.',
+  EDGELOOP_ERR_HTTP_NOT_FOUND:
+    'No endpoint has that path. Check the URL: the agent serves /metrics and /healthz (docs/agent.md); the collector and registry serve /api/v1 (docs/registry-api.md).',
   EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED:
     'The endpoint does not accept that method; the Allow header lists the ones it does.',
   EDGELOOP_ERR_HTTP_BODY_TOO_LARGE:
