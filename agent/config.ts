@@ -223,6 +223,7 @@ export function loadAgentConfig(
   configFile?: string,
 ): AgentConfig {
   return loadConfig({
+    command: 'agent',
     defaults: agentDefaults,
     schema,
     flags,

@@ -123,8 +123,19 @@ export const processWideVariables: readonly string[] = [
   'EDGELOOP_REGISTRY_TOKEN',
 ];
 
+/** windowMs -> WINDOW_MS; registry-serve -> REGISTRY_SERVE. */
+export function envName(name: string): string {
+  return name
+    .replace(/([A-Z])/g, '_$1')
+    .replace(/[- ]/g, '_')
+    .toUpperCase();
+}
+
 /**
- * Reads EDGELOOP_<NAME> variables for the given camelCase option names (windowMs -> EDGELOOP_WINDOW_MS).
+ * Reads EDGELOOP_* variables for the given camelCase option names: EDGELOOP_<OPTION> (windowMs ->
+ * EDGELOOP_WINDOW_MS) and, when `command` is given, EDGELOOP_<COMMAND>_<OPTION> (EDGELOOP_TRAIN_OUT), which
+ * wins over the plain one. The scoped form lets one environment serve every command on a host even where
+ * two commands have an option of the same name (`--out` of train, keygen and features).
  *
  * A gateway often exports one command's variables for every process (EDGELOOP_MQTT for the agent), and
  * `edgeloop train` or `keygen` must still start there. So an EDGELOOP_ variable that names no option of
@@ -136,29 +147,44 @@ export function envOptions(
   env: Record<string, string | undefined>,
   names: readonly string[],
   ignore: readonly string[] = [],
+  command?: string,
 ): Record<string, string> {
-  const byEnv = new Map(
-    names.map((n) => [
-      `EDGELOOP_${n
-        .replace(/([A-Z])/g, '_$1')
-        .replace(/-/g, '_')
-        .toUpperCase()}`,
-      n,
-    ]),
+  const plain = new Map(names.map((n) => [`EDGELOOP_${envName(n)}`, n]));
+  const scopePrefix = command === undefined ? undefined : `EDGELOOP_${envName(command)}_`;
+  const scoped = new Map(
+    scopePrefix === undefined ? [] : names.map((n) => [`${scopePrefix}${envName(n)}`, n]),
   );
   const out: Record<string, string> = {};
+  const fromScope = new Set<string>();
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith('EDGELOOP_') || v === undefined || ignore.includes(k)) continue;
-    const name = byEnv.get(k);
-    if (name === undefined && processWideVariables.includes(k)) continue;
-    if (name === undefined) {
-      // Compared without the common EDGELOOP_ prefix, which would make every variable look close.
-      const bare = [...byEnv.keys()].map((e) => e.slice('EDGELOOP_'.length));
-      const guess = closest(k.slice('EDGELOOP_'.length), bare);
-      if (guess !== undefined) throw unknownOptionError(k, [...byEnv.keys()], '');
+    const own = scoped.get(k);
+    if (own !== undefined) {
+      out[own] = v;
+      fromScope.add(own);
       continue;
     }
-    out[name] = v;
+    const name = plain.get(k);
+    if (name !== undefined) {
+      if (!fromScope.has(name)) out[name] = v;
+      continue;
+    }
+    if (processWideVariables.includes(k)) continue;
+    // Compared without the common prefixes, which would make every variable look close.
+    const bare =
+      scopePrefix !== undefined && k.startsWith(scopePrefix)
+        ? k.slice(scopePrefix.length)
+        : k.slice('EDGELOOP_'.length);
+    const guess = closest(
+      bare,
+      names.map((n) => envName(n)),
+    );
+    if (guess !== undefined)
+      throw unknownOptionError(
+        k,
+        [...plain.keys(), ...scoped.keys()].filter((e) => e.endsWith(`_${guess}`)),
+        '',
+      );
   }
   return out;
 }
@@ -190,13 +216,19 @@ export function flagsToOptions(
 
 // Field schemas for options that arrive as strings from flags and variables and as JSON from the file.
 
-/** An integer option in [min, max]; "500" and 500 both parse. */
-export const intOption = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * An integer option in [min, max]; "500" and 500 both parse. `unit` (e.g. 'seconds', 'ms') goes into the
+ * message, which says what is expected rather than zod's "Too small: expected number to be >=0".
+ */
+export const intOption = (min: number, max: number, unit?: string) => {
+  const expected = `expected an integer ${min}..${max}${unit === undefined ? '' : ` (${unit})`}`;
+  return z.coerce.number({ error: expected }).int(expected).min(min, expected).max(max, expected);
+};
 /** A boolean option: true/false from the file or a flag, "true"/"false"/"1"/"0" from a variable. */
-export const boolOption = z.union([
-  z.boolean(),
-  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
-]);
+export const boolOption = z.union(
+  [z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')],
+  { error: 'expected true or false (or 1 or 0)' },
+);
 /** A list option: a JSON array, a repeated flag, or a comma list ("a.pub, b.pub"). */
 export const listOption = z.union([z.string(), z.array(z.string())]).transform((v) =>
   (typeof v === 'string' ? [v] : v)

@@ -77,6 +77,7 @@ export function loadRegistryServeConfig(
   configFile?: string,
 ): RegistryServeConfig {
   return loadConfig({
+    command: 'registry-serve',
     defaults: registryServeDefaults,
     schema,
     flags,

@@ -17,6 +17,11 @@ export interface LoadConfigOptions<D extends object, S extends z.ZodType, T> {
   readonly flags?: Readonly<Record<string, unknown>>;
   /** The process environment; EDGELOOP_<SNAKE_CASE> variables are read for each option. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The command's name ('train', 'registry-serve'): EDGELOOP_<COMMAND>_<OPTION> variables are read too and
+   * win over EDGELOOP_<OPTION>, so two commands with an option of the same name can share one environment.
+   */
+  readonly command?: string;
   /** EDGELOOP_* variables this process passes over although it has no option of that name. */
   readonly envIgnore?: readonly string[];
   /** Path of a JSON file holding one object of options (camelCase keys). */
@@ -79,7 +84,7 @@ export function loadConfig<D extends object, S extends z.ZodType, T = z.output<S
   const merged = {
     ...o.defaults,
     ...file,
-    ...envOptions(o.env ?? {}, names, o.envIgnore),
+    ...envOptions(o.env ?? {}, names, o.envIgnore, o.command),
     ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
   };
   const r = o.schema.safeParse(merged);

@@ -82,6 +82,25 @@ test('an unknown key in the file, a variable or a flag is refused with the close
   );
 });
 
+test('EDGELOOP_<COMMAND>_<OPTION> wins over EDGELOOP_<OPTION>, so commands sharing an option name share one environment', () => {
+  const env = { EDGELOOP_PORT: '1', EDGELOOP_KEYGEN_PORT: '2', EDGELOOP_TRAIN_DATA_DIR: '/train' };
+  const keygen = loadConfig({ command: 'keygen', defaults, schema, env });
+  assert.equal(keygen.port, 2, 'the scoped variable wins');
+  assert.equal(keygen.dataDir, '/var/lib/x', "another command's scoped variable is passed over");
+  assert.equal(loadConfig({ command: 'train', defaults, schema, env }).dataDir, '/train');
+  assert.equal(
+    loadConfig({ command: 'features', defaults, schema, env }).port,
+    1,
+    'the plain one still serves',
+  );
+  // A near miss inside the command's own scope is refused with the scoped name suggested.
+  assert.throws(
+    () =>
+      loadConfig({ command: 'registry-serve', defaults, schema, env: { EDGELOOP_REGISTRY_SERVE_PROT: '1' } }),
+    unknownNaming('EDGELOOP_REGISTRY_SERVE_PORT'),
+  );
+});
+
 test('the result is frozen, arrays included', () => {
   const c = loadConfig({ defaults, schema, env: { EDGELOOP_KEYS: 'a.pub, b.pub' } });
   assert.deepEqual(c.keys, ['a.pub', 'b.pub']);
