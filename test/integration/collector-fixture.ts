@@ -30,16 +30,18 @@ export interface CollectorFixture {
   close(): Promise<void>;
 }
 
+/** flags override the defaults below (dataDir too: pass one to restart a collector on the same database). */
 export async function startTestCollector(flags: Record<string, unknown> = {}): Promise<CollectorFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeloop-collector-'));
   const config = loadCollectorConfig(
     {
       dataDir: join(dir, 'data'),
-      brokerPort: 0,
-      brokerHost: '127.0.0.1',
       httpPort: 0,
-      credentialsFile: writeCredentials(dir),
       batchMaxDelayMs: 20,
+      // The embedded broker's options; an external one (flags.mqtt) authenticates devices itself.
+      ...(flags.mqtt === undefined
+        ? { brokerPort: 0, brokerHost: '127.0.0.1', credentialsFile: writeCredentials(dir) }
+        : {}),
       ...flags,
     },
     {},
