@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { PROTOCOL_VERSION } from '../shared/serial/frames.ts';
+import { loadDecodeConfig } from './decode-config.ts';
 import { formatWindowLine } from './ingest/format.ts';
 import { IngestPipeline } from './ingest/pipeline.ts';
 import { CaptureSummary } from './ingest/summary.ts';
@@ -29,7 +30,12 @@ Exit codes: 0 when something valid was decoded (also when stdout closes early, e
 nothing was (the message on stderr says what was found: invalid frames by code, or the protocol version the
 device speaks); 2 for bad options.
 
+Every option is also a --config file key (camelCase, e.g. csvRateHz) and an EDGELOOP_* variable
+(EDGELOOP_CSV_RATE_HZ, or EDGELOOP_DECODE_CSV_RATE_HZ, which wins). Precedence: flag > variable > file >
+default.
+
 Options:
+  --config <file>        JSON file of options
   --json                 print the summary as JSON
   --mode <m>             auto | binary | csv (default auto)
   --csv-channels <list>  CSV column names, e.g. accel.x,accel.y,accel.z
@@ -46,6 +52,7 @@ const options = {
   'window-ms': { type: 'string' },
   windows: { type: 'boolean' },
   'csv-rate-hz': { type: 'string' },
+  config: { type: 'string' },
 } as const;
 
 export interface DecodeResult {
@@ -140,20 +147,8 @@ export const decodeCommand = {
     const path = args.positionals[0];
     if (path === undefined || args.positionals.length > 1)
       throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'give one input file, or - for stdin');
-    const mode = (args.values.mode ?? 'auto') as string;
-    if (!['auto', 'binary', 'csv'].includes(mode))
-      throw new EdgeloopError(
-        'EDGELOOP_ERR_CONFIG_INVALID',
-        `mode: must be auto, binary or csv, not ${mode}`,
-      );
-    const windowMs = Number(args.values['window-ms'] ?? 1000);
-    if (!Number.isInteger(windowMs) || windowMs < 10)
-      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', 'window-ms: an integer of at least 10');
+    const cfg = loadDecodeConfig(args.values, io.env);
     const input = path === '-' ? process.stdin : createReadStream(path);
-    const csv = args.values['csv-channels'] as string | undefined;
-    const csvRateHz = Number(args.values['csv-rate-hz'] ?? 1000);
-    if (!(csvRateHz > 0 && csvRateHz <= 1e6))
-      throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', 'csv-rate-hz: a rate in Hz above 0');
     // The reader of stdout may go away (`| head`): stop decoding and end quietly with 0. The listener stays
     // attached, so an EPIPE reported after we return cannot become an uncaught 'error' either.
     const stdout = { closed: false };
@@ -172,12 +167,12 @@ export const decodeCommand = {
     };
     try {
       const result = await decodeStream(input, {
-        mode: mode as 'auto',
-        windowMs,
-        csvRateHz,
+        mode: cfg.mode,
+        windowMs: cfg.windowMs,
+        csvRateHz: cfg.csvRateHz,
         stopped: () => stdout.closed,
-        ...(csv === undefined ? {} : { csvChannels: csv.split(',').map((s) => s.trim()) }),
-        ...(args.values.windows === true
+        ...(cfg.csvChannels === '' ? {} : { csvChannels: cfg.csvChannels.split(',').map((s) => s.trim()) }),
+        ...(cfg.windows
           ? {
               onWindowLine: (s: string) => {
                 out(`${s}\n`);
@@ -188,11 +183,7 @@ export const decodeCommand = {
       if (stdout.closed) return 0;
       const { summary, pipeline } = result;
       const stats = pipeline.stats();
-      out(
-        args.values.json === true
-          ? `${JSON.stringify(summary.toJSON(stats), null, 2)}\n`
-          : summary.toText(stats),
-      );
+      out(cfg.json ? `${JSON.stringify(summary.toJSON(stats), null, 2)}\n` : summary.toText(stats));
       const empty = nothingDecoded(result);
       if (empty === null) return 0;
       io.stderr.write(`edgeloop decode: ${path}: ${empty} [EDGELOOP_ERR_DECODE_EMPTY]\n`);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { decodeCommand } from '../../agent/decode-cli.ts';
+import { main } from '../../cli/main.ts';
 import { simCommand } from '../../firmware-sim/cli.ts';
 import { cobsEncode } from '../../shared/serial/cobs.ts';
 import { crc32 } from '../../shared/serial/crc32.ts';
@@ -160,4 +161,24 @@ test('edgeloop decode <capture> --windows | head: a closed pipe is a normal end,
   );
   assert.equal(code, 0, stderr);
   assert.doesNotMatch(stderr, /EPIPE|at .*\.ts:\d+/);
+});
+
+test('decode options come from flags, EDGELOOP_DECODE_* / EDGELOOP_* variables and a --config file', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'decode.json');
+  writeFileSync(file, JSON.stringify({ windowMs: 5 }));
+  const run = async (argv: string[], env: Record<string, string>) => {
+    const c = io();
+    const code = await main(['decode', ...argv], { ...c.io, env });
+    return { code, err: c.err() };
+  };
+  const viaFile = await run([file, '--config', file], {});
+  assert.equal(viaFile.code, 2);
+  assert.match(viaFile.err, /windowMs: expected an integer 10\.\.600000 \(ms\).*EDGELOOP_ERR_CONFIG_INVALID/);
+  const viaEnv = await run([file], { EDGELOOP_DECODE_MODE: 'serial' });
+  assert.equal(viaEnv.code, 2);
+  assert.match(viaEnv.err, /mode: expected auto, binary or csv/);
+  const typo = await run([file], { EDGELOOP_DECODE_WINDOW_SM: '100' });
+  assert.equal(typo.code, 2);
+  assert.match(typo.err, /did you mean EDGELOOP_DECODE_WINDOW_MS\?/);
 });
