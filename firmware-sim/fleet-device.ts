@@ -44,6 +44,23 @@ export interface FleetDeviceOptions {
   readonly windowMs?: number;
   /** Wall clock for tsMs, ms since the epoch (the only non-deterministic field). */
   readonly nowMs: () => number;
+  /**
+   * Replay mode: compute only the first `replayWindows` windows, then send them again in a ring (new
+   * window index and times, msgSeq, tsMs and growing counters), without running the board. 0 = off.
+   */
+  readonly replayWindows?: number;
+}
+
+/** Replay state: the computed payloads, and the counters and timing at the switch. */
+interface Ring {
+  readonly payloads: readonly TelemetryPayload[];
+  readonly counters: TelemetryCounters;
+  readonly windows: number;
+  /** How long after its end the last computed window was sent, µs (kept for replayed windows). */
+  readonly lagUs: number;
+  readonly last: TelemetryPayload;
+  /** Windows replayed so far. */
+  replayed: number;
 }
 
 export class FleetDevice {
@@ -63,6 +80,8 @@ export class FleetDevice {
   #gaps = 0;
   #samplesMissing = 0;
   #bootId: number | null = null;
+  #recorded: TelemetryPayload[] = [];
+  #ring: Ring | undefined;
   /** Payloads the shared builder refused (a bug: never published). */
   invalidPayloads = 0;
 
@@ -105,6 +124,7 @@ export class FleetDevice {
    * ending after lastEndUs (the end of the run) are not sent.
    */
   advance(untilUs: number, lastEndUs = Number.POSITIVE_INFINITY): FleetMessage[] {
+    if (this.#ring !== undefined) return this.#replay(this.#ring, untilUs, lastEndUs);
     const windows: Window[] = [];
     this.#decoder.push(this.#board.generate(untilUs), (e) => {
       if (!e.ok) return; // counted in decoder.counters (framesInvalid)
@@ -131,10 +151,59 @@ export class FleetDevice {
       });
     });
     const out: FleetMessage[] = [];
+    const k = this.#o.replayWindows ?? 0;
     for (const w of windows) {
       if (w.endUs > lastEndUs) continue;
-      const m = this.#telemetry(w);
-      if (m !== null) out.push(m);
+      const p = this.#telemetry(w);
+      if (p === null) continue;
+      out.push(this.#encode('telemetry', p, false));
+      if (k > 0 && this.#recorded.length < k) {
+        this.#recorded.push(p);
+        if (this.#recorded.length === k) {
+          this.#ring = {
+            payloads: this.#recorded,
+            counters: p.counters,
+            windows: this.#windows,
+            lagUs: Math.max(0, untilUs - w.endUs),
+            last: p,
+            replayed: 0,
+          };
+          break; // windows closed after the ring filled are replayed, not sent as computed
+        }
+      }
+    }
+    return out;
+  }
+
+  #replay(ring: Ring, untilUs: number, lastEndUs: number): FleetMessage[] {
+    const out: FleetMessage[] = [];
+    const span = ring.last.window.endUs - ring.last.window.startUs;
+    for (;;) {
+      const m = ring.replayed + 1;
+      const startUs = ring.last.window.startUs + m * span;
+      const endUs = startUs + span;
+      if (endUs + ring.lagUs > untilUs || endUs > lastEndUs) break;
+      const src = ring.payloads[(m - 1) % ring.payloads.length] as TelemetryPayload;
+      // Totals grow at the rate measured over the computed windows (deterministic, integer).
+      const grow = (x: number): number => x + Math.round((x * m) / ring.windows);
+      const c = ring.counters;
+      this.#windows++;
+      const payload: TelemetryPayload = {
+        ...src,
+        msgSeq: ++this.#seq,
+        tsMs: Math.floor(this.#o.nowMs()),
+        window: { index: ring.last.window.index + m, startUs, endUs },
+        counters: {
+          framesDecoded: grow(c.framesDecoded),
+          framesInvalid: grow(c.framesInvalid),
+          samples: grow(c.samples),
+          gaps: grow(c.gaps),
+          samplesMissing: grow(c.samplesMissing),
+          windows: ring.windows + m,
+        },
+      };
+      ring.replayed = m;
+      out.push(this.#encode('telemetry', payload, false));
     }
     return out;
   }
@@ -154,7 +223,7 @@ export class FleetDevice {
     };
   }
 
-  #telemetry(w: Window): FleetMessage | null {
+  #telemetry(w: Window): TelemetryPayload | null {
     this.#windows++;
     // As the agent with no model installed: the default pipeline's vector, imputed features as null.
     const v = this.#o.pipeline.computeDetailed(w, this.#sensors);
@@ -171,7 +240,7 @@ export class FleetDevice {
       this.invalidPayloads++;
       return null;
     }
-    return this.#encode('telemetry', r.value, false);
+    return r.value;
   }
 
   #status(state: StatusPayload['state'], reason: StatusPayload['reason'], msgSeq: number): FleetMessage {

@@ -31,6 +31,8 @@ export interface FleetOptions {
   readonly durationS: number;
   /** Window length, ms. Default 1000. */
   readonly windowMs?: number;
+  /** Replay mode (fleet-device.ts): compute this many windows per device, then replay them. 0 = off. */
+  readonly replayWindows?: number;
   /** QoS 1 publishes awaiting PUBACK across the fleet, at most. Default 1000. */
   readonly maxInFlight?: number;
   /** Connections opened at once. Default 50. */
@@ -94,6 +96,7 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
         pipeline,
         windowMs,
         nowMs: o.nowMs,
+        replayWindows: o.replayWindows ?? 0,
       }),
   );
 
@@ -143,7 +146,9 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
     const now = o.nowMs();
     if (!force && now - lastProgressMs < 1000) return;
     lastProgressMs = now;
-    const behindS = o.speed === 'max' ? 0 : Math.max(0, (now - startMs) / 1000 - deviceUs / 1e6 / o.speed);
+    // The final line follows the unpaced tail (fleet.ts end): no pace to be behind of.
+    const behindS =
+      o.speed === 'max' || force ? 0 : Math.max(0, (now - startMs) / 1000 - deviceUs / 1e6 / o.speed);
     o.onProgress?.({
       devices: devices.length,
       ...counts,
@@ -176,12 +181,13 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
       aborted = true;
       break;
     }
+    let wait = 0;
     if (o.speed !== 'max') {
-      const dueMs = startMs + t / 1000 / o.speed;
-      const wait = dueMs - o.nowMs();
-      if (wait > 0) await o.sleep(wait);
-      else maxBehindS = Math.max(maxBehindS, -wait / 1000);
+      wait = startMs + t / 1000 / o.speed - o.nowMs();
+      if (wait <= 0) maxBehindS = Math.max(maxBehindS, -wait / 1000);
     }
+    // Always yield between windows, so sockets flush and PUBACKs land also when unpaced or behind.
+    await o.sleep(Math.max(0, wait));
     await publishAll(t);
     deviceUs = t;
     progress(false);

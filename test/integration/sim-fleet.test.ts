@@ -90,7 +90,11 @@ describe('sim --fleet over MQTT (aedes)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function run(seed: number): Promise<{ got: Got[]; summary: FleetSummary }> {
+  async function run(
+    seed: number,
+    durationS = DURATION_S,
+    replayWindows = 0,
+  ): Promise<{ got: Got[]; summary: FleetSummary }> {
     const got: Got[] = [];
     const sub = await subscribe(broker.url, fleetFilter('telemetry'), got);
     const steady = loadScenario('steady');
@@ -101,7 +105,8 @@ describe('sim --fleet over MQTT (aedes)', () => {
       scenarioOf: (id) => (id === 'sim-03' ? stuck : steady.value),
       seed,
       speed: 'max',
-      durationS: DURATION_S,
+      durationS,
+      replayWindows,
       maxInFlight: 8,
       connect: (deviceId, will) => connectFleetDevice({ url: broker.url, clientId: deviceId, will }),
       nowMs: () => Date.now(),
@@ -176,5 +181,25 @@ describe('sim --fleet over MQTT (aedes)', () => {
     assert.deepEqual(sorted(a.got), sorted(b.got));
     const c = await run(12);
     assert.notDeepEqual(sorted(a.got), sorted(c.got));
+  });
+
+  it('replays a ring of computed windows with contiguous msgSeq, index and counters', async () => {
+    const { got, summary } = await run(3, 8, 2);
+    assert.equal(summary.errors, 0);
+    assert.equal(summary.windows, N * 8);
+    const ps = got
+      .map((g) => (g.decoded.ok && g.decoded.value.kind === 'telemetry' ? g.decoded.value.payload : null))
+      .filter((p) => p?.deviceId === 'sim-02');
+    assert.equal(ps.length, 8);
+    assert.deepEqual(
+      ps.map((p) => [p?.msgSeq, p?.window.index, p?.counters.windows]),
+      ps.map((_, i) => [i + 2, i, i + 1]),
+    );
+    for (let i = 1; i < ps.length; i++) {
+      assert.equal(ps[i]?.window.startUs, ps[i - 1]?.window.endUs);
+      assert.ok((ps[i]?.counters.samples ?? 0) > (ps[i - 1]?.counters.samples ?? 0));
+    }
+    // Window 2 replays window 0's features (ring of 2).
+    assert.deepEqual(ps[2]?.features, ps[0]?.features);
   });
 });
