@@ -110,7 +110,7 @@ export class IngestPipeline {
 
   /** Closes every open window (end of a capture, or shutdown). */
   flush(): void {
-    this.csv?.endBurst((e) => {
+    this.csv?.finish((e) => {
       if (e.kind === 'block') this.onBlock(e.block);
       else this.onNotice(e);
     });

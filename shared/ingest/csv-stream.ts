@@ -1,19 +1,26 @@
-// CSV line mode ingestion (docs/serial-protocol.md §CSV). Channel names come from config; names sharing a
+// CSV line mode ingestion (docs/serial-protocol.md §11). Channel names come from config; names sharing a
 // prefix before '.' form one multi-axis sensor ("accel.x,accel.y,accel.z" -> sensor accel with 3 axes),
 // so features treat a CSV board like a binary one.
 //
-// A CSV board sends no timestamps, and a USB CDC board's lines reach the host in bursts (whenever the host
-// reads: every few ms, unevenly). Stamping each line with its arrival time would put a burst's lines at
-// one instant, shift up to a burst of lines across window boundaries (false "gap suspect" at 500 Hz and
-// 1 kHz) and read transport bursts as sensor jitter. So:
-//  - lines that arrive together (one read, or within a quarter period) form a burst;
-//  - the rate is measured from burst ends: lines delivered over the time between the first and the last
-//    burst end of a span of rateSpanMs. A burst end says "every line sampled before now has arrived", so
-//    the count is exact to a line, whatever the burst sizes;
-//  - sample times are reconstructed on a clock running at that rate: a burst's lines are one period apart,
-//    the clock continues from the previous line and is steered gently (CLOCK_GAIN of the phase error per
-//    burst) towards where the arrival says the burst ended. A phase error beyond CLOCK_JUMP_PERIODS is not
-//    noise but lines that never came (or a board that stalled): the clock jumps, so the gap check sees it.
+// A CSV board sends no timestamps, and its lines reach the host in bursts: whenever the host reads, an
+// FTDI latency timer fires, or a USB packet fills; one burst may even be split over two reads. Stamping
+// each line with its arrival time would put a burst's lines at one instant, shift lines across window
+// boundaries (false "gap suspect" at 500 Hz and 1 kHz) and read transport bursts as sensor jitter. So:
+//  - a burst is the lines of one read (or arriving within a quarter period). Its end says "every line
+//    counted so far was sampled before now": a mark (arrival, cumulative line count);
+//  - the rate is the least-squares slope of line count over mark time, across the marks of the last
+//    rateSpanMs. Transport latency only adds noise around the line, and with hundreds of marks the slope
+//    is good to a few parts in 10,000 whatever the burst sizes (the count at one mark alone is off by up
+//    to a burst, which biased the earlier end-to-end estimate);
+//  - nothing is emitted until the marks span MIN_RATE_SPAN_MS: the held lines are then placed on a clock at
+//    the measured rate, so no window is judged on arrival times (window 0 used to fail jitter with "mean
+//    interval 0 ms");
+//  - sample times run on that clock, one period apart. After each burst the clock is steered towards the
+//    arrivals (CLOCK_GAIN of the phase error, so it settles on the mean transport latency), never more than
+//    MAX_STEER_PERIODS per burst, so a burst boundary interval stays within 1.5 periods and transport noise
+//    never reads as a gap. A phase error beyond the jump threshold
+//    on two bursts in a row is lines that never came (or a stalled board): the clock jumps, so the gap
+//    check sees it, and that time is left out of the rate.
 
 import type { ErrorCode } from '../errors.ts';
 import type { SampleBlock } from '../samples.ts';
@@ -64,19 +71,37 @@ export function csvSensors(
   });
 }
 
-/** Phase error beyond this many periods is lost lines or a stall: the clock jumps instead of steering. */
-const CLOCK_JUMP_PERIODS = 2;
-/** Share of the phase error the clock corrects per burst: keeps boundary intervals within 0.4 periods. */
-const CLOCK_GAIN = 0.2;
+/** The clock jumps (a gap) when the arrivals are this far ahead of it on two bursts in a row, µs... */
+const JUMP_MIN_US = 50_000;
+/** ...or this many periods, whichever is longer (slower boards). */
+const JUMP_PERIODS = 4;
+/** Most the clock is steered per burst, in periods: keeps boundary intervals under the gap check's 1.5. */
+const MAX_STEER_PERIODS = 0.4;
+/** Share of the phase error corrected per burst: the clock settles on the mean transport latency. */
+const CLOCK_GAIN = 0.1;
 /** Most lines held as one burst (a bound on memory; a longer burst is split). */
 const MAX_BURST_LINES = 4096;
-/** The rate is trusted (and sample times reconstructed) once burst ends span this much, ms. */
-const MIN_RATE_SPAN_MS = 1000;
+/** Most lines held while the rate is measured; beyond, they go out on arrival times (rate unknown). */
+const MAX_HELD_LINES = 200_000;
+/** The rate is trusted (and lines emitted) once burst ends span this much, ms. */
+const MIN_RATE_SPAN_MS = 2000;
+/** The slope is recomputed at most this often once known, µs (it is O(marks in the span)). */
+const REMEASURE_US = 100_000;
 
 interface Mark {
   /** Arrival of the burst's end, less the stalls seen before it (so a stall does not dilute the rate). */
   readonly atUs: number;
-  /** Lines delivered up to and including this burst. */
+  /** Lines delivered (or malformed: they took a sample slot too) up to and including this burst. */
+  readonly lines: number;
+}
+
+/** One line's values per sensor, or null for a malformed line (it still took a sample period). */
+type Row = Float64Array[] | null;
+
+interface Burst {
+  readonly rows: Row[];
+  readonly arrivalUs: number;
+  /** Cumulative line count after this burst. */
   readonly lines: number;
 }
 
@@ -88,11 +113,17 @@ export class CsvStream {
   /** Index of the oldest mark still in the span. */
   private head = 0;
   private delivered = 0;
-  private pending: Float64Array[][] = [];
+  private pending: Row[] = [];
+  /** Bursts held until the rate is measured. */
+  private held: Burst[] = [];
+  private heldLines = 0;
   private burstStartUs = 0;
   private lastArrivalUs = 0;
-  /** Stall time seen so far (phase of the clock's forward jumps), µs; left out of the rate. */
+  private lastMeasureUs = Number.NEGATIVE_INFINITY;
+  /** Stall time seen so far (the clock's forward jumps), µs; left out of the rate. */
   private stalledUs = 0;
+  /** The previous burst was far ahead of the clock: one more and the clock jumps. */
+  private aheadOnce = false;
   /** Reconstructed time of the last line emitted, µs. */
   private clockUs: number | undefined;
   private index = 0;
@@ -124,8 +155,8 @@ export class CsvStream {
   }
 
   /**
-   * Processes one line received at host time `arrivalUs`. Its samples are emitted when its burst ends:
-   * at the next line that arrives later, or at endBurst() (the caller read everything available).
+   * Processes one line received at host time `arrivalUs`. Its samples are emitted when its burst ends
+   * (at the next line that arrives later, or at endBurst()) once the rate is measured.
    */
   push(line: string, arrivalUs: number, emit: (e: CsvEvent) => void): void {
     const parsed = parseCsvLine(line, this.options.channels.length);
@@ -134,11 +165,6 @@ export class CsvStream {
       return;
     }
     this.counters.lines++;
-    if (!parsed.ok) {
-      this.counters.badLines++;
-      emit({ kind: 'dropped', code: parsed.code, reason: parsed.message });
-      return;
-    }
     const together = this.rateHz > 0 ? 0.25e6 / this.rateHz : 0;
     if (
       this.pending.length > 0 &&
@@ -147,6 +173,12 @@ export class CsvStream {
       this.endBurst(emit);
     if (this.pending.length === 0) this.burstStartUs = arrivalUs;
     this.lastArrivalUs = arrivalUs;
+    if (!parsed.ok) {
+      this.counters.badLines++;
+      emit({ kind: 'dropped', code: parsed.code, reason: parsed.message });
+      this.pending.push(null);
+      return;
+    }
     const perSensor = this.device.sensors.map((s) => new Float64Array(s.axes.length));
     parsed.value.forEach((v, i) => {
       const col = this.columns[i];
@@ -156,37 +188,85 @@ export class CsvStream {
     this.pending.push(perSensor);
   }
 
-  /** Ends the current burst: emits its samples with reconstructed times. Idempotent. */
+  /** Ends the current burst (the caller read everything available). Idempotent. */
   endBurst(emit: (e: CsvEvent) => void): void {
     const k = this.pending.length;
     if (k === 0) return;
     const a = this.lastArrivalUs;
+    const rows = this.pending;
+    this.pending = [];
     this.delivered += k;
+    if (this.rateHz === 0) {
+      this.marks.push({ atUs: a - this.stalledUs, lines: this.delivered });
+      this.held.push({ rows, arrivalUs: a, lines: this.delivered });
+      this.heldLines += k;
+      this.measure(a);
+      if (this.rateHz > 0) this.releaseHeld(emit);
+      else if (this.heldLines > MAX_HELD_LINES) this.finish(emit);
+      return;
+    }
     // Judge the burst against the rate measured so far: a stall must not enter the rate it is judged by.
-    const p = this.rateHz > 0 ? 1e6 / this.rateHz : 0;
-    let start = a;
-    if (p > 0 && this.clockUs === undefined) start = a - (k - 1) * p;
-    else if (p > 0 && this.clockUs !== undefined) {
-      // Where the arrival says the burst began, and where the clock says it does.
-      const ideal = a - (k - 1) * p;
-      const next = this.clockUs + p;
-      const phase = ideal - next;
-      if (Math.abs(phase) > CLOCK_JUMP_PERIODS * p) {
-        start = ideal;
-        this.counters.clockJumps++;
-        // Lines that never came, or a board that paused: that time is not part of the rate.
-        if (phase > 0) this.stalledUs += phase;
-      } else start = next + CLOCK_GAIN * phase;
-      // Never at or before the previous line (a time going backwards would restart window alignment).
-      start = Math.max(start, this.clockUs + p / 2);
+    const p = 1e6 / this.rateHz;
+    const clock = this.clockUs as number;
+    // Where the arrival says the burst began at the latest, against where the clock puts it.
+    const phase = a - (k - 1) * p - (clock + p);
+    const jumpUs = Math.max(JUMP_MIN_US, JUMP_PERIODS * p);
+    let start: number;
+    if (phase > jumpUs && this.aheadOnce) {
+      // Twice in a row far ahead: lines that never came, or a board that paused. Not part of the rate.
+      start = clock + p + phase;
+      this.stalledUs += phase;
+      this.counters.clockJumps++;
+      this.aheadOnce = false;
+    } else {
+      this.aheadOnce = phase > jumpUs;
+      const limit = MAX_STEER_PERIODS * p;
+      start = clock + p + Math.max(-limit, Math.min(limit, CLOCK_GAIN * phase));
     }
     this.marks.push({ atUs: a - this.stalledUs, lines: this.delivered });
-    this.measure();
-    const pending = this.pending;
-    this.pending = [];
-    pending.forEach((perSensor, j) => {
-      const t = start + j * p;
+    if (a - this.lastMeasureUs >= REMEASURE_US) this.measure(a);
+    this.emitRows(rows, start, p, emit);
+  }
+
+  /** End of stream: emits whatever is held, on arrival times if the rate could not be measured. */
+  finish(emit: (e: CsvEvent) => void): void {
+    this.endBurst(emit);
+    if (this.held.length === 0) return;
+    if (this.rateHz > 0) {
+      this.releaseHeld(emit);
+      return;
+    }
+    const held = this.held;
+    this.held = [];
+    this.heldLines = 0;
+    for (const b of held) this.emitRows(b.rows, b.arrivalUs, 0, emit);
+  }
+
+  /**
+   * Places the held lines on a clock at the measured rate, through the mean of their bursts' arrivals:
+   * where the steering would settle, so the first windows after the release are not stretched.
+   */
+  private releaseHeld(emit: (e: CsvEvent) => void): void {
+    const p = 1e6 / this.rateHz;
+    const base = (this.held[0] as Burst).lines - (this.held[0] as Burst).rows.length;
+    let sum = 0;
+    for (const b of this.held) sum += b.arrivalUs - (b.lines - 1 - base) * p;
+    const t0 = sum / this.held.length;
+    const held = this.held;
+    this.held = [];
+    this.heldLines = 0;
+    let start = t0;
+    for (const b of held) {
+      this.emitRows(b.rows, start, p, emit);
+      start += b.rows.length * p;
+    }
+  }
+
+  private emitRows(rows: readonly Row[], start: number, p: number, emit: (e: CsvEvent) => void): void {
+    rows.forEach((perSensor, j) => {
       const index = this.index++;
+      if (perSensor === null) return;
+      const t = start + j * p;
       this.device.sensors.forEach((s, i) => {
         emit({
           kind: 'block',
@@ -201,11 +281,12 @@ export class CsvStream {
         });
       });
     });
-    this.clockUs = start + (k - 1) * p;
+    this.clockUs = start + (rows.length - 1) * p;
   }
 
-  /** Rate from burst ends: lines delivered since the oldest burst end in the span, over the time since. */
-  private measure(): void {
+  /** Rate: least-squares slope of line count over mark time, across the marks in the span. */
+  private measure(nowUs: number): void {
+    this.lastMeasureUs = nowUs;
     const marks = this.marks;
     const last = marks[marks.length - 1] as Mark;
     while (marks.length - this.head > 2 && last.atUs - (marks[this.head + 1] as Mark).atUs >= this.spanUs)
@@ -216,9 +297,26 @@ export class CsvStream {
       this.head = 0;
     }
     const first = marks[this.head] as Mark;
-    const spanUs = last.atUs - first.atUs;
-    // Until then lines keep their arrival times: a rate from a few bursts is off by a burst's worth.
-    if (spanUs < MIN_RATE_SPAN_MS * 1000) return;
-    this.rateHz = ((last.lines - first.lines) * 1e6) / spanUs;
+    if (last.atUs - first.atUs < MIN_RATE_SPAN_MS * 1000) return;
+    // Relative to the first mark, so the sums stay small and exact enough in float64.
+    let n = 0;
+    let sx = 0;
+    let sy = 0;
+    let sxx = 0;
+    let sxy = 0;
+    for (let i = this.head; i < marks.length; i++) {
+      const m = marks[i] as Mark;
+      const x = m.atUs - first.atUs;
+      const y = m.lines - first.lines;
+      n++;
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      sxy += x * y;
+    }
+    const den = n * sxx - sx * sx;
+    if (den <= 0) return;
+    const slope = (n * sxy - sx * sy) / den;
+    if (slope > 0) this.rateHz = slope * 1e6;
   }
 }
