@@ -43,12 +43,13 @@ test('--help documents every option with its default', () => {
     '--prefix',
     '--scenario-map',
     '--max-in-flight',
+    '--replay',
   ]) {
     assert.ok(simCommand.help.includes(opt), opt);
   }
   const [serial = '', fleet = ''] = simCommand.help.split('Fleet mode');
   assert.equal(serial.match(/\(default/g)?.length, 9);
-  assert.equal(fleet.match(/\(default/g)?.length, 6);
+  assert.equal(fleet.match(/\(default/g)?.length, 7);
 });
 
 test('--list prints the bundled scenarios', async () => {
