@@ -277,10 +277,12 @@ export async function startServices(
       },
     });
     publisher.start();
-    log.info('metrics at /metrics, health at /healthz', {
-      url: http.value.url,
-      listening: http.value.listening,
-    });
+    // A taken port was already warned about by the listener; this line must not claim it is serving.
+    if (http.value.listening) log.info('metrics at /metrics, health at /healthz', { url: http.value.url });
+    else
+      log.info('metrics listener not bound yet; /metrics and /healthz follow when it binds', {
+        url: http.value.url,
+      });
     log.info('publishing', {
       deviceId: config.deviceId,
       broker: redacted(config.mqtt),
