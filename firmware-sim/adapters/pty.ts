@@ -5,7 +5,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EdgeloopError, fail, ok, type Result } from '../../shared/errors.ts';
@@ -91,11 +91,34 @@ async function stopSocat(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Creates the pair and waits until both links exist. Fails with EDGELOOP_ERR_PTY when socat is missing. */
+/** Why `dir` cannot hold the pty links (missing, not a directory, not writable), or undefined if it can. */
+function checkLinkDir(dir: string): string | undefined {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    return `pty directory ${dir} does not exist: create it, or leave out --pty-dir for a temporary one`;
+  }
+  if (!isDir) return `pty directory ${dir} is not a directory`;
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    return `pty directory ${dir} is not writable`;
+  }
+  return undefined;
+}
+
+/** Creates the pair and waits until both links exist. Fails with EDGELOOP_ERR_PTY when socat is missing,
+ * EDGELOOP_ERR_PATH when `dir` is missing, not a directory or not writable. */
 export async function createVirtualSerialPair(
   opts: VirtualSerialOptions = {},
 ): Promise<Result<VirtualSerialPair>> {
   const ownDir = opts.dir === undefined;
+  if (opts.dir !== undefined) {
+    // socat would only say it could not make the link, which reads as "socat is broken": name the path.
+    const bad = checkLinkDir(opts.dir);
+    if (bad !== undefined) return fail('EDGELOOP_ERR_PATH', bad);
+  }
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'edgeloop-sim-'));
   const devicePath = join(dir, 'device');
   const portPath = join(dir, 'port');
