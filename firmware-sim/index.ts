@@ -31,3 +31,12 @@ export {
 } from './adapters/pty.ts';
 export { fileOutput, streamOutput } from './adapters/stream-output.ts';
 export { serialOutput, DEFAULT_BAUD } from './adapters/serial.ts';
+export {
+  fleetDeviceIds,
+  runFleet,
+  type FleetOptions,
+  type FleetSummary,
+  type FleetProgress,
+  type FleetLink,
+} from './fleet.ts';
+export { connectFleetDevice, type FleetMqttLink, type FleetMqttOptions } from './adapters/mqtt.ts';
