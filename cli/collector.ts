@@ -44,13 +44,15 @@ Ingest
   --batch-max-delay-ms <ms>      ... or this long after its first message, ms (default ${d.batchMaxDelayMs})
   --max-message-bytes <bytes>    larger payloads are dead-lettered, bytes (default ${d.maxMessageBytes})
   --dead-letter-capacity <n>     dead letters kept for the API, newest (default ${d.deadLetterCapacity})
+  --compact-interval-ms <ms>     retention and rollup period, ms (default ${d.compactIntervalMs})
   --shutdown-timeout-ms <ms>     bound on the SIGTERM drain, ms (default ${d.shutdownTimeoutMs})
 
   --config <file>                JSON file of options (camelCase keys: {"dataDir": ...})
   -h, --help                     show this help
 
-Every option can also be set as EDGELOOP_<NAME> (EDGELOOP_DATA_DIR, EDGELOOP_MQTT, ...); later wins:
-defaults < --config file < variables < flags. EDGELOOP_REGISTRY_TOKEN is the registry's write token.
+Every option can also be set as EDGELOOP_COLLECTOR_<NAME> or EDGELOOP_<NAME> (EDGELOOP_DATA_DIR, ...);
+later wins: defaults < --config file < variables < flags. EDGELOOP_REGISTRY_TOKEN is the registry's
+write token.
 Built today: broker, ingest, storage, /metrics, probes, /api/v1/devices, /api/v1/dead-letters, registry.
 Not yet: integrity and drift monitors, alerts. See docs/collector.md.
 `;
@@ -72,6 +74,7 @@ const options: OptionSpec = {
   'batch-max-delay-ms': s,
   'max-message-bytes': s,
   'dead-letter-capacity': s,
+  'compact-interval-ms': s,
   'shutdown-timeout-ms': s,
   config: s,
   help: { type: 'boolean', short: 'h' },

@@ -1,7 +1,8 @@
 // The configuration of `edgeloop collector` (docs/collector.md §Options): one defaults object, one zod
 // schema, validated at start and frozen (STYLE.md habit 8), through the shared loader. Sources, later wins:
 // defaults < config file (--config, JSON, camelCase keys) < EDGELOOP_* variables (EDGELOOP_DATA_DIR,
-// EDGELOOP_MQTT, ...) < flags (kebab-case).
+// EDGELOOP_MQTT, ...; EDGELOOP_COLLECTOR_<OPTION> wins over them, since an agent on the same host may
+// export EDGELOOP_MQTT or EDGELOOP_DATA_DIR) < flags (kebab-case).
 
 import { z } from 'zod';
 import { intOption, listOption } from '../shared/config.ts';
@@ -39,6 +40,8 @@ export const collectorDefaults = {
   deadLetterCapacity: 1000,
   /** Public keys (PEM files) for the registry; with none, the registry is not mounted. */
   trustedKeys: [] as readonly string[],
+  /** How often retention and rollups run (docs/storage.md), ms. */
+  compactIntervalMs: 60_000,
   /** Bound on the SIGTERM drain (write the batch, close the session, close the store), ms. */
   shutdownTimeoutMs: 15_000,
 };
@@ -66,6 +69,7 @@ const schema = z
     maxMessageBytes: intOption(1024, 256 * 1024 * 1024),
     deadLetterCapacity: intOption(1, 1_000_000),
     trustedKeys: listOption,
+    compactIntervalMs: intOption(1000, 86_400_000),
     shutdownTimeoutMs: intOption(1000, 600_000),
   })
   .strict();
@@ -88,5 +92,13 @@ export function loadCollectorConfig(
   env: Record<string, string | undefined>,
   configFile?: string,
 ): CollectorConfig {
-  return loadConfig({ defaults: collectorDefaults, schema, flags, env, configFile, crossCheck });
+  return loadConfig({
+    command: 'collector',
+    defaults: collectorDefaults,
+    schema,
+    flags,
+    env,
+    configFile,
+    crossCheck,
+  });
 }

@@ -252,6 +252,20 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       ingest.stop();
     });
 
+    // Retention and rollups (docs/storage.md): bounded transactions once a minute, so ingest is never held
+    // for long; a call that stops with work left is simply continued next minute.
+    const compactTimer = setInterval(() => {
+      try {
+        store.compact(nowMs(), { maxBatches: 50 });
+      } catch (err) {
+        log.error('storage compaction failed', { error: (err as Error).message });
+      }
+    }, config.compactIntervalMs);
+    compactTimer.unref();
+    cleanups.push(() => {
+      clearInterval(compactTimer);
+    });
+
     let closing: Promise<void> | undefined;
     return {
       httpUrl: http.url,

@@ -1,0 +1,74 @@
+// `edgeloop collector` options (docs/collector.md §Options): every option is in --help with its default,
+// the loader's cross-checks, and the embedded broker's credentials file.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { collectorCommand } from '../../cli/collector.ts';
+import { collectorDefaults, loadCollectorConfig } from '../../collector/config.ts';
+import { mayPublish, maySubscribe } from '../../collector/adapters/broker.ts';
+import { parseBrokerCredentials } from '../../collector/main.ts';
+
+const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+test('--help lists every option, with its default where it has one', () => {
+  for (const [key, value] of Object.entries(collectorDefaults)) {
+    const flag = key === 'trustedKeys' ? '--trusted-key' : `--${kebab(key)}`;
+    const line = collectorCommand.help.split('\n').find((l) => l.trimStart().startsWith(`${flag} `));
+    assert.ok(line !== undefined, flag);
+    if (typeof value === 'number') assert.ok(collectorCommand.help.includes(`(default ${value})`), flag);
+  }
+});
+
+test('the loader: data dir required, scoped variables win, credentials only with the embedded broker', () => {
+  assert.throws(() => loadCollectorConfig({}, {}), /dataDir: is required/);
+  const c = loadCollectorConfig(
+    { dataDir: '/tmp/x' },
+    { EDGELOOP_HTTP_PORT: '9000', EDGELOOP_COLLECTOR_HTTP_PORT: '9001' },
+  );
+  assert.equal(c.httpPort, 9001);
+  assert.ok(Object.isFrozen(c));
+  assert.throws(
+    () => loadCollectorConfig({ dataDir: '/tmp/x', mqtt: 'mqtt://h:1883', credentialsFile: 'c.json' }, {}),
+    /credentialsFile: is for the embedded broker/,
+  );
+  assert.throws(() => loadCollectorConfig({ dataDir: '/tmp/x', mqtt: 'http://h' }, {}), /mqtt/);
+});
+
+test('credentials file: devices by valid id, the collector apart from them', () => {
+  const ok = parseBrokerCredentials(
+    JSON.stringify({ devices: { 'dev-1': 'p1' }, collector: { username: 'c', password: 'pc' } }),
+    'f',
+  );
+  assert.equal(ok.devices.get('dev-1'), 'p1');
+  assert.throws(
+    () =>
+      parseBrokerCredentials(
+        JSON.stringify({ devices: { 'a/b': 'p' }, collector: { username: 'c', password: 'p' } }),
+        'f',
+      ),
+    /EDGELOOP_ERR_MQTT_DEVICE_ID|forbidden character/,
+  );
+  assert.throws(
+    () =>
+      parseBrokerCredentials(
+        JSON.stringify({ devices: { c: 'p' }, collector: { username: 'c', password: 'p' } }),
+        'f',
+      ),
+    /also a device id/,
+  );
+  assert.throws(() => parseBrokerCredentials('{', 'f'), /credentialsFile f/);
+});
+
+test('ACL: a device publishes under its own prefix only, never its command topic; reads only that', () => {
+  const dev = { role: 'device', name: 'dev-1' } as const;
+  assert.ok(mayPublish(dev, 'edgeloop/v1/devices/dev-1/telemetry'));
+  assert.ok(!mayPublish(dev, 'edgeloop/v1/devices/dev-2/telemetry'));
+  assert.ok(!mayPublish(dev, 'edgeloop/v1/devices/dev-10/telemetry'));
+  assert.ok(!mayPublish(dev, 'edgeloop/v1/devices/dev-1/model/command'));
+  assert.ok(maySubscribe(dev, 'edgeloop/v1/devices/dev-1/model/command'));
+  assert.ok(!maySubscribe(dev, 'edgeloop/v1/devices/+/model/command'));
+  assert.ok(!maySubscribe(dev, 'edgeloop/v1/devices/dev-1/#'));
+  const col = { role: 'collector', name: 'c' } as const;
+  assert.ok(maySubscribe(col, 'edgeloop/v1/devices/+/telemetry'));
+  assert.ok(mayPublish(col, 'edgeloop/v1/devices/dev-1/model/command'));
+});
