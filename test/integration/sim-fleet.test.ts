@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type MqttClient } from 'mqtt';
+import { PassThrough } from 'node:stream';
 import { connectFleetDevice } from '../../firmware-sim/adapters/mqtt.ts';
+import { simCommand } from '../../firmware-sim/cli.ts';
 import { loadScenario } from '../../firmware-sim/adapters/scenario-files.ts';
 import { parseScenarioMap } from '../../firmware-sim/fleet-cli.ts';
 import { fleetDeviceIds, runFleet, type FleetSummary } from '../../firmware-sim/fleet.ts';
@@ -201,5 +203,35 @@ describe('sim --fleet over MQTT (aedes)', () => {
     }
     // Window 2 replays window 0's features (ring of 2).
     assert.deepEqual(ps[2]?.features, ps[0]?.features);
+  });
+
+  it('edgeloop sim --fleet runs from the command line and prints a summary', async () => {
+    const err: Buffer[] = [];
+    const stderr = new PassThrough();
+    stderr.on('data', (b: Buffer) => err.push(b));
+    const io = { stdout: new PassThrough(), stderr, env: {}, signal: new AbortController().signal };
+    const argv = [
+      '--fleet',
+      '3',
+      '--mqtt',
+      broker.url,
+      '--prefix',
+      'cli-',
+      '--speed',
+      'max',
+      '--duration',
+      '2',
+    ];
+    assert.equal(await simCommand.run([...argv, '--scenario-map', '2=stuck-accel'], io), 0);
+    const text = Buffer.concat(err).toString();
+    assert.match(text, /fleet of 3 \(cli-01\.\.cli-03\), scenario steady; cli-02=stuck-accel/);
+    assert.match(
+      text,
+      /fleet done: 3 devices, 2 s of device time .* 6 windows, 12 messages, 12 acked, 0 errors/,
+    );
+    assert.equal(await simCommand.run(['--fleet', '3'], io), 2);
+    assert.match(Buffer.concat(err).toString(), /--fleet needs --mqtt/);
+    assert.equal(await simCommand.run([...argv, '--scenario-map', 'cli-09=steady'], io), 2);
+    assert.match(Buffer.concat(err).toString(), /no device "cli-09"/);
   });
 });
