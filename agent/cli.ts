@@ -145,7 +145,8 @@ function summary(agent: AgentRuntime): LogFields {
   const i = st.ingest;
   return {
     windows: i.windows,
-    frames: i.decoder.frames,
+    // A CSV board sends lines, not frames (issue #8 review: "frames=0" after 25,000 lines).
+    ...(i.mode === 'csv' ? { lines: i.csv.lines, badLines: i.csv.badLines } : { frames: i.decoder.frames }),
     invalidFrames: i.decoder.invalidTotal,
     resyncs: i.decoder.resyncs,
     framesMissing: i.stream.framesMissing,

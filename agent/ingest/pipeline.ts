@@ -27,6 +27,8 @@ export interface IngestOptions {
    * lines of one read arrived together.
    */
   readonly nowUs?: () => number;
+  /** Emit (and count) at most this many windows; the rest are dropped (`--max-windows`). 0: no limit. */
+  readonly maxWindows?: number;
 }
 
 export type IngestNotice =
@@ -225,7 +227,10 @@ export class IngestPipeline {
   }
 
   private emitWindows(ws: readonly Window[]): void {
+    const max = this.options.maxWindows ?? 0;
     for (const w of ws) {
+      // One read can close several windows and the final flush one more: "stop after n" means n.
+      if (max > 0 && this.windows >= max) return;
       this.windows++;
       this.onWindow(w);
     }

@@ -59,6 +59,7 @@ export function createIngest(config: AgentConfig, deps: IngestDeps): IngestHalf 
         ? {}
         : { csvChannels: config.csvChannels.split(',').map((s) => s.trim()) }),
       ...(config.deviceId === '' ? {} : { deviceId: config.deviceId }),
+      maxWindows: config.maxWindows,
     },
     (w) => {
       windows++;
