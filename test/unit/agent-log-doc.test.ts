@@ -67,7 +67,7 @@ function scan(): { emitted: Emitted[]; dynamic: string[] } {
     for (const m of src.matchAll(callRe)) {
       const where = `${file}:${String(src.slice(0, m.index).split('\n').length)}`;
       const callLevels =
-        m[1] !== undefined ? [m[1] as LogLevel] : levels.filter((l) => m[2].includes(`'${l}'`));
+        m[1] !== undefined ? [m[1] as LogLevel] : levels.filter((l) => (m[2] ?? '').includes(`'${l}'`));
       assert.ok(callLevels.length > 0, `${where}: cannot tell the level of ${m[0]}`);
       const arg = firstArgument(src, m.index + m[0].length);
       if (arg.literal !== null) {
@@ -128,8 +128,8 @@ function documented(): Map<string, string> {
   const rows = new Map<string, string>();
   for (const line of section.split('\n')) {
     if (!line.startsWith('| `')) continue;
-    const [event, level] = line.split(' | ');
-    for (const m of event.matchAll(/`([^`]+)`/g)) rows.set(m[1], level);
+    const [event = '', level = ''] = line.split(' | ');
+    for (const m of event.matchAll(/`([^`]+)`/g)) if (m[1] !== undefined) rows.set(m[1], level);
   }
   assert.ok(rows.size > 10, 'the event table of docs/agent.md "Log" was not found');
   return rows;
