@@ -201,6 +201,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       store,
       deadLetters,
       metrics,
+      sequenceStats: () => ingest.sequenceStats(),
       readiness: [
         { name: 'store', ok: () => storeOpen },
         { name: 'mqtt', ok: () => late.subscriber?.connected() ?? false },

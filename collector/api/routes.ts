@@ -19,6 +19,8 @@ export interface CollectorRouteOptions {
   readonly metrics: CollectorMetrics;
   /** /readyz answers 200 when every check passes (store open, subscriber connected). */
   readonly readiness: readonly ReadinessCheck[];
+  /** Per-device sequence counts since start (Ingest.sequenceStats). */
+  readonly sequenceStats: () => ReadonlyMap<string, { readonly received: number; readonly missing: number }>;
 }
 
 const deadLetterQuery = {
@@ -46,7 +48,12 @@ export const collectorRoutes: HttpPlugin<CollectorRouteOptions> = (app, o) => {
     return reply.header('content-type', o.metrics.contentType).send(text);
   });
 
-  app.get('/api/v1/devices', () => ({ devices: o.store.devices() }));
+  // `sequence`: since this collector started (the trackers are in memory); null for a device not heard
+  // from since then.
+  app.get('/api/v1/devices', () => {
+    const seq = o.sequenceStats();
+    return { devices: o.store.devices().map((d) => ({ ...d, sequence: seq.get(d.deviceId) ?? null })) };
+  });
 
   app.get('/api/v1/dead-letters', { schema: { querystring: deadLetterQuery } }, (req) => {
     const q = req.query as { after: number; limit: number };

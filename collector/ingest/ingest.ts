@@ -174,6 +174,22 @@ export class Ingest {
     this.flush();
   }
 
+  /**
+   * Per device since this collector started: distinct messages received and messages missing from their
+   * run's sequence (gaps not filled yet, or given up), summed over the device's runs.
+   */
+  sequenceStats(): Map<string, { received: number; missing: number }> {
+    const out = new Map<string, { received: number; missing: number }>();
+    for (const [key, t] of this.#trackers) {
+      const deviceId = key.slice(0, key.indexOf('\u0000'));
+      const s = out.get(deviceId) ?? { received: 0, missing: 0 };
+      s.received += t.received;
+      s.missing += t.missing;
+      out.set(deviceId, s);
+    }
+    return out;
+  }
+
   #tracker(deviceId: string, runId: number): SequenceTracker {
     const key = streamKey(deviceId, runId);
     let t = this.#trackers.get(key);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
 import { loadCollectorConfig } from '../../collector/config.ts';
-import { startCollector, type Collector } from '../../collector/main.ts';
+import { startCollector, type Collector, type CollectorDeps } from '../../collector/main.ts';
 import { encodeJsonPayload } from '../../shared/mqtt/codec.ts';
 import type { TelemetryPayload } from '../../shared/mqtt/schemas.ts';
 import { buildTopic } from '../../shared/mqtt/topics.ts';
@@ -31,7 +31,10 @@ export interface CollectorFixture {
 }
 
 /** flags override the defaults below (dataDir too: pass one to restart a collector on the same database). */
-export async function startTestCollector(flags: Record<string, unknown> = {}): Promise<CollectorFixture> {
+export async function startTestCollector(
+  flags: Record<string, unknown> = {},
+  deps: Omit<CollectorDeps, 'logger'> = {},
+): Promise<CollectorFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeloop-collector-'));
   const config = loadCollectorConfig(
     {
@@ -48,6 +51,7 @@ export async function startTestCollector(flags: Record<string, unknown> = {}): P
   );
   const logs: string[] = [];
   const collector = await startCollector(config, {
+    ...deps,
     logger: createLogger({ stream: { write: (l: string) => logs.push(l) }, level: 'debug' }),
   });
   return {

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test, type TestContext } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { waitFor } from '../helpers/wait.ts';
@@ -67,10 +68,10 @@ test('telemetry from a device is stored exactly once, also when re-published', a
 
   const r = await fx.collector.app.inject({ method: 'GET', url: '/api/v1/devices' });
   assert.equal(r.statusCode, 200);
-  const body = r.json<{ devices: { deviceId: string; runId: number | null }[] }>();
+  const body = r.json<{ devices: { deviceId: string; runId: number | null; sequence: unknown }[] }>();
   assert.deepEqual(
-    body.devices.map((d) => [d.deviceId, d.runId]),
-    [['dev-a', 42]],
+    body.devices.map((d) => [d.deviceId, d.runId, d.sequence]),
+    [['dev-a', 42, { received: 25, missing: 0 }]],
   );
 });
 
@@ -174,4 +175,20 @@ test('/metrics passes promtool check metrics', async (t: TestContext) => {
   }
   assert.equal(checked.status, 0, `promtool check metrics:\n${checked.output}`);
   assert.equal(checked.output, '');
+});
+
+test('the registry is mounted on the same app when trusted keys are given', async () => {
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const withRegistry = await startTestCollector({}, { trustedKeys: [pem] });
+  try {
+    const r = await withRegistry.collector.app.inject({ method: 'GET', url: '/api/v1/models' });
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(r.json(), { models: [] });
+  } finally {
+    await withRegistry.close();
+  }
+  const none = await fx.collector.app.inject({ method: 'GET', url: '/api/v1/models' });
+  assert.equal(none.statusCode, 404);
+  assert.equal(none.json<{ error: { code: string } }>().error.code, 'EDGELOOP_ERR_HTTP_NOT_FOUND');
 });
