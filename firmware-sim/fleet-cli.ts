@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EdgeloopError, fail, ok, type Result } from '../shared/errors.ts';
-import { connectFleetDevice } from './adapters/mqtt.ts';
+import { connectFleetDevice, readFleetCredentials } from './adapters/mqtt.ts';
 import { loadScenario } from './adapters/scenario-files.ts';
 import { fleetDeviceIds, runFleet, type FleetSummary } from './fleet.ts';
 import type { Scenario } from './scenario.ts';
@@ -18,6 +18,7 @@ export const fleetOptionSpec = {
   replay: { type: 'string' },
   'mqtt-username-template': { type: 'string' },
   'mqtt-password': { type: 'string' },
+  'mqtt-credentials': { type: 'string' },
 } as const;
 
 export const fleetHelp = `Fleet mode (publishes telemetry over MQTT instead of writing serial bytes):
@@ -40,12 +41,18 @@ export const fleetHelp = `Fleet mode (publishes telemetry over MQTT instead of w
   --max-in-flight <n>     QoS 1 publishes awaiting PUBACK across the fleet, at most (default: 1000)
   --mqtt-username-template <t>  username per device, "{id}" replaced by the device id (default: none)
   --mqtt-password <pw>    password for every device (default: EDGELOOP_MQTT_PASSWORD, else none)
+  --mqtt-credentials <f>  per-device passwords, one <username>:<password> per line; the username is the
+                          device id unless --mqtt-username-template is given (default: none)
   Capacity: computing a device costs about 6-8 ms of CPU per device-second (1 kHz board, decoding,
   windowing, integrity, 192 features), so one process keeps about 100 devices in real time; the summary
   says how far it fell behind. For more, use --replay or several processes (different --prefix).
 `;
 
 type Values = Record<string, string | boolean | undefined>;
+
+function optional<K extends string>(key: K, v: string | undefined): Partial<Record<K, string>> {
+  return v === undefined ? {} : ({ [key]: v } as Record<K, string>);
+}
 
 function str(v: string | boolean | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -123,6 +130,18 @@ export async function runFleetCommand(
   const durationS = common.durationS ?? base.value.durationS;
   const userTemplate = str(values['mqtt-username-template']);
   const password = str(values['mqtt-password']) ?? io.env.EDGELOOP_MQTT_PASSWORD;
+  const credFile = str(values['mqtt-credentials']);
+  const creds = credFile === undefined ? undefined : readFleetCredentials(credFile);
+  if (creds !== undefined && !creds.ok) return failed(creds);
+  const userOf = (id: string): string | undefined =>
+    userTemplate !== undefined ? userTemplate.replaceAll('{id}', id) : creds === undefined ? undefined : id;
+  const passwordOf = (id: string): string | undefined => {
+    const user = userOf(id);
+    return creds === undefined || user === undefined ? password : (creds.value.get(user) ?? password);
+  };
+  const noPassword = creds === undefined ? undefined : ids.find((id) => passwordOf(id) === undefined);
+  if (noPassword !== undefined)
+    return failed(fail('EDGELOOP_ERR_CONFIG_INVALID', `--mqtt-credentials: no password for ${noPassword}`));
   const mapped = [...map.value].map(([id, s]) => `${id}=${s.name}`).join(', ');
   log(
     `sim: fleet of ${n} (${ids[0]}..${ids[n - 1]}), scenario ${base.value.name}${mapped === '' ? '' : `; ${mapped}`}, ` +
@@ -142,8 +161,8 @@ export async function runFleetCommand(
         url,
         clientId: deviceId,
         will,
-        ...(userTemplate === undefined ? {} : { username: userTemplate.replaceAll('{id}', deviceId) }),
-        ...(password === undefined ? {} : { password }),
+        ...optional('username', userOf(deviceId)),
+        ...optional('password', passwordOf(deviceId)),
       }),
     nowMs: () => Date.now(),
     sleep: (ms) => sleep(ms).then(() => undefined),

@@ -6,6 +6,7 @@
 // messages. MQTT.js reconnects by itself (fixed period) and resends QoS 1 publishes not yet acknowledged;
 // fleet.ts bounds what is in flight, so its queue cannot grow without limit.
 
+import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { fail, ok, type Result } from '../../shared/errors.ts';
 
@@ -98,4 +99,28 @@ export async function connectFleetDevice(o: FleetMqttOptions): Promise<Result<Fl
       return closing;
     },
   });
+}
+
+/**
+ * `--mqtt-credentials <file>`: one `<username>:<password>` per line (blank lines and `#` comments
+ * skipped), the plain-text form `mosquitto_passwd -U` hashes into a Mosquitto password file.
+ */
+export function readFleetCredentials(path: string): Result<Map<string, string>> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return fail('EDGELOOP_ERR_INPUT_READ', `${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const out = new Map<string, string>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] as string).trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const colon = line.indexOf(':');
+    if (colon < 1)
+      return fail('EDGELOOP_ERR_CONFIG_INVALID', `${path}:${i + 1}: expected <username>:<password>`);
+    out.set(line.slice(0, colon), line.slice(colon + 1));
+  }
+  return ok(out);
 }

@@ -44,12 +44,13 @@ test('--help documents every option with its default', () => {
     '--scenario-map',
     '--max-in-flight',
     '--replay',
+    '--mqtt-credentials',
   ]) {
     assert.ok(simCommand.help.includes(opt), opt);
   }
   const [serial = '', fleet = ''] = simCommand.help.split('Fleet mode');
   assert.equal(serial.match(/\(default/g)?.length, 9);
-  assert.equal(fleet.match(/\(default/g)?.length, 7);
+  assert.equal(fleet.match(/\(default/g)?.length, 8);
 });
 
 test('--list prints the bundled scenarios', async () => {
