@@ -84,6 +84,8 @@ export const errorCatalogue = {
     'A bundle file does not have the size the manifest states. Re-fetch the bundle.',
   EDGELOOP_ERR_BUNDLE_ARCHIVE_INVALID:
     'The bundle directory or tarball is malformed (bad tar header, link entry, unsafe path). Re-create it with edgeloop.',
+  EDGELOOP_ERR_BUNDLE_TRAILING_DATA:
+    'The tarball goes on past its end-of-archive blocks with non-zero bytes or more than 64 KiB of padding. Re-create it with edgeloop.',
   EDGELOOP_ERR_BUNDLE_TOO_LARGE:
     'The bundle exceeds the file-count or byte limit. Raise the limit only if the bundle is expected to be this big.',
   EDGELOOP_ERR_BUNDLE_WRITE:

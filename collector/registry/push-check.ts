@@ -10,7 +10,7 @@ import { replayGolden } from '../../shared/platform/golden.ts';
 import { ioProblems, labelCountProblem } from '../../shared/bundle/io-check.ts';
 import { modelFile, type Manifest } from '../../shared/bundle/manifest.ts';
 import type { TrustedKey } from '../../shared/bundle/signing.ts';
-import { decodeBundleArchive } from '../../shared/platform/tar.ts';
+import { readBundleArchiveBytes } from '../../shared/platform/tar.ts';
 import { verifyBundle, type BundleContents, type VerifiedBundle } from '../../shared/bundle/verify.ts';
 import { fail, ok, type Result } from '../../shared/errors.ts';
 import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
@@ -20,14 +20,17 @@ export interface AuthenticatedBundle {
   readonly verified: VerifiedBundle;
 }
 
-/** Reads the archive and verifies signature and files; cheap, so it runs before the version lookup. */
-export function authenticateBundle(
+/**
+ * Reads the archive and verifies signature and files; cheap, so it runs before the version lookup. The
+ * archive is read with yields to the event loop, so a large or hostile body never holds up other requests.
+ */
+export async function authenticateBundle(
   body: Uint8Array,
   expected: { readonly model: string; readonly version?: string },
   trustedKeys: ReadonlyMap<string, TrustedKey>,
   maxBytes: number,
-): Result<AuthenticatedBundle> {
-  const contents = decodeBundleArchive(body, { maxBytes });
+): Promise<Result<AuthenticatedBundle>> {
+  const contents = await readBundleArchiveBytes(body, { maxBytes });
   if (!contents.ok) return contents;
   const verified = verifyBundle({ ...contents.value, trustedKeys });
   if (!verified.ok) return verified;

@@ -64,7 +64,7 @@ export async function pushBundle(
 ): Promise<RegistryResult<PushOutcome>> {
   const bad = checkNames(model, wanted);
   if (bad) return bad;
-  const auth = authenticateBundle(
+  const auth = await authenticateBundle(
     body,
     { model, ...(wanted === undefined ? {} : { version: wanted }) },
     deps.trusted,
