@@ -30,7 +30,9 @@ export const PREVIEW_BYTES = 512;
 
 export class DeadLetterRing {
   readonly #capacity: number;
-  readonly #items: DeadLetter[] = [];
+  // A circular buffer: #slots[#head] is the oldest entry once it is full, so adding is O(1) under a flood.
+  readonly #slots: DeadLetter[] = [];
+  #head = 0;
   #nextId = 1;
   #dropped = 0;
 
@@ -48,9 +50,10 @@ export class DeadLetterRing {
         Math.min(payload.byteLength, PREVIEW_BYTES),
       ).toString('base64'),
     };
-    this.#items.push(d);
-    if (this.#items.length > this.#capacity) {
-      this.#items.shift();
+    if (this.#slots.length < this.#capacity) this.#slots.push(d);
+    else {
+      this.#slots[this.#head] = d;
+      this.#head = (this.#head + 1) % this.#capacity;
       this.#dropped++;
     }
     return d;
@@ -58,11 +61,17 @@ export class DeadLetterRing {
 
   /** Oldest first; entries with id > after, at most limit. */
   list(after = 0, limit = 100): DeadLetter[] {
-    return this.#items.filter((d) => d.id > after).slice(0, limit);
+    const n = this.#slots.length;
+    const out: DeadLetter[] = [];
+    for (let i = 0; i < n && out.length < limit; i++) {
+      const d = this.#slots[(this.#head + i) % n] as DeadLetter;
+      if (d.id > after) out.push(d);
+    }
+    return out;
   }
 
   size(): number {
-    return this.#items.length;
+    return this.#slots.length;
   }
 
   /** Entries pushed out of the ring by newer ones. */

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { collectorCommand } from '../../cli/collector.ts';
 import { collectorDefaults, loadCollectorConfig } from '../../collector/config.ts';
 import { mayPublish, maySubscribe } from '../../collector/adapters/broker.ts';
+import { DeadLetterRing } from '../../collector/ingest/dead-letters.ts';
 import { parseBrokerCredentials } from '../../collector/main.ts';
 
 const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -71,4 +72,30 @@ test('ACL: a device publishes under its own prefix only, never its command topic
   const col = { role: 'collector', name: 'c' } as const;
   assert.ok(maySubscribe(col, 'edgeloop/v1/devices/+/telemetry'));
   assert.ok(mayPublish(col, 'edgeloop/v1/devices/dev-1/model/command'));
+});
+
+test('the dead-letter ring keeps the newest entries, oldest first, and counts what it pushed out', () => {
+  const ring = new DeadLetterRing(3);
+  for (let i = 1; i <= 5; i++)
+    ring.add(
+      {
+        receivedMs: i,
+        topic: 't',
+        reason: 'malformed',
+        code: 'EDGELOOP_ERR_MQTT_PAYLOAD',
+        message: String(i),
+        payloadBytes: 1,
+      },
+      new Uint8Array([i]),
+    );
+  assert.deepEqual(
+    ring.list().map((d) => d.id),
+    [3, 4, 5],
+  );
+  assert.deepEqual(
+    ring.list(3, 1).map((d) => d.id),
+    [4],
+  );
+  assert.equal(ring.size(), 3);
+  assert.equal(ring.dropped(), 2);
 });
