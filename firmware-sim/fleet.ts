@@ -13,7 +13,8 @@ import type { Scenario } from './scenario.ts';
 /** One device's broker connection (structurally adapters/mqtt.ts FleetMqttLink). */
 export interface FleetLink {
   publish(m: FleetMessage): Promise<Result<void>>;
-  close(): Promise<void>;
+  /** force: drop the connection without waiting for unacknowledged publishes. */
+  close(force?: boolean): Promise<void>;
 }
 
 export type FleetConnect = (deviceId: string, will: FleetMessage) => Promise<Result<FleetLink>>;
@@ -35,6 +36,8 @@ export interface FleetOptions {
   readonly replayWindows?: number;
   /** QoS 1 publishes awaiting PUBACK across the fleet, at most. Default 1000. */
   readonly maxInFlight?: number;
+  /** At the end, wait this long for outstanding PUBACKs before counting them as errors, ms. Default 10,000. */
+  readonly drainTimeoutMs?: number;
   /** Connections opened at once. Default 50. */
   readonly connectConcurrency?: number;
   readonly connect: FleetConnect;
@@ -105,7 +108,7 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
   let slotFree: (() => void) | undefined;
   const send = async (link: FleetLink, m: FleetMessage): Promise<void> => {
     // Bounded in flight: wait for a PUBACK before handing MQTT.js more (its queue is unbounded).
-    while (inFlight >= maxInFlight) await new Promise<void>((r) => (slotFree = r));
+    while (inFlight >= maxInFlight && o.signal?.aborted !== true) await slot();
     inFlight++;
     counts.messages++;
     void link.publish(m).then((r) => {
@@ -117,13 +120,18 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
       f?.();
     });
   };
-  const drain = async (): Promise<void> => {
-    while (inFlight > 0) await new Promise<void>((r) => (slotFree = r));
+  // Woken by a PUBACK, or after 100 ms so an abort or the drain deadline is noticed with a dead broker.
+  const slot = (): Promise<unknown> => Promise.race([new Promise<void>((r) => (slotFree = r)), o.sleep(100)]);
+  /** Waits for outstanding PUBACKs up to the deadline; returns how many never came. */
+  const drain = async (): Promise<number> => {
+    const deadline = o.nowMs() + (o.drainTimeoutMs ?? 10_000);
+    while (inFlight > 0 && o.nowMs() < deadline) await slot();
+    return inFlight;
   };
 
   const links: FleetLink[] = [];
-  const closeAll = async (): Promise<void> => {
-    await Promise.all(links.map((l) => l.close()));
+  const closeAll = async (force = false): Promise<void> => {
+    await Promise.all(links.map((l) => l.close(force)));
   };
   const concurrency = o.connectConcurrency ?? 50;
   for (let i = 0; i < devices.length; i += concurrency) {
@@ -197,9 +205,11 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
   if (!aborted) await publishAll(lastEndUs + 2 * stepUs + 2e6);
   for (let i = 0; i < devices.length; i++)
     await send(links[i] as FleetLink, (devices[i] as FleetDevice).offline());
-  await drain();
+  const unacked = await drain();
+  // Publishes still unacknowledged are lost for this run: errors, and the connections are dropped.
+  counts.errors += unacked;
   progress(true);
-  await closeAll();
+  await closeAll(unacked > 0);
   return ok({
     devices: devices.length,
     ...counts,

@@ -32,8 +32,11 @@ export interface FleetMqttOptions {
 /** One device's connection: publishes settle on PUBACK (QoS 1). */
 export interface FleetMqttLink {
   publish(m: FleetMqttMessage): Promise<Result<void>>;
-  /** Ends the connection cleanly (the will is not published). Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Ends the connection cleanly (the will is not published), after outstanding PUBACKs; force drops it
+   * at once (the broker then publishes the will). Idempotent.
+   */
+  close(force?: boolean): Promise<void>;
 }
 
 function asBuffer(u: Uint8Array): Buffer {
@@ -90,9 +93,9 @@ export async function connectFleetDevice(o: FleetMqttOptions): Promise<Result<Fl
         });
       });
     },
-    close() {
+    close(force = false) {
       closing ??= new Promise<void>((resolve) => {
-        client.end(false, {}, () => {
+        client.end(force, {}, () => {
           resolve();
         });
       });
