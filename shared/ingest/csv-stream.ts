@@ -200,8 +200,7 @@ export class CsvStream {
       this.marks.push({ atUs: a - this.stalledUs, lines: this.delivered });
       this.held.push({ rows, arrivalUs: a, lines: this.delivered });
       this.heldLines += k;
-      this.measure(a);
-      if (this.rateHz > 0) this.releaseHeld(emit);
+      if (this.measure(a) > 0) this.releaseHeld(emit);
       else if (this.heldLines > MAX_HELD_LINES) this.finish(emit);
       return;
     }
@@ -285,7 +284,7 @@ export class CsvStream {
   }
 
   /** Rate: least-squares slope of line count over mark time, across the marks in the span. */
-  private measure(nowUs: number): void {
+  private measure(nowUs: number): number {
     this.lastMeasureUs = nowUs;
     const marks = this.marks;
     const last = marks[marks.length - 1] as Mark;
@@ -297,7 +296,7 @@ export class CsvStream {
       this.head = 0;
     }
     const first = marks[this.head] as Mark;
-    if (last.atUs - first.atUs < MIN_RATE_SPAN_MS * 1000) return;
+    if (last.atUs - first.atUs < MIN_RATE_SPAN_MS * 1000) return this.rateHz;
     // Relative to the first mark, so the sums stay small and exact enough in float64.
     let n = 0;
     let sx = 0;
@@ -315,8 +314,8 @@ export class CsvStream {
       sxy += x * y;
     }
     const den = n * sxx - sx * sx;
-    if (den <= 0) return;
-    const slope = (n * sxy - sx * sy) / den;
+    const slope = den > 0 ? (n * sxy - sx * sy) / den : 0;
     if (slope > 0) this.rateHz = slope * 1e6;
+    return this.rateHz;
   }
 }

@@ -17,6 +17,7 @@ import { IntegrityState, type TimestampEvent } from '../integrity/state.ts';
 import type { SampleBlock, Window } from '../samples.ts';
 import type { SensorDescriptor } from '../sensors.ts';
 import { blockRange, OpenWindow } from './open-window.ts';
+import { timeBaseEvent, type TimeBaseMark } from './time-base.ts';
 
 export interface WindowerOptions {
   readonly deviceId: string;
@@ -118,6 +119,12 @@ export class Windower {
   private pendingGap: PendingGap | undefined;
   /** Last index per sensor before a long-gap restart, so the other sensors' loss is still counted. */
   private carried: (number | undefined)[] = [];
+  /**
+   * Each other sensor's last sample before a time-base restart. The board has one clock: when it jumps,
+   * every sensor's timestamps jump, but the restart forgets the tracks, so without this only the sensor
+   * whose block showed it first was flagged (issue #8 review: the sensor-faults clock jump on mag only).
+   */
+  private beforeJump: (TimeBaseMark | undefined)[] = [];
 
   constructor(private readonly options: WindowerOptions) {
     const windowMs = options.windowMs ?? 1000;
@@ -200,23 +207,17 @@ export class Windower {
     }
     if (track.lastTsUs !== undefined && track.lastIndex !== undefined) {
       const steps = Math.max(1, block.firstIndex - track.lastIndex);
-      const predicted = track.lastTsUs + steps * period;
-      let event: TimestampEvent | undefined;
-      if (block.timestampUs < track.lastTsUs) {
-        event = {
-          kind: 'backwards',
-          sensorId: block.sensor.id,
-          deltaUs: block.timestampUs - track.lastTsUs,
-          atIndex: block.firstIndex,
-        };
-      } else if (block.timestampUs - predicted > jumpUs) {
-        event = {
-          kind: 'jump',
-          sensorId: block.sensor.id,
-          deltaUs: block.timestampUs - predicted,
-          atIndex: block.firstIndex,
-        };
-      } else if (block.firstIndex - track.lastIndex - 1 > 0 && steps * period > this.maxGapUs) {
+      const event = timeBaseEvent(
+        { lastTsUs: track.lastTsUs, lastIndex: track.lastIndex },
+        block,
+        period,
+        jumpUs,
+      );
+      if (
+        event === undefined &&
+        block.firstIndex - track.lastIndex - 1 > 0 &&
+        steps * period > this.maxGapUs
+      ) {
         this.counters.missingSamples += block.firstIndex - track.lastIndex - 1;
         this.counters.longGapRestarts++;
         const carried = this.tracks.map((t) => t.lastIndex);
@@ -235,6 +236,14 @@ export class Windower {
       // time base (or a broken one). Dropping it keeps one straggler from restarting alignment again.
       this.counters.staleSamples += block.count;
       return out;
+    }
+    const before = this.beforeJump[si];
+    if (track.lastTsUs === undefined && before !== undefined) {
+      // First block since another sensor's time-base restart: judge this sensor's own jump (alignment has
+      // restarted already), reported with the next window.
+      this.beforeJump[si] = undefined;
+      const event = timeBaseEvent(before, block, period, jumpUs);
+      if (event !== undefined) this.pendingEvents.push(event);
     }
 
     track.rateHz = rate;
@@ -359,6 +368,14 @@ export class Windower {
   private restart(event: TimestampEvent | undefined, isFlush = false): Window[] {
     if (event !== undefined) this.pendingEvents.push(event);
     this.carried = [];
+    this.beforeJump =
+      event === undefined
+        ? []
+        : this.tracks.map((t, i) =>
+            t.lastTsUs === undefined || t.lastIndex === undefined || this.sensors[i]?.id === event.sensorId
+              ? undefined
+              : { lastTsUs: t.lastTsUs, lastIndex: t.lastIndex },
+          );
     let dataEnd = Number.NEGATIVE_INFINITY;
     for (const t of this.tracks)
       if (t.lastTsUs !== undefined) dataEnd = Math.max(dataEnd, t.lastTsUs + t.periodUs);

@@ -57,7 +57,9 @@ test('CSV print mode: --max-windows 2 prints 2 windows; the summary says lines=,
     for (let i = 0; i < 10; i++, n++) chunk += `${(Math.sin(n / 5) * 0.1).toFixed(4)},0.01,9.81\n`;
     board.value.port.write(chunk);
   }, 100);
-  t.after(() => clearInterval(timer));
+  t.after(() => {
+    clearInterval(timer);
+  });
   await waitFor(
     () => `the agent to stop after 2 windows:\n${stderr}`,
     () => exit !== undefined,

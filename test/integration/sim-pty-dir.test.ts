@@ -11,7 +11,9 @@ import { simCommand } from '../../firmware-sim/cli.ts';
 
 test('a missing --pty-dir is EDGELOOP_ERR_PATH naming the directory', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'edgeloop-ptydir-'));
-  t.after(() => rmSync(root, { recursive: true, force: true }));
+  t.after(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
   const missing = join(root, 'nope');
   const r = await createVirtualSerialPair({ dir: missing });
   assert.ok(!r.ok);
@@ -29,7 +31,9 @@ test('a missing --pty-dir is EDGELOOP_ERR_PATH naming the directory', async (t) 
 
 test('edgeloop sim --out pty --pty-dir <missing> says the directory is missing', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'edgeloop-ptydir-'));
-  t.after(() => rmSync(root, { recursive: true, force: true }));
+  t.after(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
   const missing = join(root, 'nope');
   const stderr = new PassThrough();
   let log = '';

@@ -17,7 +17,9 @@ const accel = referenceSensors[0]!;
 test('--max-windows n: exactly n windows reach the subscribers and the count, even with more buffered', async (t) => {
   // The reader's timers are unref'd; hold the event loop like the CLI does.
   const keepAlive = setInterval(() => undefined, 2 ** 30);
-  t.after(() => clearInterval(keepAlive));
+  t.after(() => {
+    clearInterval(keepAlive);
+  });
   const [host, device] = duplexPair();
   const ingest = createIngest(
     { ...agentDefaults, hopMs: 1000, maxWindows: 4 },

@@ -158,15 +158,26 @@ test('a timestamp going backwards flushes open windows, flags them and restarts 
   const restartAt = windows.findIndex((win, i) => i > 0 && win.index === 0);
   assert.ok(restartAt > 0, 'window index restarts at 0');
   const flagged = windows.filter((win) => win.integrity.flags.some((f) => f.check === 'timestamp'));
-  assert.ok(flagged.length >= 1);
-  for (const win of flagged) {
+  assert.ok(flagged.length >= 2);
+  // The first block on the new time base is humidity's (1 sample, ready first): its last was at 2 s. The
+  // windows flushed by the restart carry its event.
+  for (const win of flagged.filter((x) => windows.indexOf(x) < restartAt)) {
     const f = win.integrity.flags.find((x) => x.check === 'timestamp')!;
     assert.equal(f.status, 'fail');
-    // The first block on the new time base is humidity's (1 sample, ready first): its last was at 2 s.
     assert.match(f.reason, /backwards by 1\.9 s at sample 100000/);
   }
-  // The flagged windows are the ones flushed before the restart, not the new time base's.
-  assert.ok(flagged.every((win) => windows.indexOf(win) < restartAt));
+  // The board has one clock: every other sensor went back too, judged by its own first block after the
+  // restart and reported with the new time base's first window.
+  const first = windows[restartAt]!.integrity.flags.filter((f) => f.check === 'timestamp');
+  assert.ok(first.every((f) => f.status === 'fail' && /backwards by/.test(f.reason)));
+  assert.deepEqual(
+    [...new Set(first.map((f) => f.channel.split('.')[0]))].sort(),
+    referenceSensors
+      .map((s) => s.name)
+      .filter((n) => n !== 'humidity')
+      .sort(),
+  );
+  assert.ok(flagged.every((win) => windows.indexOf(win) <= restartAt));
   assert.ok(windows.slice(restartAt).every((win) => win.startUs >= 100_000));
   assert.equal(w.stats().restarts, 1);
   // Nothing is mixed: every window's timestamps are inside it.
