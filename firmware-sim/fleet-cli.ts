@@ -41,8 +41,9 @@ export const fleetHelp = `Fleet mode (publishes telemetry over MQTT instead of w
   --max-in-flight <n>     QoS 1 publishes awaiting PUBACK across the fleet, at most (default: 1000)
   --mqtt-username-template <t>  username per device, "{id}" replaced by the device id (default: none)
   --mqtt-password <pw>    password for every device (default: EDGELOOP_MQTT_PASSWORD, else none)
-  --mqtt-credentials <f>  per-device passwords, one <username>:<password> per line; the username is the
-                          device id unless --mqtt-username-template is given (default: none)
+  --mqtt-credentials <f>  per-device passwords: <username>:<password> lines, or the collector's
+                          --credentials-file JSON; the username is the device id unless
+                          --mqtt-username-template is given (default: none)
   Capacity: computing a device costs about 6-8 ms of CPU per device-second (1 kHz board, decoding,
   windowing, integrity, 192 features), so one process keeps about 100 devices in real time; the summary
   says how far it fell behind. For more, use --replay or several processes (different --prefix).

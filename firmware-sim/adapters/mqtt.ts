@@ -104,9 +104,33 @@ export async function connectFleetDevice(o: FleetMqttOptions): Promise<Result<Fl
   });
 }
 
+/** The collector's `--credentials-file` (docs/collector.md): `{ "devices": { "<id>": "<password>" } }`. */
+function collectorCredentials(path: string, text: string): Result<Map<string, string>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return fail(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      `${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  const devices = (json as { devices?: unknown }).devices;
+  if (typeof devices !== 'object' || devices === null)
+    return fail('EDGELOOP_ERR_CONFIG_INVALID', `${path}: expected { "devices": { "<id>": "<password>" } }`);
+  const out = new Map<string, string>();
+  for (const [id, pw] of Object.entries(devices)) {
+    if (typeof pw !== 'string')
+      return fail('EDGELOOP_ERR_CONFIG_INVALID', `${path}: devices.${id} is not a string`);
+    out.set(id, pw);
+  }
+  return ok(out);
+}
+
 /**
  * `--mqtt-credentials <file>`: one `<username>:<password>` per line (blank lines and `#` comments
- * skipped), the plain-text form `mosquitto_passwd -U` hashes into a Mosquitto password file.
+ * skipped), the plain-text form `mosquitto_passwd -U` hashes into a Mosquitto password file; or the
+ * collector's JSON credentials file (its `devices` map), so one file serves both.
  */
 export function readFleetCredentials(path: string): Result<Map<string, string>> {
   let text: string;
@@ -116,6 +140,7 @@ export function readFleetCredentials(path: string): Result<Map<string, string>> 
     return fail('EDGELOOP_ERR_INPUT_READ', `${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const out = new Map<string, string>();
+  if (text.trimStart().startsWith('{')) return collectorCredentials(path, text);
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] as string).trim();

@@ -80,6 +80,12 @@ describe('sim --fleet credentials and last will (aedes)', () => {
     assert.deepEqual(logins.sort(), ['auth-01/auth-01', 'auth-02/auth-02']);
     assert.match(c.text(), /2 devices, .* 0 errors/);
 
+    // The collector's credentials file works as is.
+    const json = join(dir, 'collector-creds.json');
+    writeFileSync(json, JSON.stringify({ devices: Object.fromEntries(passwords), collector: {} }));
+    const c2 = io();
+    assert.equal(await simCommand.run([...argv, '--mqtt-credentials', json], c2.io), 0, c2.text());
+
     writeFileSync(file, 'auth-01:pw-one\nauth-02:wrong\n');
     const bad = io();
     assert.equal(await simCommand.run([...argv, '--mqtt-credentials', file], bad.io), 2);
