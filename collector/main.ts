@@ -170,6 +170,8 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     );
     let deadLettersLogged = 0;
     const ingest = new Ingest({
+      // PUBACKs of a batch go out once it is written (collector/adapters/mqtt.ts).
+      onCommitted: (batch) => late.subscriber?.release(batch),
       store,
       deadLetters,
       maxMessageBytes: config.maxMessageBytes,
@@ -239,6 +241,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       ...(password === undefined ? {} : { password }),
       filters: ingestFilters,
       onMessage: (topic, payload) => ingest.offer(topic, payload),
+      ackTag: () => ingest.ackTag(),
       onEvent(e) {
         if (e.kind === 'connected') log.info('mqtt connected', { sessionPresent: e.sessionPresent });
         else if (e.kind === 'disconnected') log.warn('mqtt disconnected', { reason: e.reason });
@@ -246,6 +249,8 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       },
     });
     late.subscriber = sub;
+    if (!sub.holdsAcks())
+      log.warn('this MQTT.js cannot hold PUBACKs until commit: a crash may lose the batch in hand');
     // Shutdown order (reverse of cleanups): stop ingest and write the batch in hand, then DISCONNECT the
     // session (kept by the broker), then HTTP, registry, broker, store.
     cleanups.push(() => sub.close(2000));

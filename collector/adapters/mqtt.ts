@@ -6,12 +6,17 @@
 // collector is away the broker queues our QoS 1 messages, and close() sends DISCONNECT without cleaning the
 // session, so a restart (or a drain on SIGTERM) loses nothing the broker kept.
 //
-// Acknowledgement (docs/collector.md §Delivery): MQTT.js sends the PUBACK of a QoS 1 message when its
-// handleMessage hook calls back, and it does not read the next packet before that. We call back as soon as
-// the message is in ingest's bounded queue, so the PUBACK precedes the database commit: a crash (SIGKILL,
-// power) loses what was queued but not yet committed, at most one batch. When the queue is full the handler
-// returns a promise and we call back only once it resolves: the socket stops being read, and the broker
-// holds the backlog (backpressure instead of an unbounded buffer).
+// Acknowledgement (docs/collector.md §Delivery): MQTT.js sends the PUBACK of a QoS 1 message as soon as
+// its handleMessage hook calls back, and reads no further packet before that, so holding the callback until
+// a batch commits would allow one message per batch delay. Instead we call back at once and hold the PUBACK
+// itself: each message gets a tag from `ackTag()` (the ingest batch that makes it durable), and
+// release(tag) sends the held PUBACKs of every batch up to it once it is committed. A crash before the
+// commit leaves those messages unacknowledged, and the broker sends them again to our persistent session.
+// Holding PUBACKs reaches into MQTT.js's private _sendPacket (the one place that sends them); if a future
+// MQTT.js lacks it, we fall back to acknowledging on receipt and say so through holdsAcks().
+//
+// When ingest's queue is full or ingest has stopped, onMessage returns a promise and we call back only once
+// it resolves: the socket stops being read, and the broker holds the backlog.
 
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 
@@ -32,6 +37,8 @@ export interface SubscriberOptions {
    */
   readonly onMessage: (topic: string, payload: Uint8Array) => Promise<void> | undefined;
   readonly onEvent?: (event: SubscriberEvent) => void;
+  /** The tag of the message onMessage just took: its PUBACK is held until release(tag or more). */
+  readonly ackTag?: () => number;
 }
 
 export type SubscriberEvent =
@@ -41,6 +48,12 @@ export type SubscriberEvent =
 
 export interface Subscriber {
   connected(): boolean;
+  /** False when PUBACKs go out on receipt (no ackTag, or an MQTT.js without the hook we use). */
+  holdsAcks(): boolean;
+  /** Sends the held PUBACKs of messages tagged up to `tag` (their batch is committed). */
+  release(tag: number): void;
+  /** PUBACKs held now. */
+  heldAcks(): number;
   /** Idempotent. DISCONNECT without cleaning the session: the broker keeps queueing for us. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -63,24 +76,56 @@ export function startSubscriber(o: SubscriberOptions): Subscriber {
   let isConnected = false;
   let lastError = '';
 
+  type SendPacket = (packet: { cmd: string }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+  const internals = client as unknown as { _sendPacket?: SendPacket };
+  const rawSend = internals._sendPacket;
+  const ackTag = o.ackTag;
+  const holding = ackTag !== undefined && typeof rawSend === 'function';
+  // PUBACKs held, in arrival order, with the connection they belong to: a PUBACK is only meaningful on
+  // the connection that received the message (after a reconnect the broker resends it anyway).
+  let held: { tag: number; packet: { cmd: string }; generation: number }[] = [];
+  let generation = 0;
+  let released = 0;
+  let tagOfCurrent: number | undefined;
+  const send = rawSend?.bind(client);
+  if (holding && send !== undefined) {
+    internals._sendPacket = (packet, cb, ...rest) => {
+      if (packet.cmd === 'puback' && tagOfCurrent !== undefined && tagOfCurrent > released) {
+        held.push({ tag: tagOfCurrent, packet, generation });
+        // cb lets MQTT.js go on to the next packet; the PUBACK itself waits.
+        cb?.();
+        return;
+      }
+      send(packet, cb, ...rest);
+    };
+  }
+  const ack = (callback: (err?: Error) => void, err?: Error): void => {
+    tagOfCurrent = holding && err === undefined ? ackTag() : undefined;
+    try {
+      callback(err);
+    } finally {
+      tagOfCurrent = undefined;
+    }
+  };
+
   client.handleMessage = (packet, callback) => {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     let wait: Promise<void> | undefined;
     try {
       wait = o.onMessage(packet.topic, payload);
     } catch (err) {
-      // A throw here is a bug in ingest; acknowledging keeps the link alive and the bug visible in logs.
+      // A throw here is a bug in ingest: MQTT.js reports it and sends no PUBACK.
       callback(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    if (wait === undefined) callback();
+    if (wait === undefined) ack(callback);
     else
       wait.then(
         () => {
-          callback();
+          ack(callback);
         },
         (err: unknown) => {
-          callback(err instanceof Error ? err : new Error(String(err)));
+          ack(callback, err instanceof Error ? err : new Error(String(err)));
         },
       );
   };
@@ -107,6 +152,8 @@ export function startSubscriber(o: SubscriberOptions): Subscriber {
     lastError = err.message;
   });
   client.on('close', () => {
+    generation++;
+    held = [];
     if (!isConnected) return;
     isConnected = false;
     o.onEvent?.({ kind: 'disconnected', reason: lastError === '' ? 'connection closed' : lastError });
@@ -115,6 +162,19 @@ export function startSubscriber(o: SubscriberOptions): Subscriber {
   let closing: Promise<void> | undefined;
   return {
     connected: () => isConnected,
+    holdsAcks: () => holding,
+    heldAcks: () => held.length,
+    release(tag) {
+      if (tag > released) released = tag;
+      if (send === undefined || held.length === 0) return;
+      const keep: typeof held = [];
+      for (const h of held) {
+        if (h.generation !== generation) continue;
+        if (h.tag <= released) send(h.packet);
+        else keep.push(h);
+      }
+      held = keep;
+    },
     close(timeoutMs = 5000) {
       closing ??= new Promise<void>((resolve) => {
         const t = setTimeout(() => {

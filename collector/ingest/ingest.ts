@@ -39,6 +39,8 @@ export interface IngestOptions {
   readonly maxStreams?: number;
   readonly nowMs?: () => number;
   readonly observer?: IngestObserver;
+  /** Told after every batch write with the batch's number (see ackTag()). */
+  readonly onCommitted?: (batch: number) => void;
 }
 
 const reasonByCode: Partial<Record<ErrorCode, DeadLetterReason>> = {
@@ -75,6 +77,10 @@ export class Ingest {
   #queue: IncomingMessage[] = [];
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  // Batch numbers: the queue fills batch #open; batches up to #committed are written.
+  #open = 1;
+  #committed = 0;
+  #lastTag = 0;
 
   constructor(options: IngestOptions) {
     this.#o = options;
@@ -87,6 +93,15 @@ export class Ingest {
     return this.#queue.length;
   }
 
+  /**
+   * The batch whose write makes the last message given to accept() durable: the open batch when it was
+   * queued, the last committed one when it needs no write (dead-lettered, duplicate). The subscriber holds
+   * that message's PUBACK until onCommitted reports this batch.
+   */
+  ackTag(): number {
+    return this.#lastTag;
+  }
+
   /** For the subscriber: undefined = acknowledge now; a promise = hold the acknowledgement. */
   offer(topic: string, payload: Uint8Array): Promise<void> | undefined {
     if (this.#stopped) return new Promise<void>(noop);
@@ -96,6 +111,7 @@ export class Ingest {
 
   /** Validates one message and queues it, or dead-letters it. Returns what happened to it. */
   accept(topic: string, payload: Uint8Array, receivedMs: number): 'queued' | 'duplicate' | DeadLetterReason {
+    this.#lastTag = this.#committed;
     if (payload.byteLength > this.#o.maxMessageBytes) {
       return this.#deadLetter(
         topic,
@@ -138,6 +154,7 @@ export class Ingest {
       return 'duplicate';
     }
     this.#queue.push({ message, receivedMs });
+    this.#lastTag = this.#open;
     if (this.#queue.length >= this.#o.batchMaxMessages) this.flush();
     else
       this.#timer ??= setTimeout(() => {
@@ -154,18 +171,21 @@ export class Ingest {
     if (batch.length === 0) return;
     this.#queue = [];
     const t0 = process.hrtime.bigint();
-    let result: WriteBatchResult;
+    let result: WriteBatchResult | undefined;
     try {
       result = this.#o.store.writeBatch(batch);
     } catch (err) {
-      // Disk full, database locked past its timeout: these messages were acknowledged already, so they are
-      // lost; counted and reported, and ingest goes on (the next batch may succeed).
+      // Disk full, database locked past its timeout: counted and reported; the batch is given up (its
+      // PUBACKs are released below, so the broker does not hold them forever) and ingest goes on.
       this.#observer.batchFailed(err);
-      return;
     }
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    this.#observer.batchWritten(result, batch.length, seconds);
-    if (result.duplicates > 0) this.#observer.duplicates(result.duplicates);
+    this.#committed = this.#open++;
+    if (result !== undefined) {
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      this.#observer.batchWritten(result, batch.length, seconds);
+      if (result.duplicates > 0) this.#observer.duplicates(result.duplicates);
+    }
+    this.#o.onCommitted?.(this.#committed);
   }
 
   /** Stops accepting (see the header), then writes the batch in hand. Idempotent. */
