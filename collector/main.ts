@@ -158,6 +158,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       {
         queueDepth: () => late.ingest?.queueDepth() ?? 0,
         subscriberConnected: () => late.subscriber?.connected() ?? false,
+        heldAcks: () => late.subscriber?.heldAcks() ?? 0,
         ...(b === undefined
           ? {}
           : {

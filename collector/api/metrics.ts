@@ -10,6 +10,8 @@ import type { IngestObserver } from '../ingest/ingest.ts';
 export interface CollectorMetricSources {
   readonly queueDepth: () => number;
   readonly subscriberConnected: () => boolean;
+  /** PUBACKs held until their batch commits. */
+  readonly heldAcks: () => number;
   /** Absent with an external broker. */
   readonly broker?: () => {
     readonly clients: number;
@@ -85,6 +87,14 @@ export function createCollectorMetrics(
     registers: [registry],
     collect() {
       this.set(sources.queueDepth());
+    },
+  });
+  new Gauge({
+    name: 'edgeloop_collector_acks_held',
+    help: 'QoS 1 acknowledgements held until the batch of their message is committed.',
+    registers: [registry],
+    collect() {
+      this.set(sources.heldAcks());
     },
   });
   new Gauge({

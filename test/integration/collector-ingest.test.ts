@@ -164,6 +164,7 @@ test('/metrics passes promtool check metrics', async (t: TestContext) => {
     'edgeloop_collector_messages_dead_lettered_total',
     'edgeloop_collector_batch_write_seconds_bucket',
     'edgeloop_collector_queue_depth',
+    'edgeloop_collector_acks_held',
     'edgeloop_collector_broker_clients',
   ])
     assert.ok(r.body.includes(name), name);
