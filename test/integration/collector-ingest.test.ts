@@ -57,6 +57,7 @@ test('telemetry from a device is stored exactly once, also when re-published', a
     () => `25 windows (have ${windowsOf('dev-a')})`,
     () => windowsOf('dev-a') === 25,
   );
+  assert.equal(await metric('edgeloop_collector_acks_held'), 0, 'PUBACKs go out once the batch is written');
 
   for (const p of payloads) await a.publishAsync(telemetryTopic('dev-a'), p, { qos: 1 });
   await waitFor(
