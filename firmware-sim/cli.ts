@@ -7,6 +7,7 @@ import { listScenarios, loadScenario } from './adapters/scenario-files.ts';
 import { DEFAULT_BAUD } from './adapters/serial.ts';
 import { fleetHelp, fleetOptionSpec, runFleetCommand } from './fleet-cli.ts';
 import { runSim, type Speed } from './run.ts';
+import { loadSimValues } from './sim-config.ts';
 
 /** Structurally the same as cli/commands.ts `Command`; runtimes may not import cli/. */
 export interface SimCommand {
@@ -45,8 +46,12 @@ Options:
   --device-id <id>        device id in HELLO (default: the scenario's deviceId)
   --baud <n>              baud rate for a serial device or pty, in bit/s (default: ${DEFAULT_BAUD})
   --pty-dir <dir>         directory for the pty links "device" and "port" (default: a new temp directory)
+  --config <file>         JSON file of options (camelCase keys: groundTruth, ptyDir, scenarioMap, ...)
   --list                  list the bundled scenarios and exit
   --help                  show this help
+
+Every option is also a --config file key and an EDGELOOP_* variable: EDGELOOP_SIM_SEED, or EDGELOOP_SEED
+(the first wins). Precedence: flag > variable > file > default.
 
 Progress (device time, frames, bytes/s) goes to stderr at most once per second. Ctrl-C stops the run and
 still writes the ground truth.
@@ -65,6 +70,7 @@ const options = {
   'pty-dir': { type: 'string' },
   list: { type: 'boolean' },
   help: { type: 'boolean' },
+  config: { type: 'string' },
   ...fleetOptionSpec,
 } as const;
 
@@ -95,15 +101,16 @@ export const simCommand: SimCommand = {
   summary: 'simulate a sensor board (firmware-sim)',
   help,
   async run(argv, io) {
-    const { values } = parseCliArgs(argv, options, false);
-    if (values.help === true) {
+    const parsed = parseCliArgs(argv, options, false).values;
+    if (parsed.help === true) {
       io.stdout.write(help);
       return 0;
     }
-    if (values.list === true) {
+    if (parsed.list === true) {
       for (const s of listScenarios()) io.stdout.write(`${s.name.padEnd(20)} ${s.description}\n`);
       return 0;
     }
+    const values = loadSimValues(parsed, io.env);
     const seed =
       num(
         'seed',

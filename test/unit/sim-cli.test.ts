@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -182,4 +182,33 @@ test('--out in a directory that does not exist is a clear coded error, not a cra
   );
   assert.equal(code, 2);
   assert.match(c.stderr(), /missing\/cap\.bin.*\[EDGELOOP_ERR_PATH\]/);
+});
+
+test('sim options also come from a --config file and EDGELOOP_SIM_* / EDGELOOP_* variables (flag > variable > file)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeloop-sim-cfg-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const cfg = join(dir, 'sim.json');
+  const cap = (n: string): string => join(dir, n);
+  writeFileSync(cfg, JSON.stringify({ seed: 7, duration: 2, speed: 'max', out: cap('file.bin') }));
+  const fromFile = io();
+  assert.equal(await simCommand.run(['--config', cfg], fromFile.io), 0, fromFile.stderr());
+  assert.match(fromFile.stderr(), /seed 7, 2 s at speed max/);
+  const fromEnv = io();
+  const env = { EDGELOOP_SEED: '8', EDGELOOP_SIM_SEED: '9' };
+  assert.equal(
+    await simCommand.run(['--config', cfg, '--out', cap('env.bin')], { ...fromEnv.io, env }),
+    0,
+    fromEnv.stderr(),
+  );
+  assert.match(fromEnv.stderr(), /seed 9, 2 s/, 'the scoped variable wins over the plain one and the file');
+  await assert.rejects(
+    simCommand.run([], { ...io().io, env: { EDGELOOP_SIM_DURATION: '-5' } }),
+    (e: unknown) => e instanceof EdgeloopError && /--duration -5: expected seconds > 0/.test(e.message),
+  );
+  await assert.rejects(
+    simCommand.run([], { ...io().io, env: { EDGELOOP_SIM_SCENARO: 'steady' } }),
+    (e: unknown) => e instanceof EdgeloopError && /did you mean EDGELOOP_SIM_SCENARIO\?/.test(e.message),
+  );
 });
