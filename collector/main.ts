@@ -44,7 +44,7 @@ export interface Collector {
   readonly app: HttpApp;
   readonly store: TelemetryStore;
   readonly ingest: Ingest;
-  /** Resolves when the subscriber is connected (tests and the CLI's start line). */
+  /** True while the subscriber is connected to the broker (readiness). */
   connected(): boolean;
   /**
    * Drains and stops, idempotent: stop accepting, write the batch in hand, close the MQTT session without

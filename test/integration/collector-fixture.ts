@@ -50,10 +50,16 @@ export async function startTestCollector(
     {},
   );
   const logs: string[] = [];
-  const collector = await startCollector(config, {
-    ...deps,
-    logger: createLogger({ stream: { write: (l: string) => logs.push(l) }, level: 'debug' }),
-  });
+  let collector: Collector;
+  try {
+    collector = await startCollector(config, {
+      ...deps,
+      logger: createLogger({ stream: { write: (l: string) => logs.push(l) }, level: 'debug' }),
+    });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     dir,
     collector,

@@ -194,3 +194,9 @@ test('the registry is mounted on the same app when trusted keys are given', asyn
   assert.equal(none.statusCode, 404);
   assert.equal(none.json<{ error: { code: string } }>().error.code, 'EDGELOOP_ERR_HTTP_NOT_FOUND');
 });
+
+test('a busy broker port is EDGELOOP_ERR_BROKER_LISTEN, and nothing is left open', async () => {
+  await assert.rejects(startTestCollector({ brokerPort: fx.collector.brokerPort }), {
+    code: 'EDGELOOP_ERR_BROKER_LISTEN',
+  });
+});
