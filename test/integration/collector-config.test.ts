@@ -7,7 +7,10 @@ import { collectorCommand } from '../../cli/collector.ts';
 import { collectorDefaults, loadCollectorConfig } from '../../collector/config.ts';
 import { mayPublish, maySubscribe } from '../../collector/adapters/broker.ts';
 import { DeadLetterRing } from '../../collector/ingest/dead-letters.ts';
+import { Ingest } from '../../collector/ingest/ingest.ts';
 import { parseBrokerCredentials } from '../../collector/main.ts';
+import type { TelemetryStore } from '../../collector/storage/types.ts';
+import { encodeTelemetry, telemetry, telemetryTopic } from './collector-fixture.ts';
 
 const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -98,4 +101,49 @@ test('the dead-letter ring keeps the newest entries, oldest first, and counts wh
   );
   assert.equal(ring.size(), 3);
   assert.equal(ring.dropped(), 2);
+});
+
+test('ingest batches by size, tags messages with the batch that makes them durable, and drains on stop', () => {
+  const batches: number[] = [];
+  const committed: number[] = [];
+  const store = {
+    writeBatch: (b: readonly unknown[]) => {
+      batches.push(b.length);
+      return { written: b.length, duplicates: 0, expired: 0, notCaptured: 0 };
+    },
+  } as unknown as TelemetryStore;
+  const ingest = new Ingest({
+    store,
+    deadLetters: new DeadLetterRing(10),
+    maxMessageBytes: 65_536,
+    batchMaxMessages: 2,
+    batchMaxDelayMs: 60_000,
+    onCommitted: (b) => committed.push(b),
+  });
+  const msg = (seq: number): Buffer => encodeTelemetry(telemetry('dev-a', 1, seq));
+  assert.equal(ingest.offer(telemetryTopic('dev-a'), msg(1)), undefined);
+  assert.equal(ingest.ackTag(), 1, 'queued in batch 1');
+  assert.equal(ingest.offer(telemetryTopic('dev-a'), msg(2)), undefined);
+  assert.deepEqual([batches, committed], [[2], [1]], 'batch 1 written when full');
+  void ingest.offer(telemetryTopic('dev-a'), msg(2));
+  assert.equal(ingest.ackTag(), 1, 'a duplicate needs no write: durable with the last committed batch');
+  void ingest.offer(telemetryTopic('dev-a'), Buffer.from('nope'));
+  assert.equal(ingest.ackTag(), 1, 'a dead letter too');
+  void ingest.offer(telemetryTopic('dev-a'), msg(3));
+  assert.equal(ingest.ackTag(), 2);
+  assert.equal(ingest.queueDepth(), 1);
+  ingest.stop();
+  assert.deepEqual(
+    [batches, committed],
+    [
+      [2, 1],
+      [1, 2],
+    ],
+    'stop writes the batch in hand',
+  );
+  assert.ok(
+    ingest.offer(telemetryTopic('dev-a'), msg(4)) instanceof Promise,
+    'after stop: held, never acked',
+  );
+  assert.equal(ingest.queueDepth(), 0);
 });
