@@ -5,6 +5,8 @@
 // --all-windows).
 
 import type { Window } from '../shared/samples.ts';
+import type { IntegrityConfig } from '../shared/integrity/config.ts';
+import { channelNames, type SensorDescriptor } from '../shared/sensors.ts';
 import type { ScenarioEvent } from '../firmware-sim/index.ts';
 
 /** An injected fault the run will reach, and the integrity check that should catch it. */
@@ -50,13 +52,61 @@ export function watchedFault(e: ScenarioEvent): WatchedFault | undefined {
   }
 }
 
-/** Splits the scenario's faults into those the run reaches and those past its end. */
+/** A fault the run injects that the edge checks cannot flag within its duration, and why. */
+export interface UndetectableFault {
+  readonly fault: WatchedFault;
+  /** The rule and its threshold, from the integrity config. */
+  readonly reason: string;
+}
+
+/**
+ * Why the edge checks (with `integrity`) cannot flag `f` on the board's `sensors`, or undefined when they
+ * can. Only a flat line has a duration threshold a short fault can stay under: a slow (environmental)
+ * sensor's flat run is suspect only after flatline.slowSuspectSeconds, since a quiet room legitimately
+ * reads constant humidity (docs/integrity.md).
+ */
+export function undetectableReason(
+  f: WatchedFault,
+  sensors: readonly SensorDescriptor[],
+  integrity: IntegrityConfig,
+): string | undefined {
+  if (f.check !== 'flatline') return undefined;
+  const cfg = integrity.flatline;
+  if (!cfg.enabled) return 'the flatline check is disabled';
+  const rate = sensors.find((s) => f.channel !== undefined && channelNames(s).includes(f.channel))?.rateHz;
+  if (rate === undefined || rate <= 0) return undefined;
+  const samples = Math.floor((f.endS - f.atS) * rate);
+  const slow = rate < cfg.slowRateHz;
+  const need = slow ? Math.max(cfg.suspectSamples, cfg.slowSuspectSeconds * rate) : cfg.suspectSamples;
+  if (samples >= need) return undefined;
+  return slow
+    ? `a ${rate} Hz sensor's flat line is suspect only after ${cfg.slowSuspectSeconds} s (integrity flatline.slowSuspectSeconds)`
+    : `a flat line is suspect only after ${cfg.suspectSamples} samples (integrity flatline.suspectSamples); ` +
+        `this one lasts ${samples}`;
+}
+
+/**
+ * Splits the scenario's faults into those the run reaches and the edge checks can flag (watched), those it
+ * reaches but the checks cannot flag within their duration (undetectable, with the reason), and those
+ * past its end (later).
+ */
 export function plan(
   events: readonly ScenarioEvent[],
   durationS: number,
-): { watched: WatchedFault[]; later: WatchedFault[] } {
+  edge?: { readonly sensors: readonly SensorDescriptor[]; readonly integrity: IntegrityConfig },
+): { watched: WatchedFault[]; undetectable: UndetectableFault[]; later: WatchedFault[] } {
   const all = events.map(watchedFault).filter((f): f is WatchedFault => f !== undefined);
-  return { watched: all.filter((f) => f.atS < durationS), later: all.filter((f) => f.atS >= durationS) };
+  const watched: WatchedFault[] = [];
+  const undetectable: UndetectableFault[] = [];
+  for (const f of all.filter((x) => x.atS < durationS)) {
+    // Only what the run injects counts: a fault cut short by the run's end lasts until then.
+    const injected = { ...f, endS: Math.min(f.endS, durationS) };
+    const reason =
+      edge === undefined ? undefined : undetectableReason(injected, edge.sensors, edge.integrity);
+    if (reason === undefined) watched.push(f);
+    else undetectable.push({ fault: f, reason });
+  }
+  return { watched, undetectable, later: all.filter((f) => f.atS >= durationS) };
 }
 
 /** The default run length: every fault of the scenario and 30 s after the last one, within the scenario. */

@@ -7,11 +7,13 @@
 import { z } from 'zod';
 import { CaptureSummary, formatWindowLine, loadAgentConfig, noticeLine, startAgent } from '../agent/index.ts';
 import { loadScenario, ptyOutput, runSim } from '../firmware-sim/index.ts';
-import { boolOption, flagsToOptions, intOption, parseCliArgs } from '../shared/config.ts';
+import { boolOption, intOption, parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
-import { loadConfig } from '../shared/platform/config.ts';
 import type { Command } from './commands.ts';
 import { createDemoView, defaultDurationS, plan } from './demo-view.ts';
+import { loadCommandConfig } from './options.ts';
+import { defaultIntegrityConfig } from '../shared/integrity/config.ts';
+import { referenceSensors } from '../shared/sensors.ts';
 
 export const demoDefaults = {
   /** Bundled scenario name or scenario file. */
@@ -26,21 +28,28 @@ export const demoDefaults = {
   allWindows: false,
 };
 
+const MAX_DURATION_S = 7 * 24 * 3600;
+const durationExpected = `expected seconds > 0, at most ${MAX_DURATION_S} (0 = until 30 s after the scenario's last fault)`;
+const speedExpected = 'expected a positive number (device seconds per wall second) or max';
+
 const schema = z
   .object({
-    scenario: z.string().min(1),
+    scenario: z.string().min(1, 'expected a bundled scenario name or a scenario file'),
     seed: intOption(0, 2 ** 32 - 1),
     durationS: z.coerce
-      .number()
-      .min(0)
-      .max(7 * 24 * 3600),
-    speed: z.union([
-      z.literal('max'),
-      z.coerce
-        .number()
-        .positive('must be a positive number or max')
-        .transform((n) => String(n)),
-    ]),
+      .number({ error: durationExpected })
+      .min(0, durationExpected)
+      .max(MAX_DURATION_S, durationExpected),
+    speed: z.union(
+      [
+        z.literal('max'),
+        z.coerce
+          .number()
+          .positive()
+          .transform((n) => String(n)),
+      ],
+      { error: speedExpected },
+    ),
     allWindows: boolOption,
   })
   .strict();
@@ -86,13 +95,17 @@ const options = {
 /** Flags, EDGELOOP_* variables and --config over the defaults; validated and frozen. */
 export function loadDemoConfig(argv: readonly string[], env: Record<string, string | undefined>): DemoConfig {
   const { values } = parseCliArgs(argv, options, false);
-  return loadConfig({
-    defaults: demoDefaults,
-    schema,
-    flags: flagsToOptions(values, { duration: 'durationS' }),
-    env,
-    configFile: typeof values.config === 'string' ? values.config : undefined,
-  });
+  return loadCommandConfig(
+    {
+      command: 'demo',
+      defaults: demoDefaults,
+      schema,
+      env,
+      configFile: typeof values.config === 'string' ? values.config : undefined,
+    },
+    values,
+    { duration: 'durationS' },
+  );
 }
 
 export const demoCommand: Command = {
@@ -105,7 +118,11 @@ export const demoCommand: Command = {
     const events = scenario.value.events;
     const durationS = cfg.durationS > 0 ? cfg.durationS : defaultDurationS(events, scenario.value.durationS);
     const speed = cfg.speed === 'max' ? 'max' : Number(cfg.speed);
-    const { watched, later } = plan(events, durationS);
+    // The board's sensors and the agent's (default) integrity checks decide what the edge can flag.
+    const { watched, undetectable, later } = plan(events, durationS, {
+      sensors: referenceSensors,
+      integrity: defaultIntegrityConfig,
+    });
     const out = (s: string): void => {
       io.stdout.write(`${s}\n`);
     };
@@ -119,6 +136,11 @@ export const demoCommand: Command = {
     if (watched.length > 0) {
       out('faults injected in this run (the agent should flag each):');
       for (const f of watched) out(`  ${String(f.atS).padStart(4)} s  ${f.label}`);
+    }
+    if (undetectable.length > 0) {
+      out('also injected, but not detectable at the edge within their duration (not counted as misses):');
+      for (const u of undetectable)
+        out(`  ${String(u.fault.atS).padStart(4)} s  ${u.fault.label}: ${u.reason}`);
     }
     if (later.length > 0)
       out(

@@ -19,10 +19,10 @@ import {
   type NumericCsv,
 } from '../collector/index.ts';
 import { parseReferenceProfile, REFERENCE_FILE, type ReferenceProfile } from '../shared/bundle/reference.ts';
-import { flagsToOptions, intOption, listOption, boolOption, parseCliArgs } from '../shared/config.ts';
+import { intOption, listOption, boolOption, parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError, errorCatalogue, type Failure } from '../shared/errors.ts';
-import { loadConfig } from '../shared/platform/config.ts';
 import type { Command } from './commands.ts';
+import { loadCommandConfig } from './options.ts';
 
 export const driftCliDefaults = {
   /** Reference: a CSV, a bundle directory, or a reference.json file. */
@@ -53,20 +53,26 @@ export const driftCliDefaults = {
   seed: 1,
 };
 
+const floorExpected = 'expected a number of reference scales, 0..100';
+const probability = (what: string) => {
+  const expected = `expected ${what} in (0, 1), e.g. 0.01`;
+  return z.coerce.number({ error: expected }).gt(0, expected).lt(1, expected);
+};
+
 const schema = z
   .object({
     reference: z.string().min(1, 'give --reference <csv|bundle dir|reference.json>'),
     current: z.string().min(1, 'give --current <csv>'),
     json: boolOption,
     columns: listOption,
-    chunkRows: intOption(0, 10_000_000),
-    floor: z.coerce.number().min(0).max(100),
-    scale: z.enum(['std', 'mad']),
-    ksAlpha: z.coerce.number().gt(0).lt(1),
-    minVotes: intOption(1, 4),
-    minSamples: intOption(2, 1e9),
-    cusumWindowRows: intOption(0, 1e7),
-    cusumFalseAlarm: z.coerce.number().gt(0).lt(1),
+    chunkRows: intOption(0, 10_000_000, 'rows'),
+    floor: z.coerce.number({ error: floorExpected }).min(0, floorExpected).max(100, floorExpected),
+    scale: z.enum(['std', 'mad'], { error: 'expected std or mad' }),
+    ksAlpha: probability('the KS test significance level'),
+    minVotes: intOption(1, 4, 'votes'),
+    minSamples: intOption(2, 1e9, 'samples'),
+    cusumWindowRows: intOption(0, 1e7, 'rows'),
+    cusumFalseAlarm: probability('the CUSUM false-alarm probability'),
     seed: intOption(0, 2 ** 32 - 1),
   })
   .strict();
@@ -132,13 +138,16 @@ export function loadDriftConfig(
   env: Record<string, string | undefined>,
 ): DriftCliConfig {
   const { values } = parseCliArgs(argv, options, false);
-  return loadConfig({
-    defaults: driftCliDefaults,
-    schema,
-    flags: flagsToOptions(values),
-    env,
-    configFile: typeof values.config === 'string' ? values.config : undefined,
-  });
+  return loadCommandConfig(
+    {
+      command: 'drift',
+      defaults: driftCliDefaults,
+      schema,
+      env,
+      configFile: typeof values.config === 'string' ? values.config : undefined,
+    },
+    values,
+  );
 }
 
 /** A failure as an EdgeloopError, without repeating the catalogue text its message already ends with. */

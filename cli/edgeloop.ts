@@ -2,13 +2,14 @@
 
 import { classifyUnexpected } from './errors.ts';
 import { main } from './main.ts';
-import { forceExit, handleStopSignals } from './signals.ts';
+import { forceExit, handleStopSignals, stopNoticeFormat } from './signals.ts';
 
 const controller = new AbortController();
 const stop = handleStopSignals({
   source: process,
   controller,
   stderr: process.stderr,
+  logFormat: stopNoticeFormat(process.argv.slice(2), process.env),
   exit: (_code, signal) => {
     forceExit(signal);
   },

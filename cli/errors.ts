@@ -82,3 +82,22 @@ export const REPORT_HINT =
 export function isErrorCode(s: unknown): s is ErrorCode {
   return typeof s === 'string' && Object.hasOwn(errorCatalogue, s);
 }
+
+/**
+ * The codes that mean "the user's setup": a bad option, a path or port that cannot be used. They exit 2,
+ * like the dispatcher's own usage errors (edgeloop --help, "Exit codes"); every other code is a real failure
+ * (a refused push, a failed verify) and exits 1.
+ */
+const setupCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'EDGELOOP_ERR_USAGE',
+  'EDGELOOP_ERR_CONFIG_INVALID',
+  'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION',
+  'EDGELOOP_ERR_PATH',
+  'EDGELOOP_ERR_HTTP_LISTEN',
+  'EDGELOOP_ERR_BROKER_LISTEN',
+]);
+
+/** The exit code for a failure with this code: 2 for usage, configuration, path or port, else 1. */
+export function exitCodeFor(code: ErrorCode): 1 | 2 {
+  return setupCodes.has(code) ? 2 : 1;
+}

@@ -11,12 +11,12 @@ import { z } from 'zod';
 import { featureRows } from '../agent/index.ts';
 import { generateLabData } from '../collector/index.ts';
 import { createBoard, loadScenario } from '../firmware-sim/index.ts';
-import { boolOption, flagsToOptions, intOption, listOption, parseCliArgs } from '../shared/config.ts';
+import { boolOption, intOption, listOption, parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { featureCsvHeader, featureCsvRow } from '../shared/features/csv.ts';
-import { loadConfig } from '../shared/platform/config.ts';
 import type { Command, CliIO } from './commands.ts';
 import { firmwareSimLab } from './lab-simulator.ts';
+import { loadCommandConfig } from './options.ts';
 
 export const featuresDefaults = {
   /** A serial capture file ('-' for stdin), as `edgeloop decode` reads. */
@@ -27,6 +27,8 @@ export const featuresDefaults = {
   lab: false,
   /** Output CSV file; '' writes to stdout. */
   out: '',
+  /** Overwrite --out when it exists (default: refuse). */
+  force: false,
   /** Window length and hop, ms (the agent's default). */
   windowMs: 1000,
   /** Keep windows whose integrity status is fail (capture, scenario). */
@@ -49,24 +51,32 @@ export const featuresDefaults = {
   states: [] as string[],
 };
 
+const MAX_DURATION_S = 7 * 24 * 3600;
+const durationExpected = `expected seconds > 0, at most ${MAX_DURATION_S} (0 = the scenario's own duration)`;
+const csvRateExpected = 'expected a rate in Hz > 0, at most 100000';
+
 const schema = z
   .object({
     capture: z.string(),
     scenario: z.string(),
     lab: boolOption,
     out: z.string(),
-    windowMs: intOption(10, 60_000),
+    force: boolOption,
+    windowMs: intOption(10, 60_000, 'ms'),
     keepFailed: boolOption,
-    mode: z.enum(['auto', 'binary', 'csv']),
+    mode: z.enum(['auto', 'binary', 'csv'], { error: 'expected auto, binary or csv' }),
     csvChannels: listOption,
-    csvRateHz: z.coerce.number().positive().max(100_000),
+    csvRateHz: z.coerce
+      .number({ error: csvRateExpected })
+      .positive(csvRateExpected)
+      .max(100_000, csvRateExpected),
     seed: intOption(0, 2 ** 32 - 1),
     durationS: z.coerce
-      .number()
-      .min(0)
-      .max(7 * 24 * 3600),
-    devicesPerState: intOption(1, 1000),
-    secondsPerDevice: intOption(1, 86_400),
+      .number({ error: durationExpected })
+      .min(0, durationExpected)
+      .max(MAX_DURATION_S, durationExpected),
+    devicesPerState: intOption(1, 1000, 'devices'),
+    secondsPerDevice: intOption(1, 86_400, 'seconds'),
     states: listOption,
   })
   .strict();
@@ -86,7 +96,8 @@ trainer reads (pandas.read_csv). Windows with an imputed channel (too little dat
 out, and so are integrity failures (a broken sensor) unless --keep-failed. A summary goes to stderr.
 
 Options (each also a config-file key and an EDGELOOP_* variable; flag > variable > file > default):
-  --out <file.csv>            output file (default: stdout)
+  --out <file.csv>            output file (default: stdout); an existing file is refused unless --force
+  --force                     overwrite an existing --out file (default false)
   --window-ms <ms>            window length and hop, ms (default 1000, as the agent)
   --keep-failed               keep windows whose integrity status is fail (default false)
 Capture:
@@ -113,6 +124,7 @@ const options = {
   scenario: { type: 'string' },
   lab: { type: 'boolean' },
   out: { type: 'string' },
+  force: { type: 'boolean' },
   'window-ms': { type: 'string' },
   'keep-failed': { type: 'boolean' },
   mode: { type: 'string' },
@@ -131,21 +143,25 @@ export function loadFeaturesConfig(
   env: Record<string, string | undefined>,
 ): FeaturesConfig {
   const { values } = parseCliArgs(argv, options, false);
-  return loadConfig({
-    defaults: featuresDefaults,
-    schema,
-    flags: flagsToOptions(values, { duration: 'durationS' }),
-    env,
-    configFile: typeof values.config === 'string' ? values.config : undefined,
-    crossCheck: (c) => {
-      const sources = [c.capture !== '', c.scenario !== '', c.lab].filter(Boolean).length;
-      if (sources !== 1)
-        throw new EdgeloopError(
-          'EDGELOOP_ERR_USAGE',
-          'give exactly one source: --capture <file|->, --scenario <name|file> or --lab',
-        );
+  return loadCommandConfig(
+    {
+      command: 'features',
+      defaults: featuresDefaults,
+      schema,
+      env,
+      configFile: typeof values.config === 'string' ? values.config : undefined,
+      crossCheck: (c) => {
+        const sources = [c.capture !== '', c.scenario !== '', c.lab].filter(Boolean).length;
+        if (sources !== 1)
+          throw new EdgeloopError(
+            'EDGELOOP_ERR_USAGE',
+            'give exactly one source: --capture <file|->, --scenario <name|file> or --lab',
+          );
+      },
     },
-  });
+    values,
+    { duration: 'durationS' },
+  );
 }
 
 interface Table {
@@ -203,6 +219,7 @@ async function table(cfg: FeaturesConfig, io: CliIO): Promise<Table> {
     secondsPerDevice: cfg.secondsPerDevice,
     windowMs: cfg.windowMs,
     ...(cfg.states.length > 0 ? { states: cfg.states } : {}),
+    signal: io.signal,
     onProgress: (p) => {
       io.stderr.write(`lab data: device ${p.done}/${p.of} (${p.state})\n`);
     },
@@ -223,13 +240,24 @@ export const featuresCommand: Command = {
   help,
   async run(argv, io) {
     const cfg = loadFeaturesConfig(argv, io.env);
-    const t = await table(cfg, io);
+    let t: Table;
+    try {
+      t = await table(cfg, io);
+    } catch (err) {
+      // --lab stops between devices on SIGINT by throwing the signal's reason.
+      if (io.signal.aborted && err === io.signal.reason) return 130;
+      throw err;
+    }
     let out: NodeJS.WritableStream = io.stdout;
     if (cfg.out !== '') {
       try {
-        out = (await open(cfg.out, 'wx')).createWriteStream();
+        out = (await open(cfg.out, cfg.force ? 'w' : 'wx')).createWriteStream();
       } catch (err) {
-        throw new EdgeloopError('EDGELOOP_ERR_PATH', `--out ${cfg.out}: ${(err as Error).message}`);
+        const exists = (err as NodeJS.ErrnoException).code === 'EEXIST';
+        throw new EdgeloopError(
+          'EDGELOOP_ERR_PATH',
+          `--out ${cfg.out}: ${exists ? 'the file exists (pass --force to overwrite it)' : (err as Error).message}`,
+        );
       }
     }
     // once() rejects on 'error', so a write failure (disk full, a closed pipe) ends the command.

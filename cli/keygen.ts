@@ -5,12 +5,12 @@
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { boolOption, flagsToOptions, parseCliArgs } from '../shared/config.ts';
+import { boolOption, parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { generateSigningKeyPair } from '../shared/bundle/signing.ts';
-import { loadConfig } from '../shared/platform/config.ts';
 import type { Command, CliIO } from './commands.ts';
-import { classifyUnexpected } from './errors.ts';
+import { classifyUnexpected, exitCodeFor } from './errors.ts';
+import { loadCommandConfig } from './options.ts';
 
 /** keygen's options: flag, EDGELOOP_* variable and --config key (STYLE.md habit 8). */
 export const keygenDefaults = {
@@ -22,13 +22,16 @@ export const keygenDefaults = {
   force: false,
 };
 
+const nameExpected =
+  'must be a plain file name stem: expected letters, digits, . _ - (not starting with .), no directory';
+
 const schema = z
   .object({
     out: z.string(),
     name: z
       .string()
-      .regex(/^[A-Za-z0-9._-]+$/, 'must be a plain file name stem')
-      .refine((n) => !n.startsWith('.'), 'must be a plain file name stem'),
+      .regex(/^[A-Za-z0-9._-]+$/, nameExpected)
+      .refine((n) => !n.startsWith('.'), nameExpected),
     force: boolOption,
   })
   .strict();
@@ -74,13 +77,16 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       io.stdout.write(help);
       return 0;
     }
-    const cfg = loadConfig({
-      defaults: keygenDefaults,
-      schema,
-      flags: flagsToOptions(values),
-      env: io.env,
-      configFile: typeof values.config === 'string' ? values.config : undefined,
-    });
+    const cfg = loadCommandConfig(
+      {
+        command: 'keygen',
+        defaults: keygenDefaults,
+        schema,
+        env: io.env,
+        configFile: typeof values.config === 'string' ? values.config : undefined,
+      },
+      values,
+    );
     const { out, name } = cfg;
     if (out === '') throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'keygen needs --out <dir>');
     const keyPath = join(out, `${name}.key`);
@@ -106,7 +112,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   } catch (err) {
     if (err instanceof EdgeloopError) {
       io.stderr.write(`edgeloop keygen: ${err.message} [${err.code}]\n`);
-      return err.code === 'EDGELOOP_ERR_USAGE' || err.code === 'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION' ? 2 : 1;
+      return exitCodeFor(err.code);
     }
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EEXIST') {
@@ -118,7 +124,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     // which the dispatcher reports (with the stack under --debug).
     if (u.kind !== 'known') throw err;
     io.stderr.write(`edgeloop keygen: cannot write keys: ${u.message} [${u.code}]\n`);
-    return 1;
+    return exitCodeFor(u.code);
   }
 }
 

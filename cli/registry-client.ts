@@ -7,6 +7,7 @@ import { EdgeloopError, errorCatalogue, type ErrorCode } from '../shared/errors.
 import { loadConfig } from '../shared/platform/config.ts';
 import type { CliIO } from './commands.ts';
 import { isErrorCode } from './errors.ts';
+import { nameOptionSource, optionSource } from './options.ts';
 
 export const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:8470';
 
@@ -85,14 +86,25 @@ export function loadRegistryClientConfig(values: Values, env: CliIO['env']): Reg
   if (typeof values.token === 'string') flags.registryToken = values.token;
   if (values.json === true) flags.json = true;
   if (Array.isArray(values['trusted-key'])) flags.trustedKeys = values['trusted-key'];
-  return loadConfig({
-    defaults: registryClientDefaults,
-    schema: clientSchema,
-    flags,
-    env,
-    envIgnore: serveVariables,
-    configFile: typeof values.config === 'string' ? values.config : undefined,
-  });
+  try {
+    return loadConfig({
+      // No command scope: the option names already start with "registry" (EDGELOOP_REGISTRY_URL), and a
+      // 'registry' scope would strip that prefix before the typo check, so EDGELOOP_REGISTRY_ULR passed.
+      defaults: registryClientDefaults,
+      schema: clientSchema,
+      flags,
+      env,
+      envIgnore: serveVariables,
+      configFile: typeof values.config === 'string' ? values.config : undefined,
+    });
+  } catch (err) {
+    // Name the option as the user gave it (--url notaurl), not its config key.
+    const rename = { url: 'registryUrl', token: 'registryToken', 'trusted-key': 'trustedKeys' };
+    const scalar = Object.fromEntries(
+      Object.entries(values).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+    );
+    throw nameOptionSource(err, (key) => optionSource(key, scalar, rename, env));
+  }
 }
 
 /** A client for the configured registry URL and token. */

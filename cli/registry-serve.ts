@@ -1,7 +1,7 @@
 // `edgeloop registry serve`: loads the serve options (flags, EDGELOOP_* variables, --config file; one
 // schema, frozen: collector/registry/serve-config.ts), then runs the registry HTTP service until the CLI's
 // abort signal fires (SIGINT/SIGTERM), and closes it. A busy port is EDGELOOP_ERR_HTTP_LISTEN, printed as
-// one line with the address, like every EdgeloopError.
+// one line with the address, like every EdgeloopError, and exits 2 (the setup is at fault, cli/errors.ts).
 import { readFile } from 'node:fs/promises';
 import {
   createRegistryServer,
@@ -13,14 +13,25 @@ import {
 import { flagsToOptions } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import type { CliIO } from './commands.ts';
+import { nameOptionSource, optionSource } from './options.ts';
 import type { Values } from './registry-client.ts';
 
 export async function serve(values: Values, io: CliIO): Promise<number> {
-  const config = loadRegistryServeConfig(
-    flagsToOptions(values as Record<string, string | boolean | undefined>, { 'trusted-key': 'trustedKeys' }),
-    io.env,
-    typeof values.config === 'string' ? values.config : undefined,
+  const scalar = Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
   );
+  const rename = { 'trusted-key': 'trustedKeys' };
+  let config: ReturnType<typeof loadRegistryServeConfig>;
+  try {
+    config = loadRegistryServeConfig(
+      flagsToOptions(values as Record<string, string | boolean | undefined>, rename),
+      io.env,
+      typeof values.config === 'string' ? values.config : undefined,
+    );
+  } catch (err) {
+    // Name the option as the user gave it (--port abc), not its config key.
+    throw nameOptionSource(err, (key) => optionSource(key, scalar, rename, io.env, 'registry-serve'));
+  }
   const keys = await readTrustedKeys(config.trustedKeys);
   if (!keys.ok) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `trustedKeys: ${keys.message}`);
   let tokens: RegistryToken[] = [];

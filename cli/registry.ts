@@ -10,6 +10,7 @@ import { EdgeloopError } from '../shared/errors.ts';
 import { decodeBundleArchive, encodeBundleArchive } from '../shared/platform/tar.ts';
 import { verifyBundle } from '../shared/bundle/verify.ts';
 import type { Command, CliIO } from './commands.ts';
+import { exitCodeFor } from './errors.ts';
 import { pushOnnx } from './registry-byo.ts';
 import {
   createRegistryClient,
@@ -369,7 +370,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     }
     if (err instanceof EdgeloopError) {
       io.stderr.write(`edgeloop registry ${sub}: ${err.message} [${err.code}]\n`);
-      return err.code === 'EDGELOOP_ERR_USAGE' || err.code === 'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION' ? 2 : 1;
+      return exitCodeFor(err.code);
     }
     throw err;
   }

@@ -5,6 +5,11 @@
 // that signal, which shells and systemd report as 128 + 2 (SIGINT) = 130 and 128 + 15 (SIGTERM) = 143.
 // Not process.exit(): it waits for libuv's thread pool, and a thread blocked in open() on a FIFO or a dead
 // mount never returns, which is exactly the stuck command we must end. docs: README "Stopping".
+// A command run with JSON logs (--log-format json) gets these notices as JSON lines too, in the logger's
+// shape, so a log shipper reading stderr never meets a plain-text line.
+
+import { envName } from '../shared/config.ts';
+import { formatLogRecord, type LogFormat, type LogLevel } from '../shared/platform/logger.ts';
 
 /** How long a command may take to stop after the first signal, ms. */
 export const STOP_GRACE_MS = 10_000;
@@ -25,6 +30,31 @@ export interface StopSignalOptions {
   readonly stderr: NodeJS.WritableStream;
   /** Default STOP_GRACE_MS. */
   readonly graceMs?: number;
+  /** 'json': the notices are JSON lines as shared/platform/logger.ts writes them. Default 'text'. */
+  readonly logFormat?: LogFormat;
+  /** For the JSON notices' ts. Default Date.now. */
+  readonly nowMs?: () => number;
+}
+
+/**
+ * The log format the command will use, read as cheaply as its own parser would: `--log-format json` (or
+ * `=json`) before a `--`, else EDGELOOP_<COMMAND>_LOG_FORMAT, else EDGELOOP_LOG_FORMAT. Anything else is text.
+ */
+export function stopNoticeFormat(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): LogFormat {
+  const end = argv.indexOf('--');
+  const head = end === -1 ? argv : argv.slice(0, end);
+  let flag: string | undefined;
+  for (let i = 0; i < head.length; i++) {
+    const a = head[i];
+    if (a === '--log-format') flag = head[i + 1];
+    else if (a?.startsWith('--log-format=') === true) flag = a.slice('--log-format='.length);
+  }
+  const command = head.find((a) => !a.startsWith('-'));
+  const scoped = command === undefined ? undefined : env[`EDGELOOP_${envName(command)}_LOG_FORMAT`];
+  return (flag ?? scoped ?? env.EDGELOOP_LOG_FORMAT) === 'json' ? 'json' : 'text';
 }
 
 export interface StopSignalHandle {
@@ -42,20 +72,43 @@ export function handleStopSignals(o: StopSignalOptions): StopSignalHandle {
   let graceMs = o.graceMs ?? STOP_GRACE_MS;
   let first: StopSignal | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // text: the line a person reads; JSON: a fixed msg with what varies in fields, as the logger does.
+  const notice = (level: LogLevel, text: string, msg: string, fields: Record<string, unknown>): void => {
+    const line =
+      o.logFormat === 'json'
+        ? formatLogRecord({ tsMs: (o.nowMs ?? Date.now)(), level, message: msg, fields }, 'json')
+        : `edgeloop: ${text}`;
+    o.stderr.write(`${line}\n`);
+  };
   const onSignal = (sig: StopSignal): void => {
     if (first === undefined) {
       first = sig;
-      o.stderr.write(`edgeloop: ${sig}: stopping (again to exit at once)\n`);
+      notice('warn', `${sig}: stopping (again to exit at once)`, 'stopping (again to exit at once)', {
+        signal: sig,
+        graceMs,
+      });
       o.controller.abort();
       // unref: a command that stops in time must not wait for the timer.
       timer = setTimeout(() => {
-        o.stderr.write(`edgeloop: still running ${graceMs / 1000} s after ${sig}; exiting\n`);
+        notice(
+          'error',
+          `still running ${graceMs / 1000} s after ${sig}; exiting`,
+          'still running after the grace period; exiting',
+          {
+            signal: sig,
+            graceMs,
+            exitCode: signalExitCode[sig],
+          },
+        );
         o.exit(signalExitCode[sig], sig);
       }, graceMs);
       timer.unref();
       return;
     }
-    o.stderr.write(`edgeloop: ${sig} again; exiting without waiting\n`);
+    notice('warn', `${sig} again; exiting without waiting`, 'signal again; exiting without waiting', {
+      signal: sig,
+      exitCode: signalExitCode[sig],
+    });
     o.exit(signalExitCode[sig], sig);
   };
   const onInt = (): void => {

@@ -5,10 +5,10 @@
 
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { flagsToOptions, intOption, parseCliArgs } from '../shared/config.ts';
+import { intOption, parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
-import { loadConfig } from '../shared/platform/config.ts';
 import { DEFAULT_SEARCH_SPACE, type SearchOptions } from '../collector/index.ts';
+import { loadCommandConfig } from './options.ts';
 
 export const TRAIN_DEFAULTS = Object.freeze({
   /** Bundle directory to write; must be absent or empty. Required. */
@@ -56,18 +56,23 @@ const intList = (min: number, max: number) =>
     return out;
   });
 
+const fractionExpected = 'expected a fraction in (0, 1), e.g. 0.2';
+
 const schema = z
   .object({
     out: z.string(),
     seed: intOption(0, 2 ** 32 - 1),
-    search: z.enum(['grid', 'random']),
-    trials: intOption(1, 10_000),
-    folds: intOption(2, 100),
+    search: z.enum(['grid', 'random'], { error: 'expected grid or random' }),
+    trials: intOption(1, 10_000, 'trials'),
+    folds: intOption(2, 100, 'folds'),
     hidden: intList(0, 1024),
     epochs: intList(1, 10_000),
-    secondsPerDevice: intOption(1, 86_400),
-    devicesPerState: intOption(1, 1000),
-    testFraction: z.coerce.number().gt(0, 'must be in (0, 1)').lt(1, 'must be in (0, 1)'),
+    secondsPerDevice: intOption(1, 86_400, 'seconds'),
+    devicesPerState: intOption(1, 1000, 'devices'),
+    testFraction: z.coerce
+      .number({ error: fractionExpected })
+      .gt(0, fractionExpected)
+      .lt(1, fractionExpected),
     name: z
       .string()
       .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be lowercase letters, digits, . _ - (at most 64)'),
@@ -131,13 +136,17 @@ export function parseTrainArgs(
 ): TrainConfig | 'help' {
   const { values } = parseCliArgs(argv, trainFlags, false);
   if (values.help === true) return 'help';
-  const c = loadConfig({
-    defaults: TRAIN_DEFAULTS,
-    schema,
-    flags: flagsToOptions(values, { key: 'keyPath', token: 'registryToken' }),
-    env,
-    configFile: typeof values.config === 'string' ? values.config : undefined,
-  });
+  const c = loadCommandConfig(
+    {
+      command: 'train',
+      defaults: TRAIN_DEFAULTS,
+      schema,
+      env,
+      configFile: typeof values.config === 'string' ? values.config : undefined,
+    },
+    values,
+    { key: 'keyPath', token: 'registryToken' },
+  );
   if (c.out === '') throw new EdgeloopError('EDGELOOP_ERR_USAGE', 'train needs --out <dir>');
   if (c.promote !== '' && c.push === '')
     throw new EdgeloopError('EDGELOOP_ERR_USAGE', '--promote needs --push <url>');
@@ -212,5 +221,7 @@ Registry (optional):
   -h, --help                  show this help.
 
 Progress goes to stderr (a bar on a terminal, plain lines otherwise); the test summary and the bundle
-path go to stdout. Exit codes: 0 done, 1 failed (message carries an EDGELOOP_ERR_* code), 2 usage.
+path go to stdout. Ctrl-C stops between lab devices and search trials (exit 130) and leaves no key files.
+Exit codes: 0 done, 1 failed (message carries an EDGELOOP_ERR_* code), 2 usage, a bad option or an
+unusable --out.
 `;

@@ -3,7 +3,7 @@
 // signed bundle on disk -> optional push and alias move. Options come from train-config.ts; what it
 // prints is train-print.ts.
 
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { createSignedBundle } from '../shared/bundle/build.ts';
@@ -17,7 +17,7 @@ import {
   writeBundleDir,
 } from '../collector/index.ts';
 import type { CliIO } from './commands.ts';
-import { isErrorCode } from './errors.ts';
+import { classifyUnexpected, isErrorCode } from './errors.ts';
 import { firmwareSimLab } from './lab-simulator.ts';
 import { createProgress, type ProgressStep } from './progress.ts';
 import type { TrainConfig } from './train-config.ts';
@@ -43,8 +43,37 @@ async function ensureWritableOut(out: string): Promise<void> {
   }
 }
 
-/** The signing key: --key, or a fresh pair written beside the bundle (never inside: it would be an extra file). */
-async function signingKey(cfg: TrainConfig, io: CliIO): Promise<string> {
+/** The signing key: --key, or a fresh pair to write beside the bundle (never inside: it would be an extra file). */
+interface SigningKey {
+  readonly pem: string;
+  /** The fresh pair and where it goes; written only once the bundle is built (writeEphemeralKey). */
+  readonly ephemeral?: {
+    readonly keyPath: string;
+    readonly pubPath: string;
+    readonly publicKeyPem: string;
+    readonly keyId: string;
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A failed write of `what`: EEXIST is KEY_EXISTS, any other system error the path's (PATH). */
+function writeFailed(err: unknown, what: string): Failed {
+  if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+    return new Failed('EDGELOOP_ERR_KEY_EXISTS', `${what}: ${(err as Error).message}`);
+  const u = classifyUnexpected(err);
+  if (u.kind === 'known') return new Failed(u.code, `${what}: ${u.message}`);
+  return new Failed('EDGELOOP_ERR_PATH', `${what}: ${(err as Error).message}`);
+}
+
+async function signingKey(cfg: TrainConfig): Promise<SigningKey> {
   if (cfg.keyPath !== undefined) {
     let pem: string;
     try {
@@ -58,28 +87,73 @@ async function signingKey(cfg: TrainConfig, io: CliIO): Promise<string> {
     if (!pem.includes('PRIVATE KEY'))
       throw new EdgeloopError('EDGELOOP_ERR_KEY_INVALID', `--key ${cfg.keyPath} is not a PEM private key`);
     keyIdFromPem(pem); // throws EDGELOOP_ERR_KEY_INVALID early, before minutes of training
-    return pem;
+    return { pem };
   }
   const pair = generateSigningKeyPair();
   const keyPath = `${cfg.out}.signing.key`;
   const pubPath = `${cfg.out}.signing.pub`;
+  // Refuse now, not after minutes of training; the files themselves are written at the end, so a failed or
+  // interrupted run leaves none behind to make the same command fail next time.
+  for (const p of [keyPath, pubPath])
+    if (await exists(p))
+      throw new Failed(
+        'EDGELOOP_ERR_KEY_EXISTS',
+        `${p} exists (from an earlier run?); remove it or pass --key`,
+      );
+  return {
+    pem: pair.privateKeyPem,
+    ephemeral: { keyPath, pubPath, publicKeyPem: pair.publicKeyPem, keyId: pair.keyId },
+  };
+}
+
+/** Writes the ephemeral pair beside the bundle (0600 private key); removes what it wrote if it fails. */
+async function writeEphemeralKey(key: SigningKey, io: CliIO): Promise<void> {
+  const e = key.ephemeral;
+  if (e === undefined) return;
   try {
-    await mkdir(dirname(cfg.out), { recursive: true });
-    await writeFile(keyPath, pair.privateKeyPem, { mode: 0o600, flag: 'wx' });
-    await chmod(keyPath, 0o600);
-    await writeFile(pubPath, pair.publicKeyPem, { mode: 0o644, flag: 'wx' });
+    await writeFile(e.keyPath, key.pem, { mode: 0o600, flag: 'wx' });
+    await chmod(e.keyPath, 0o600);
+    await writeFile(e.pubPath, e.publicKeyPem, { mode: 0o644, flag: 'wx' });
   } catch (err) {
-    throw new Failed(
-      'EDGELOOP_ERR_KEY_EXISTS',
-      `cannot write the ephemeral key beside the bundle: ${(err as Error).message}`,
-    );
+    await removeEphemeralKey(key);
+    throw writeFailed(err, 'cannot write the ephemeral key beside the bundle');
   }
   io.stderr.write(
-    `WARNING: no --key given: signed with a fresh ephemeral key ${pair.keyId}.\n` +
-      `  private ${keyPath}, public ${pubPath}. Agents and the registry trust only keys they pin;\n` +
+    `WARNING: no --key given: signed with a fresh ephemeral key ${e.keyId}.\n` +
+      `  private ${e.keyPath}, public ${e.pubPath}. Agents and the registry trust only keys they pin;\n` +
       `  use \`edgeloop keygen\` and --key for bundles you mean to ship.\n`,
   );
-  return pair.privateKeyPem;
+}
+
+async function removeEphemeralKey(key: SigningKey): Promise<void> {
+  if (key.ephemeral === undefined) return;
+  await rm(key.ephemeral.keyPath, { force: true });
+  await rm(key.ephemeral.pubPath, { force: true });
+}
+
+/**
+ * Makes the bundle directory now, so an unusable --out (/proc/foo, a path under a file) fails before the
+ * training does, as EDGELOOP_ERR_PATH. Returns the first directory this run created (which it may remove).
+ */
+async function prepareOut(out: string): Promise<string | undefined> {
+  // Level by level, not mkdir's recursive mode: under /proc every mkdir says ENOENT, and Node's recursive
+  // mkdir then climbs and retries for ever instead of failing.
+  const missing: string[] = [];
+  for (let p = out; !(await exists(p)); p = dirname(p)) {
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  let made = 0;
+  try {
+    for (const p of missing) {
+      await mkdir(p);
+      made++;
+    }
+    return missing[0];
+  } catch (err) {
+    if (made > 0 && missing[0] !== undefined) await rm(missing[0], { recursive: true, force: true });
+    throw writeFailed(err, `cannot create --out ${out}`);
+  }
 }
 
 async function registryStep(argv: string[], io: CliIO): Promise<void> {
@@ -108,7 +182,40 @@ async function registryStep(argv: string[], io: CliIO): Promise<void> {
 export async function train(cfg: TrainConfig, io: CliIO): Promise<number> {
   const startedAt = new Date().toISOString();
   await ensureWritableOut(cfg.out);
-  const key = await signingKey(cfg, io);
+  const key = await signingKey(cfg);
+  const createdOut = await prepareOut(cfg.out);
+  const state = { complete: false };
+  try {
+    return await run(cfg, io, key, startedAt, () => {
+      state.complete = true;
+    });
+  } catch (err) {
+    // The lab data and the search stop between devices and trials by throwing the signal's reason.
+    if (io.signal.aborted && err === io.signal.reason) return 130;
+    throw err;
+  } finally {
+    // A failed or interrupted run leaves nothing that would make the same command fail next time: no key
+    // files, and no bundle directory it created. Once the bundle is written (a refused push after it) both
+    // stay, as the message says.
+    if (!state.complete) {
+      await removeEphemeralKey(key);
+      if (createdOut !== undefined) await rm(createdOut, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Thrown from the search's progress callback: the search has no signal of its own, and stops on a throw. */
+function stopBetweenTrials(signal: AbortSignal): void {
+  signal.throwIfAborted();
+}
+
+async function run(
+  cfg: TrainConfig,
+  io: CliIO,
+  key: SigningKey,
+  startedAt: string,
+  written: () => void,
+): Promise<number> {
   const progress = createProgress(io.stderr);
   const aborted = (): boolean => io.signal.aborted;
 
@@ -118,6 +225,7 @@ export async function train(cfg: TrainConfig, io: CliIO): Promise<number> {
     seed: cfg.seed,
     devicesPerState: cfg.devicesPerState,
     secondsPerDevice: cfg.secondsPerDevice,
+    signal: io.signal,
     onProgress: (p) => {
       devices.update(p.done, p.deviceId);
     },
@@ -143,6 +251,7 @@ export async function train(cfg: TrainConfig, io: CliIO): Promise<number> {
         bar.end(`best trial ${p.bestTrial + 1}, mean validation macro-F1 ${p.best.toFixed(3)}`);
         progress.line('final fit on the train partition, ONNX export, test report...');
       }
+      stopBetweenTrials(io.signal);
     },
   });
   bar?.end();
@@ -163,15 +272,13 @@ export async function train(cfg: TrainConfig, io: CliIO): Promise<number> {
     env,
   });
   if (!parts.ok) throw new Failed(parts.code, parts.message);
-  const bundle = createSignedBundle(parts.value.manifest, parts.value.files, key);
+  const bundle = createSignedBundle(parts.value.manifest, parts.value.files, key.pem);
   if (!bundle.ok) throw new Failed(bundle.code, bundle.message);
-  const written = await writeBundleDir(
-    cfg.out,
-    bundle.value.manifest,
-    parts.value.files,
-    bundle.value.signature,
-  );
-  if (!written.ok) throw new Failed(written.code, written.message);
+  if (aborted()) return 130;
+  const w = await writeBundleDir(cfg.out, bundle.value.manifest, parts.value.files, bundle.value.signature);
+  if (!w.ok) throw new Failed(w.code, w.message);
+  await writeEphemeralKey(key, io);
+  written();
 
   io.stdout.write(summaryTable(r));
   io.stdout.write(

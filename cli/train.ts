@@ -3,6 +3,7 @@
 
 import { EdgeloopError } from '../shared/errors.ts';
 import type { Command, CliIO } from './commands.ts';
+import { exitCodeFor } from './errors.ts';
 import { parseTrainArgs, trainHelp } from './train-config.ts';
 import { Failed, train } from './train-run.ts';
 
@@ -19,8 +20,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   } catch (err) {
     if (err instanceof Failed || err instanceof EdgeloopError) {
       io.stderr.write(`edgeloop train: ${err.message} [${err.code}]\n`);
-      const usage = err.code === 'EDGELOOP_ERR_USAGE' || err.code === 'EDGELOOP_ERR_CONFIG_UNKNOWN_OPTION';
-      return err instanceof EdgeloopError && usage ? 2 : 1;
+      return exitCodeFor(err.code);
     }
     throw err;
   }

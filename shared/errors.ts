@@ -207,16 +207,26 @@ export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
   return { ok: true, value };
 }
 
-export function fail(code: ErrorCode, detail?: string): Failure {
+/**
+ * The detail, then the catalogue's hint for the code. A detail that already ends with the hint (a Failure's
+ * message passed on to EdgeloopError) keeps one copy, and one that ends a sentence gets no second full stop.
+ */
+export function withHint(code: ErrorCode, detail?: string): string {
   const base = errorCatalogue[code];
-  return { ok: false, code, message: detail === undefined ? base : `${detail}. ${base}` };
+  if (detail === undefined) return base;
+  if (detail.endsWith(base)) return detail;
+  return `${detail}${/[.?!]$/.test(detail) ? '' : '.'} ${base}`;
+}
+
+export function fail(code: ErrorCode, detail?: string): Failure {
+  return { ok: false, code, message: withHint(code, detail) };
 }
 
 /** Thrown for bad config and bugs only; carries a stable code for the CLI to print. */
 export class EdgeloopError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, detail?: string, options?: ErrorOptions) {
-    super(detail === undefined ? errorCatalogue[code] : `${detail}. ${errorCatalogue[code]}`, options);
+    super(withHint(code, detail), options);
     this.code = code;
     this.name = 'EdgeloopError';
   }

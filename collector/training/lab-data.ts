@@ -38,6 +38,11 @@ export interface LabDataOptions {
   readonly pipeline?: FeaturePipeline;
   /** Called after each device. */
   readonly onProgress?: (p: LabProgress) => void;
+  /**
+   * Stops the run between devices (SIGINT in `edgeloop train`): generateLabData then rejects with the
+   * signal's reason (an AbortError), as Node's own APIs do, instead of simulating the remaining devices.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface LabProgress {
@@ -222,7 +227,8 @@ function positiveInt(name: string, v: number, max: number): void {
 /**
  * Simulates devicesPerState boards per machine state for secondsPerDevice each and returns one labelled
  * feature row per clean window. Device ids are `lab-<state>-<k>`; the group key is `<deviceId>@<minute>`.
- * Bad options throw EDGELOOP_ERR_CONFIG_INVALID; a run that yields no rows is EDGELOOP_ERR_TRAINING_DATA.
+ * Bad options throw EDGELOOP_ERR_CONFIG_INVALID; a run that yields no rows is EDGELOOP_ERR_TRAINING_DATA; an
+ * aborted `signal` rejects with its reason between devices.
  */
 export async function generateLabData(options: LabDataOptions): Promise<Result<LabData>> {
   const machineStates = options.simulator.machineStates;
@@ -255,6 +261,7 @@ export async function generateLabData(options: LabDataOptions): Promise<Result<L
   const of = states.length * perState;
   for (const state of states) {
     for (let k = 1; k <= perState; k++) {
+      options.signal?.throwIfAborted();
       const deviceId = `lab-${state.replace(/_/g, '-')}-${k}`;
       const seed = deriveSeed(options.seed, 'lab', state, k);
       const { spec, device } = deviceSpec(state, deviceId, seed, seconds);
@@ -275,6 +282,7 @@ export async function generateLabData(options: LabDataOptions): Promise<Result<L
       await yieldToLoop();
     }
   }
+  options.signal?.throwIfAborted();
   if (rows.length === 0)
     return fail('EDGELOOP_ERR_TRAINING_DATA', `lab data: all ${windows} windows were skipped`);
   return ok({

@@ -33,16 +33,22 @@ test('edgeloop demo: the default run reaches every fault it announces and says w
   // sensor-faults: the last fault (the clock jump at 450 s) lies inside the default run.
   assert.match(out, /device time 480 s at full speed, seed 1/);
   assert.doesNotMatch(out, /not reached/);
-  const announced = [...out.matchAll(/^ +(\d+) s {2}(.+)$/gm)].map((m) => m[2] as string);
+  const flaggable = out.slice(out.indexOf('the agent should flag each'), out.indexOf('also injected'));
+  const announced = [...flaggable.matchAll(/^ +(\d+) s {2}(.+)$/gm)].map((m) => m[2] as string);
   assert.deepEqual(announced, [
     'spikes on accel.x for 60 s',
     'clipping on gyro.y for 30 s',
-    'stuck humidity for 120 s',
     'clock jump -2 s',
   ]);
-  // Every announced fault gets a verdict: caught (with the flag) or, honestly, not flagged.
-  for (const label of announced)
-    assert.ok(out.includes(`caught: ${label} -> `) || out.includes(`not flagged: ${label}`), label);
+  // The stuck humidity is injected but, by design, not flaggable at the edge in 120 s: listed apart, with
+  // the rule and threshold from the integrity config, and never reported as a miss.
+  assert.match(
+    out,
+    /also injected, but not detectable at the edge within their duration \(not counted as misses\):\n +300 s {2}stuck humidity for 120 s: a 1 Hz sensor's flat line is suspect only after 1800 s \(integrity flatline\.slowSuspectSeconds/,
+  );
+  assert.doesNotMatch(out, /not flagged/);
+  // Every announced fault is caught, with the flag.
+  for (const label of announced) assert.ok(out.includes(`caught: ${label} -> `), label);
   assert.match(out, /caught: spikes on accel\.x for 60 s -> accel\.x:spike=fail/);
   assert.match(out, /caught: clipping on gyro\.y for 30 s -> gyro\.y:clipping=fail/);
   assert.match(out, /caught: clock jump -2 s -> \S+:timestamp=fail/);

@@ -174,7 +174,7 @@ test('registry serve starts from flags and stops on abort', async (t) => {
   assert.equal(await running, 0);
 });
 
-test('registry serve on a busy port: one line with the code and the address, exit 1', async (t) => {
+test('registry serve on a busy port: one line with the code and the address, exit 2', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'edgeloop-registry-busy-'));
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -194,7 +194,7 @@ test('registry serve on a busy port: one line with the code and the address, exi
     '--port',
     String(port),
   ]);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2, 'a port that cannot be used is the setup, like a bad option');
   assert.match(
     r.err,
     new RegExp(
@@ -215,7 +215,7 @@ test('registry serve options come from flags, EDGELOOP_* variables and a config 
   writeFileSync(join(work, 'serve.json'), JSON.stringify({ dataDir: join(work, 'data'), readAuth: 'token' }));
 
   const missing = await cli(['serve', '--trusted-key', join(work, 'k.pub')]);
-  assert.equal(missing.code, 1);
+  assert.equal(missing.code, 2);
   assert.match(missing.err, /dataDir: is required.*\[EDGELOOP_ERR_CONFIG_INVALID\]/);
   const typo = await cli(['serve', '--config', join(work, 'serve.json')], { EDGELOOP_MAX_BUNDEL_MB: '5' });
   assert.equal(typo.code, 2);
@@ -232,7 +232,8 @@ test('registry serve options come from flags, EDGELOOP_* variables and a config 
     '--port',
     '70000',
   ]);
-  assert.match(badPort.err, /port: .*\[EDGELOOP_ERR_CONFIG_INVALID\]/);
+  assert.equal(badPort.code, 2);
+  assert.match(badPort.err, /--port 70000: expected an integer 0\.\.65535.*\[EDGELOOP_ERR_CONFIG_INVALID\]/);
   const timeouts = await cli([
     'serve',
     '--config',
@@ -242,7 +243,7 @@ test('registry serve options come from flags, EDGELOOP_* variables and a config 
     '--headers-timeout-ms',
     '900000',
   ]);
-  assert.match(timeouts.err, /headersTimeoutMs: 900000 is longer than requestTimeoutMs/);
+  assert.match(timeouts.err, /--headers-timeout-ms 900000: 900000 is longer than requestTimeoutMs/);
 
   // Keys from the variable, the data dir and read auth from the file, the port from the flag.
   const stdout = new PassThrough();

@@ -53,7 +53,7 @@ test("client options: serve's variables are not typos here; real typos and bad v
     (e: unknown) =>
       e instanceof EdgeloopError &&
       e.code === 'EDGELOOP_ERR_CONFIG_INVALID' &&
-      /^registryUrl: /.test(e.message),
+      /^--url ftp:\/\/x: must be an http\(s\) URL/.test(e.message),
   );
 });
 

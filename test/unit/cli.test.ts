@@ -253,11 +253,14 @@ test('keygen: options from EDGELOOP_* variables and a --config file; a path unde
   assert.equal(await main(['keygen', '--config', file], { ...a.io, env }), 0, a.err());
   assert.ok(existsSync(join(dir, 'keys', 'from-env.key')), 'the variable beats the file');
   const bad = io();
-  assert.equal(await main(['keygen', '--config', file], { ...bad.io, env: { EDGELOOP_NAME: '.hidden' } }), 1);
-  assert.match(bad.err(), /name: must be a plain file name stem.*\[EDGELOOP_ERR_CONFIG_INVALID\]/);
+  assert.equal(await main(['keygen', '--config', file], { ...bad.io, env: { EDGELOOP_NAME: '.hidden' } }), 2);
+  assert.match(
+    bad.err(),
+    /EDGELOOP_NAME=\.hidden: must be a plain file name stem.*\[EDGELOOP_ERR_CONFIG_INVALID\]/,
+  );
   // --out below a regular file: ENOTDIR from mkdir, one coded line, no stack.
   const blocked = io();
-  assert.equal(await main(['keygen', '--out', join(file, 'keys')], blocked.io), 1);
+  assert.equal(await main(['keygen', '--out', join(file, 'keys')], blocked.io), 2);
   assert.match(
     blocked.err(),
     /^edgeloop keygen: cannot write keys: .*keygen\.json\/keys.*\(ENOTDIR, mkdir\) \[EDGELOOP_ERR_PATH\]\n$/,
@@ -286,6 +289,6 @@ test('demo options: flag > EDGELOOP_* variable > --config file > default', (t) =
   assert.ok(Object.isFrozen(c));
   assert.throws(
     () => loadDemoConfig(['--speed', 'fast'], {}),
-    (e: unknown) => e instanceof Error && /^speed: /.test(e.message),
+    (e: unknown) => e instanceof Error && /^--speed fast: expected a positive number/.test(e.message),
   );
 });

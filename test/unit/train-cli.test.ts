@@ -116,7 +116,9 @@ test('options also come from EDGELOOP_* variables and a --config file; flag > va
   assert.throws(
     () => parseTrainArgs(['--out', 'b'], { EDGELOOP_TRIALS: 'lots' }),
     (e: unknown) =>
-      e instanceof EdgeloopError && e.code === 'EDGELOOP_ERR_CONFIG_INVALID' && /^trials: /.test(e.message),
+      e instanceof EdgeloopError &&
+      e.code === 'EDGELOOP_ERR_CONFIG_INVALID' &&
+      /^EDGELOOP_TRIALS=lots: expected an integer/.test(e.message),
   );
   assert.throws(
     () => parseTrainArgs(['--out', 'b'], { EDGELOOP_TRIAL: '3' }),
@@ -179,8 +181,11 @@ test('run refuses a non-empty --out and a bad --key before any work', async (t) 
   assert.equal(c2, 1);
   assert.match(e2, /EDGELOOP_ERR_KEY_INVALID/);
   const [c3, e3] = await run(['--out', join(dir, 'new'), '--trials', 'many']);
-  assert.equal(c3, 1);
-  assert.match(e3, /trials: .*\[EDGELOOP_ERR_CONFIG_INVALID\]/);
+  assert.equal(c3, 2, 'a bad option exits 2, as edgeloop --help says');
+  assert.match(
+    e3,
+    /--trials many: expected an integer 1\.\.10000 \(trials\).*\[EDGELOOP_ERR_CONFIG_INVALID\]/,
+  );
 });
 
 test('progress: plain lines at most once per tenth off a TTY, a redrawn bar on one', () => {
