@@ -219,3 +219,24 @@ test('demo plan: faults the edge checks cannot flag within their duration are li
   };
   assert.equal(plan(events, 480, { sensors: referenceSensors, integrity: short }).undetectable.length, 0);
 });
+
+test('an interrupted search stops after the current trial and exits 130', async (t) => {
+  const dir = tmp(t);
+  const out = join(dir, 'bundle');
+  const controller = new AbortController();
+  const r = io({}, controller.signal);
+  let searching = false;
+  r.io.stderr.on('data', (d: Buffer) => {
+    if (!searching && /random search/.test(d.toString())) {
+      searching = true;
+      controller.abort();
+    }
+  });
+  const argv = ['train', '--out', out, '--devices-per-state', '3', '--seconds-per-device', '20'];
+  const code = await main([...argv, '--folds', '2', '--trials', '6'], r.io);
+  assert.ok(searching, r.err());
+  assert.equal(code, 130, r.err());
+  assert.doesNotMatch(r.err(), /best trial|final fit/, 'no trial after the abort, no final fit');
+  for (const p of [`${out}.signing.key`, `${out}.signing.pub`, out])
+    assert.ok(!existsSync(p), `${p} left behind`);
+});
