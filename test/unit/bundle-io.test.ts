@@ -143,6 +143,6 @@ test('edgeloop keygen usage errors', async (t) => {
   assert.equal(await keygenCommand.run(['--out', root, '--nmae', 'x'], io2), 2);
   assert.match(io2.err(), /did you mean --name/);
   const io3 = fakeIO();
-  assert.equal(await keygenCommand.run(['--out', root, '--name', '../x'], io3), 1);
+  assert.equal(await keygenCommand.run(['--out', root, '--name', '../x'], io3), 2);
   assert.match(io3.err(), /EDGELOOP_ERR_CONFIG_INVALID/);
 });
