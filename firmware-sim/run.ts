@@ -127,7 +127,9 @@ export async function runSim(opts: RunSimOptions): Promise<SimSummary> {
       }
     }
   } catch (err) {
-    if (!(signal?.aborted === true && err instanceof Error && err.name === 'AbortError')) throw err;
+    // Once a stop was asked, any write failure is part of the stop (the peer or the pty going away with
+    // the same Ctrl-C): the run ends as aborted and still writes its ground truth.
+    if (signal?.aborted !== true) throw err;
     aborted = true;
   }
   if (opts.groundTruthPath !== undefined)

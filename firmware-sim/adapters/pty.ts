@@ -47,7 +47,13 @@ const GUARD =
 
 async function startSocat(bin: string, devicePath: string, portPath: string): Promise<Result<ChildProcess>> {
   const args = ['-d', '-d', `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${portPath}`];
-  const child = spawn('sh', ['-c', GUARD, 'sh', bin, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
+  // Its own process group: a Ctrl-C in the terminal goes to the whole foreground group, and socat dying
+  // first would pull the pty from under the run before it can stop cleanly and write its ground truth.
+  // The guard above still ends socat when we exit.
+  const child = spawn('sh', ['-c', GUARD, 'sh', bin, ...args], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+    detached: true,
+  });
   let log = '';
   const ready = await new Promise<Result<ChildProcess>>((resolve) => {
     const timer = setTimeout(() => {
