@@ -4,7 +4,7 @@
 // persistent session, and the store's dedup keeps replays out.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,19 +19,16 @@ import {
   telemetry,
   telemetryTopic,
 } from '../integration/collector-fixture.ts';
+import { haveCommand, requireTool } from '../helpers/tools.ts';
 
 const bin = fileURLToPath(new URL('../../bin/edgeloop.js', import.meta.url));
-const haveMosquitto = spawnSync('mosquitto', ['-h']).error === undefined;
+const haveMosquitto = haveCommand('mosquitto', ['-h']);
 
 test(
   'SIGKILL with a batch in hand, then a restart: no loss, no duplicates',
   { timeout: 90_000 },
   async (t) => {
-    if (!haveMosquitto) {
-      assert.ok(process.env.CI === undefined, 'mosquitto is missing in CI');
-      t.skip('mosquitto is not installed');
-      return;
-    }
+    if (!requireTool(t, haveMosquitto, 'mosquitto', 'apt-get install mosquitto')) return;
     const broker = await startMosquitto();
     const dir = mkdtempSync(join(tmpdir(), 'edgeloop-collector-kill-'));
     const dataDir = join(dir, 'data');

@@ -5,7 +5,6 @@
 // model. The histograms and any summaries are also checked for their shape, which promtool does not do.
 
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { startAgentHttpServer } from '../../agent/adapters/http.ts';
 import type { InferenceEngine } from '../../agent/inference/engine.ts';
@@ -21,29 +20,14 @@ import { encodeWireFrame } from '../../shared/serial/decoder.ts';
 import { encodeSampleValues, type Frame, type SamplesFrame } from '../../shared/serial/frames.ts';
 import { fakeWindow } from './agent-mqtt-fixture.ts';
 import { parseExposition, type Family, type Sample } from '../helpers/prom-text.ts';
+import { promtoolCheck, requireTool } from '../helpers/tools.ts';
 
 const accel = referenceSensors[0];
 if (accel === undefined) throw new Error('no reference accelerometer');
 
-/** `promtool check metrics` on `text`; undefined when promtool is not installed. */
-function promtool(text: string): { status: number | null; output: string } | undefined {
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
-  if (r.error !== undefined) {
-    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw r.error;
-  }
-  return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
-}
-
 /** Skips locally without promtool; under CI (which installs it) its absence fails the test. */
 function requirePromtool(t: TestContext): boolean {
-  if (promtool('') !== undefined) return true;
-  assert.ok(
-    process.env.CI === undefined,
-    'promtool is missing in CI (.ci/run installs the prometheus package)',
-  );
-  t.skip('promtool is not installed (locally: apt-get install prometheus)');
-  return false;
+  return requireTool(t, promtoolCheck('') !== undefined, 'promtool', 'apt-get install prometheus');
 }
 
 function samplesFrame(seq: number, firstIndex: number, count: number, sensorId = 0): SamplesFrame {
@@ -254,7 +238,7 @@ test('promtool check metrics accepts the agent /metrics with every family popula
   assert.equal(dropped('samples', 'truncated'), 50);
   assert.equal(dropped('windows', 'inference_behind'), 1);
 
-  const r = promtool(text);
+  const r = promtoolCheck(text);
   assert.ok(r !== undefined);
   assert.equal(r.status, 0, `promtool check metrics:\n${r.output}`);
   assert.equal(r.output, '', 'promtool reports no lint problems');
@@ -262,7 +246,7 @@ test('promtool check metrics accepts the agent /metrics with every family popula
 
 test('promtool (as this test runs it) rejects a gauge with a quantile label', (t) => {
   if (!requirePromtool(t)) return;
-  const r = promtool('# HELP x_seconds Lag.\n# TYPE x_seconds gauge\nx_seconds{quantile="0.5"} 0.02\n');
+  const r = promtoolCheck('# HELP x_seconds Lag.\n# TYPE x_seconds gauge\nx_seconds{quantile="0.5"} 0.02\n');
   assert.ok(r !== undefined);
   assert.notEqual(r.status, 0);
   assert.match(r.output, /quantile/);

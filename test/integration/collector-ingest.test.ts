@@ -3,7 +3,6 @@
 // app (/metrics, probes, devices, dead letters). Agent-shaped publishers use MQTT.js directly.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test, type TestContext } from 'node:test';
 import type { MqttClient } from 'mqtt';
@@ -16,6 +15,7 @@ import {
   telemetryTopic,
   type CollectorFixture,
 } from './collector-fixture.ts';
+import { promtoolCheck, requireTool } from '../helpers/tools.ts';
 
 let fx: CollectorFixture;
 const clients: MqttClient[] = [];
@@ -145,15 +145,6 @@ test('probes: /healthz is 200, /readyz is 200 with store and mqtt ready', async 
   assert.equal(m.statusCode, 405);
 });
 
-function promtool(text: string): { status: number | null; output: string } | undefined {
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
-  if (r.error !== undefined) {
-    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw r.error;
-  }
-  return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
-}
-
 test('/metrics passes promtool check metrics', async (t: TestContext) => {
   const r = await fx.collector.app.inject({ method: 'GET', url: '/metrics' });
   assert.equal(r.statusCode, 200);
@@ -169,12 +160,12 @@ test('/metrics passes promtool check metrics', async (t: TestContext) => {
     'edgeloop_collector_broker_clients',
   ])
     assert.ok(r.body.includes(name), name);
-  const checked = promtool(r.body);
-  if (checked === undefined) {
-    assert.ok(process.env.CI === undefined, 'promtool is missing in CI (.ci/run installs prometheus)');
-    t.skip('promtool is not installed (locally: apt-get install prometheus)');
+  const checked = promtoolCheck(r.body);
+  if (
+    !requireTool(t, checked !== undefined, 'promtool', 'apt-get install prometheus') ||
+    checked === undefined
+  )
     return;
-  }
   assert.equal(checked.status, 0, `promtool check metrics:\n${checked.output}`);
   assert.equal(checked.output, '');
 });

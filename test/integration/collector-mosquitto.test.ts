@@ -3,7 +3,6 @@
 // the in-memory sequence trackers are empty and the store's (deviceId, runId, msgSeq) dedup decides.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,18 +17,15 @@ import {
   telemetryTopic,
   type CollectorFixture,
 } from './collector-fixture.ts';
+import { haveCommand, requireTool } from '../helpers/tools.ts';
 
-const haveMosquitto = spawnSync('mosquitto', ['-h']).error === undefined;
+const haveMosquitto = haveCommand('mosquitto', ['-h']);
 
 test(
   'external Mosquitto: the session keeps messages across a collector restart, and replays are not stored twice',
   { timeout: 60_000 },
   async (t) => {
-    if (!haveMosquitto) {
-      assert.ok(process.env.CI === undefined, 'mosquitto is missing in CI');
-      t.skip('mosquitto is not installed');
-      return;
-    }
+    if (!requireTool(t, haveMosquitto, 'mosquitto', 'apt-get install mosquitto')) return;
     const broker = await startMosquitto();
     const dir = mkdtempSync(join(tmpdir(), 'edgeloop-collector-mosq-'));
     const dataDir = join(dir, 'data');

@@ -12,6 +12,7 @@ import { MAX_CSV_LINE_BYTES } from '../../shared/serial/csv.ts';
 import { encodeWireFrame, MAX_ENCODED_FRAME_BYTES } from '../../shared/serial/decoder.ts';
 import { encodeFrame, encodeSampleValues, MAX_FRAME_BYTES, type Frame } from '../../shared/serial/frames.ts';
 import { referenceSensors, type SensorDescriptor } from '../../shared/sensors.ts';
+import { haveCommand, requireTool } from '../helpers/tools.ts';
 
 const doc = readFileSync(new URL('../../docs/serial-protocol.md', import.meta.url), 'utf8');
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
@@ -174,13 +175,8 @@ test('the constants and error codes the doc names are the code’s', () => {
 });
 
 test('the C reference code in the doc compiles and reproduces the SAMPLES example', (t) => {
-  const cc = spawnSync('gcc', ['--version']);
-  if (cc.status !== 0) {
-    // CI compiles better-sqlite3 and so always has the C toolchain: there a missing gcc is a failure.
-    assert.ok(process.env.CI === undefined, 'gcc is missing in CI');
-    t.skip('gcc is not installed');
-    return;
-  }
+  // CI compiles better-sqlite3 and so always has the C toolchain: there a missing gcc is a failure.
+  if (!requireTool(t, haveCommand('gcc'), 'gcc', 'apt-get install gcc')) return;
   const code = /```c\n([\s\S]*?)```/.exec(doc)?.[1];
   assert.ok(code !== undefined, 'no C block in the doc');
   const dir = mkdtempSync(join(tmpdir(), 'edgeloop-cdoc-'));
