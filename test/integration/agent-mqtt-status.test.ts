@@ -5,7 +5,6 @@
 // production code, unchanged. Runs against aedes and the system Mosquitto.
 
 import { strict as assert } from 'node:assert';
-import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { connect } from 'mqtt';
 import { MemoryOutbox } from '../../agent/outbox/memory-outbox.ts';
@@ -19,44 +18,7 @@ import {
 } from './agent-mqtt-fixture.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { requireTool } from '../helpers/tools.ts';
-
-interface Proxy {
-  readonly url: string;
-  /** Destroys every proxied connection on both sides, as a dead link would. */
-  cut(): void;
-  close(): Promise<void>;
-}
-
-async function startProxy(targetPort: number): Promise<Proxy> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = netConnect({ host: '127.0.0.1', port: targetPort });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.once('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.once('close', () => upstream.destroy());
-    upstream.once('close', () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    cut: () => {
-      for (const s of sockets) s.destroy();
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => {
-          r();
-        });
-      }),
-  };
-}
+import { startProxy } from './agent-mqtt-proxy.ts';
 
 async function statusLifecycle(t: { after(fn: () => Promise<void>): void }, broker: Broker): Promise<void> {
   const deviceId = `status-${Math.random().toString(16).slice(2, 10)}`;
