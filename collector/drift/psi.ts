@@ -4,7 +4,7 @@
 // bundle's stored chunk scores were computed with; the threshold is calibrated on those chunk scores.
 
 import { binIndex, psi } from '../../shared/bundle/reference.ts';
-import { calibrateFromChunks } from './stats.ts';
+import { calibrateChunkSet } from './stats.ts';
 import type { DriftMethod } from './types.ts';
 import { floorSamples, insufficient, judged, tooLittle, withFloor } from './verdict.ts';
 
@@ -25,18 +25,7 @@ export const psiMethod: DriftMethod = {
     if (ref.counts.length < 2) return insufficient(this.name, cur, 'the reference has a single bin');
     const chunks = ref.chunks.psi;
     const m = cur.series.length;
-    const cal =
-      chunks === undefined
-        ? null
-        : calibrateFromChunks(
-            chunks.scores,
-            chunks.chunkSize,
-            ref.n,
-            m,
-            'linear',
-            options.chunkSdK,
-            chunks.inReference,
-          );
+    const cal = calibrateChunkSet(chunks, ref.n, m, 'linear', options.chunkSdK);
     if (chunks === undefined || cal === null)
       return insufficient(this.name, cur, 'no PSI chunk scores to calibrate on (reference too short)');
     const bins = ref.counts.length;

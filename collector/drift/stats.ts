@@ -4,6 +4,7 @@
 // size (docs/drift.md). Means and deviations come from simple-statistics.
 
 import { errorFunction, mean, standardDeviation } from 'simple-statistics';
+import type { ChunkSet } from './types.ts';
 
 /** Lag-1 autocorrelation of values in time order (0 when the variance is 0), as shared/bundle/reference.ts. */
 export function lag1Autocorr(xs: ArrayLike<number>): number {
@@ -160,4 +161,16 @@ export function calibrateFromChunks(
   const z = scores.map((s) => s / f(chunkVar));
   const t = mean(z) + k * standardDeviation(z);
   return { threshold: t * f(liveVar), chunks: scores.length, chunkSize };
+}
+
+/** calibrateFromChunks on one method's chunk set; null when there is none or it cannot calibrate. */
+export function calibrateChunkSet(
+  chunks: ChunkSet | undefined,
+  nRef: number,
+  m: number,
+  scaling: ScoreScaling,
+  k: number,
+): ChunkCalibration | null {
+  if (chunks === undefined) return null;
+  return calibrateFromChunks(chunks.scores, chunks.chunkSize, nRef, m, scaling, k, chunks.inReference);
 }

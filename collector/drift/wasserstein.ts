@@ -2,7 +2,7 @@
 // (std by default, or 1.4826·MAD): "how far, in σ, the mass moved". A pure mean shift of δσ scores δ,
 // so the physical floor is simply floorScale. Threshold: the reference's chunk scores (docs/drift.md).
 
-import { calibrateFromChunks, wasserstein1 } from './stats.ts';
+import { calibrateChunkSet, wasserstein1 } from './stats.ts';
 import type { DriftMethod } from './types.ts';
 import { insufficient, judged, tooLittle, withFloor } from './verdict.ts';
 
@@ -13,18 +13,7 @@ export const wassersteinMethod: DriftMethod = {
     if (why !== null) return insufficient(this.name, cur, why);
     const chunks = ref.chunks.wasserstein;
     const m = cur.series.length;
-    const cal =
-      chunks === undefined
-        ? null
-        : calibrateFromChunks(
-            chunks.scores,
-            chunks.chunkSize,
-            ref.n,
-            m,
-            'sqrt',
-            options.chunkSdK,
-            chunks.inReference,
-          );
+    const cal = calibrateChunkSet(chunks, ref.n, m, 'sqrt', options.chunkSdK);
     if (chunks === undefined || cal === null)
       return insufficient(this.name, cur, `reference of ${ref.n} values is too short to calibrate on chunks`);
     const score = wasserstein1(cur.sorted, ref.sorted) / ref.scale;
