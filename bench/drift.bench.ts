@@ -19,17 +19,12 @@ import {
 import { ksPValue, ksStatistic } from '../collector/drift/stats.ts';
 import { driftDefaults } from '../collector/drift/types.ts';
 import { buildReferenceProfile, type FeatureReference } from '../shared/bundle/reference.ts';
-import { Prng } from '../shared/random.ts';
+import { fillAr1, Prng } from '../shared/random.ts';
 import { median, section, timeRuns, type Row } from './lib.ts';
 
 function ar1(rng: Prng, n: number, phi: number, shift = 0): Float64Array {
-  const out = new Float64Array(n);
-  const s = Math.sqrt(1 - phi * phi);
-  let x = rng.gaussian();
-  for (let i = 0; i < n; i++) {
-    out[i] = x + shift;
-    x = phi * x + s * rng.gaussian();
-  }
+  const out = fillAr1(rng, new Float64Array(n), phi);
+  if (shift !== 0) for (let i = 0; i < n; i++) out[i] = (out[i] as number) + shift;
   return out;
 }
 

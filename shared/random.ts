@@ -115,3 +115,17 @@ export function shuffled<T>(items: readonly T[], prng: Prng): T[] {
   }
   return out;
 }
+
+/**
+ * Fills `out` with a stationary AR(1) series of unit variance, x[i+1] = phi·x[i] + sqrt(1 - phi²)·e: the
+ * autocorrelated noise drift is judged on (the drift surrogate, its tests and benchmark). Returns `out`.
+ */
+export function fillAr1(prng: Prng, out: Float64Array, phi: number): Float64Array {
+  const innovation = Math.sqrt(1 - phi * phi);
+  let x = prng.gaussian();
+  for (let i = 0; i < out.length; i++) {
+    out[i] = x;
+    x = phi * x + innovation * prng.gaussian();
+  }
+  return out;
+}

@@ -11,7 +11,7 @@ import {
   type ChunkScores,
   type FeatureReference,
 } from '../../shared/bundle/reference.ts';
-import { Prng } from '../../shared/random.ts';
+import { fillAr1, Prng } from '../../shared/random.ts';
 import { sortedCopy } from './sort.ts';
 import { effectiveN, lag1Autocorr, MAX_RHO, normalCdf, wasserstein1 } from './stats.ts';
 import type { ChunkSet, DriftCurrent, DriftReference } from './types.ts';
@@ -203,16 +203,14 @@ function surrogateW1(
 ) {
   const rng = new Prng(seed, `drift-surrogate:${name}`);
   const r = Math.min(MAX_RHO, Math.max(0, rho));
-  const innov = Math.sqrt(1 - r * r);
   const k = sample.length;
   const scores: number[] = [];
+  const noise = new Float64Array(c);
   const chunk = new Float64Array(c);
   for (let j = 0; j < MAX_CALIBRATION_CHUNKS; j++) {
-    let x = rng.gaussian();
-    for (let i = 0; i < c; i++) {
-      chunk[i] = sample[Math.min(k - 1, Math.floor(phi(x) * k))] as number;
-      x = r * x + innov * rng.gaussian();
-    }
+    fillAr1(rng, noise, r);
+    for (let i = 0; i < c; i++)
+      chunk[i] = sample[Math.min(k - 1, Math.floor(phi(noise[i] as number) * k))] as number;
     scores.push(wasserstein1(Float64Array.from(chunk).sort(), sample) / scale);
   }
   return scores;

@@ -12,16 +12,11 @@ import {
 } from '../../collector/drift/reference.ts';
 import { driftDefaults, type ColumnResult } from '../../collector/drift/types.ts';
 import { buildReferenceProfile } from '../../shared/bundle/reference.ts';
-import { Prng } from '../../shared/random.ts';
+import { fillAr1, Prng } from '../../shared/random.ts';
 
 function ar1(rng: Prng, n: number, phi: number, shift = 0): Float64Array {
-  const out = new Float64Array(n);
-  const s = Math.sqrt(1 - phi * phi);
-  let x = rng.gaussian();
-  for (let i = 0; i < n; i++) {
-    out[i] = x + shift;
-    x = phi * x + s * rng.gaussian();
-  }
+  const out = fillAr1(rng, new Float64Array(n), phi);
+  if (shift !== 0) for (let i = 0; i < n; i++) out[i] = (out[i] as number) + shift;
   return out;
 }
 
