@@ -4,7 +4,6 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PassThrough } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,28 +18,13 @@ import { createFeaturePipeline, featurePipelineId } from '../../shared/features/
 import { referenceSensors } from '../../shared/sensors.ts';
 import { linearOnnx } from './byo-fixture.ts';
 import { startHarness, WRITE_TOKEN } from './registry-fixture.ts';
+import { runCommand, type CommandRun } from '../helpers/run-command.ts';
 
 const pipeline = createFeaturePipeline();
 const NAMES = pipeline.featureNames(referenceSensors);
 
-async function run(
-  cmd: Command,
-  argv: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  try {
-    const code = await cmd.run(argv, { stdout, stderr, env, signal: new AbortController().signal });
-    return { code, out, err };
-  } catch (e) {
-    return { code: -1, out, err: `${err}${(e as Error).message} [${(e as { code?: string }).code ?? ''}]` };
-  }
-}
+const run = (cmd: Command, argv: string[], env: Record<string, string> = {}): Promise<CommandRun> =>
+  runCommand(cmd, argv, env, true);
 
 function tmp(t: { after(fn: () => unknown): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'edgeloop-features-'));

@@ -5,11 +5,11 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PassThrough } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registryCommand } from '../../cli/registry.ts';
+import { runCommand, type CommandRun } from '../helpers/run-command.ts';
 import { packageOnnxModel } from '../../collector/registry/byo.ts';
 import { createSignedBundle } from '../../shared/bundle/build.ts';
 import { encodeBundleArchive } from '../../shared/platform/tar.ts';
@@ -29,19 +29,8 @@ function installed(name: string): string {
 const humidity = referenceSensors.filter((s) => s.name === 'humidity');
 const NAMES = createFeaturePipeline().featureNames(humidity);
 
-async function cli(
-  argv: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await registryCommand.run(argv, { stdout, stderr, env, signal: new AbortController().signal });
-  return { code, out, err };
-}
+const cli = (argv: string[], env: Record<string, string>): Promise<CommandRun> =>
+  runCommand(registryCommand, argv, env);
 
 interface Setup {
   readonly h: Harness;

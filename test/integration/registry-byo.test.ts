@@ -4,11 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PassThrough } from 'node:stream';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registryCommand } from '../../cli/registry.ts';
+import { runCommand, type CommandRun } from '../helpers/run-command.ts';
 import { verifyBundleDir } from '../../collector/registry/bundle-io.ts';
 import { featurePipelineId, createFeaturePipeline } from '../../shared/features/pipeline.ts';
 import { referenceSensors } from '../../shared/sensors.ts';
@@ -19,19 +19,8 @@ import { startHarness, WRITE_TOKEN } from './registry-fixture.ts';
 const NAMES = createFeaturePipeline().featureNames(referenceSensors.filter((s) => s.name === 'humidity'));
 const FEATURES = NAMES.length;
 
-async function cli(
-  argv: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await registryCommand.run(argv, { stdout, stderr, env, signal: new AbortController().signal });
-  return { code, out, err };
-}
+const cli = (argv: string[], env: Record<string, string>): Promise<CommandRun> =>
+  runCommand(registryCommand, argv, env);
 
 interface Json {
   [k: string]: unknown;

@@ -11,22 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBundleContents } from '../../collector/registry/bundle-io.ts';
 import { registryCommand } from '../../cli/registry.ts';
+import { runCommand, type CommandRun } from '../helpers/run-command.ts';
 import { makeBundle, startHarness, WRITE_TOKEN } from './registry-fixture.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-async function cli(
-  argv: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await registryCommand.run(argv, { stdout, stderr, env, signal: new AbortController().signal });
-  return { code, out, err };
-}
+const cli = (argv: string[], env: Record<string, string> = {}): Promise<CommandRun> =>
+  runCommand(registryCommand, argv, env);
 
 test('registry CLI: push, list, show, promote, history, pull, verify', async (t) => {
   const h = await startHarness(t);
