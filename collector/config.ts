@@ -5,7 +5,7 @@
 // export EDGELOOP_MQTT or EDGELOOP_DATA_DIR) < flags (kebab-case).
 
 import { z } from 'zod';
-import { intOption, listOption } from '../shared/config.ts';
+import { boolOption, intOption, listOption } from '../shared/config.ts';
 import { configInvalid, loadConfig } from '../shared/platform/config.ts';
 
 export const collectorDefaults = {
@@ -44,6 +44,36 @@ export const collectorDefaults = {
   compactIntervalMs: 60_000,
   /** Bound on the SIGTERM drain (write the batch, close the session, close the store), ms. */
   shutdownTimeoutMs: 15_000,
+
+  // Monitors (docs/monitors.md)
+  /** How often the integrity and drift monitors are evaluated, ms. */
+  evaluateIntervalMs: 10_000,
+  /** Windows per device judged by each drift evaluation (the newest ones; 1 window ≈ 1 s). */
+  driftWindow: 300,
+  /** Features the drift monitors watch; [] = every channel's level and spread features (docs/monitors.md). */
+  driftFeatures: [] as readonly string[],
+  /** Device time after a model is activated (or a device first seen) that becomes its own baseline, s. */
+  commissioningS: 600,
+  /** Consecutive drift evaluations before a drift decision is made. */
+  driftPersistence: 3,
+  /** After a decision acts on a device (an update request), no other for this long, s. */
+  driftCooldownS: 1800,
+  /** A device that sent nothing for this long is stale, s. */
+  staleAfterS: 30,
+  /** Sender clock further than this from the collector's receive time is skewed, ms. */
+  clockSkewMaxMs: 5000,
+
+  // Alerts (docs/alerts.md)
+  /** Consecutive inactive evaluations before an alert resolves (hysteresis). */
+  alertClearAfter: 3,
+  /** Webhook URLs that receive every alert change (HMAC-SHA256 signed with alertWebhookSecret). */
+  alertWebhooks: [] as readonly string[],
+  /** Shared secret of the webhook signature; required with alertWebhooks. */
+  alertWebhookSecret: '',
+  /** Alertmanager base URL (http://host:9093); '' = none. Alerts are posted to its /api/v2/alerts. */
+  alertmanagerUrl: '',
+  /** Publish alert changes on MQTT (docs/mqtt.md §Alerts). */
+  alertMqtt: true,
 };
 
 export type CollectorConfig = Readonly<typeof collectorDefaults>;
@@ -71,6 +101,24 @@ const schema = z
     trustedKeys: listOption,
     compactIntervalMs: intOption(1000, 86_400_000),
     shutdownTimeoutMs: intOption(1000, 600_000),
+    evaluateIntervalMs: intOption(100, 3_600_000),
+    driftWindow: intOption(20, 100_000),
+    driftFeatures: listOption,
+    commissioningS: intOption(0, 30 * 86_400),
+    driftPersistence: intOption(1, 1000),
+    driftCooldownS: intOption(0, 30 * 86_400),
+    staleAfterS: intOption(1, 86_400),
+    clockSkewMaxMs: intOption(1, 86_400_000),
+    alertClearAfter: intOption(1, 1000),
+    alertWebhooks: listOption.refine(
+      (l) => l.every((u) => /^https?:\/\//.test(u)),
+      'expected http:// or https:// URLs',
+    ),
+    alertWebhookSecret: z.string(),
+    alertmanagerUrl: z
+      .string()
+      .refine((s) => s === '' || /^https?:\/\//.test(s), 'expected http://host:9093'),
+    alertMqtt: boolOption,
   })
   .strict();
 
@@ -81,6 +129,8 @@ function crossCheck(c: z.infer<typeof schema>): void {
     );
   if (c.mqttPassword !== '' && c.mqttUsername === '')
     throw configInvalid('mqttPassword: needs --mqtt-username too (MQTT 3.1.1 forbids a password alone)');
+  if (c.alertWebhooks.length > 0 && c.alertWebhookSecret === '')
+    throw configInvalid('alertWebhookSecret: is required with --alert-webhooks (receivers verify the signature)');
 }
 
 /**

@@ -41,6 +41,8 @@ export interface IngestOptions {
   readonly observer?: IngestObserver;
   /** Told after every batch write with the batch's number (see ackTag()). */
   readonly onCommitted?: (batch: number) => void;
+  /** Given the messages of every batch written (the monitors' feed), after the commit; not on a failure. */
+  readonly onWritten?: (messages: readonly IncomingMessage[]) => void;
 }
 
 const reasonByCode: Partial<Record<ErrorCode, DeadLetterReason>> = {
@@ -186,6 +188,7 @@ export class Ingest {
       if (result.duplicates > 0) this.#observer.duplicates(result.duplicates);
     }
     this.#o.onCommitted?.(this.#committed);
+    if (result !== undefined) this.#o.onWritten?.(batch);
   }
 
   /** Stops accepting (see the header), then writes the batch in hand. Idempotent. */
