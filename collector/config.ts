@@ -130,7 +130,9 @@ function crossCheck(c: z.infer<typeof schema>): void {
   if (c.mqttPassword !== '' && c.mqttUsername === '')
     throw configInvalid('mqttPassword: needs --mqtt-username too (MQTT 3.1.1 forbids a password alone)');
   if (c.alertWebhooks.length > 0 && c.alertWebhookSecret === '')
-    throw configInvalid('alertWebhookSecret: is required with --alert-webhooks (receivers verify the signature)');
+    throw configInvalid(
+      'alertWebhookSecret: is required with --alert-webhooks (receivers verify the signature)',
+    );
 }
 
 /**
