@@ -6,22 +6,37 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { topicKinds } from '../../shared/mqtt/topics.ts';
 import { deadLetterReasons } from '../ingest/dead-letters.ts';
 import type { IngestObserver } from '../ingest/ingest.ts';
+import { registerAlertMetrics, type AlertMetricSource } from '../alerts/metrics.ts';
+import type { DeliveryObserver } from '../alerts/types.ts';
 
 export interface CollectorMetricSources {
   readonly queueDepth: () => number;
   readonly subscriberConnected: () => boolean;
   /** PUBACKs held until their batch commits. */
   readonly heldAcks: () => number;
+  /** Live alerts for edgeloop_collector_alerts_open (AlertManager.live); absent: no alert gauge. */
+  readonly alerts?: AlertMetricSource;
   /** Absent with an external broker. */
   readonly broker?: () => {
     readonly clients: number;
     readonly refusals: Readonly<Record<'connect' | 'publish' | 'subscribe', number>>;
   };
+  /** Devices by state, from the integrity monitor (docs/ops/prometheus-rules.yml). Absent: no series. */
+  readonly devices?: () => { readonly online: number; readonly offline: number; readonly stale: number };
 }
 
 export interface CollectorMetrics {
   readonly registry: Registry;
   readonly observer: IngestObserver;
+  /** Alert delivery outcomes (give it to createAlerting / createAlertDelivery as `observer`). */
+  readonly alertObserver: DeliveryObserver;
+  /**
+   * A batch is committed (Ingest onWritten): observes each message's receive→commit lag and sets the last
+   * commit time. `nowMs` is the collector clock, as `receivedMs` is.
+   */
+  committed(messages: readonly { readonly receivedMs: number }[], nowMs: number): void;
+  /** One monitor evaluation cycle (the engine's timer) took `seconds`. */
+  monitorCycle(seconds: number): void;
   /** Prometheus text exposition of every metric. */
   text(): Promise<string>;
   readonly contentType: string;
@@ -133,6 +148,41 @@ export function createCollectorMetrics(
     for (const op of ['connect', 'publish', 'subscribe']) refusals.inc({ operation: op }, 0);
   }
 
+  // For the ops rules (docs/ops/): ingest lag, stalls, offline devices, slow monitor cycles.
+  const ingestLag = new Histogram({
+    name: 'edgeloop_collector_ingest_lag_seconds',
+    help: 'Per message, from its receipt by the collector to the commit of its batch.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const lastCommit = new Gauge({
+    name: 'edgeloop_collector_last_commit_timestamp_seconds',
+    help: 'Unix time of the last committed ingest batch; 0 before the first.',
+    registers: [registry],
+  });
+  lastCommit.set(0);
+  const monitorCycle = new Histogram({
+    name: 'edgeloop_collector_monitor_cycle_seconds',
+    help: 'Duration of one monitor evaluation cycle (integrity and drift over the fleet).',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const deviceStates = sources.devices;
+  if (deviceStates !== undefined) {
+    new Gauge({
+      name: 'edgeloop_collector_devices',
+      help: 'Known devices by state: online, offline (last will or status), stale (online but silent).',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const d = deviceStates();
+        this.set({ state: 'online' }, d.online);
+        this.set({ state: 'offline' }, d.offline);
+        this.set({ state: 'stale' }, d.stale);
+      },
+    });
+  }
+
   const observer: IngestObserver = {
     received(kind) {
       received.inc({ kind });
@@ -155,5 +205,19 @@ export function createCollectorMetrics(
       onBatchFailed?.(err);
     },
   };
-  return { registry, observer, text: () => registry.metrics(), contentType: registry.contentType };
+  const alertObserver = registerAlertMetrics(registry, sources.alerts);
+  return {
+    registry,
+    observer,
+    alertObserver,
+    committed(messages, nowMs) {
+      for (const m of messages) ingestLag.observe(Math.max(0, nowMs - m.receivedMs) / 1000);
+      lastCommit.set(nowMs / 1000);
+    },
+    monitorCycle(seconds) {
+      monitorCycle.observe(seconds);
+    },
+    text: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
 }
