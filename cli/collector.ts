@@ -47,14 +47,34 @@ Ingest
   --compact-interval-ms <ms>     retention and rollup period, ms (default ${d.compactIntervalMs})
   --shutdown-timeout-ms <ms>     bound on the SIGTERM drain, ms (default ${d.shutdownTimeoutMs})
 
+Monitors (docs/monitors.md, docs/integrity.md "Central checks")
+  --evaluate-interval-ms <ms>    integrity and drift evaluation period, ms (default ${d.evaluateIntervalMs})
+  --drift-window <n>             newest windows per device each drift evaluation judges (default ${d.driftWindow})
+  --drift-features <names>       features the drift monitors watch, comma list
+                                 (default: each channel's level and spread features)
+  --commissioning-s <s>          device time after a model activates that becomes the device's own
+                                 baseline, s (default ${d.commissioningS})
+  --drift-persistence <n>        consecutive drift evaluations before a decision (default ${d.driftPersistence})
+  --drift-cooldown-s <s>         after an automatic action on a device, none for this long, s
+                                 (default ${d.driftCooldownS})
+  --stale-after-s <s>            a device silent this long is stale, s (default ${d.staleAfterS})
+  --clock-skew-max-ms <ms>       sender clock this far from receive time is skewed, ms
+                                 (default ${d.clockSkewMaxMs})
+
+Alerts (docs/alerts.md)
+  --alert-clear-after <n>        inactive evaluations before an alert resolves (default ${d.alertClearAfter})
+  --alert-webhooks <urls>        webhook URLs for alert changes, comma list or repeated (default: none)
+  --alert-webhook-secret <s>     HMAC-SHA256 key of the webhook signature (required with webhooks)
+  --alertmanager-url <url>       Prometheus Alertmanager, http://host:9093 (default: none)
+  --alert-mqtt <true|false>      publish alert changes on MQTT (default ${String(d.alertMqtt)})
+
   --config <file>                JSON file of options (camelCase keys: {"dataDir": ...})
   -h, --help                     show this help
 
 Every option can also be set as EDGELOOP_COLLECTOR_<NAME> or EDGELOOP_<NAME> (EDGELOOP_DATA_DIR, ...);
 later wins: defaults < --config file < variables < flags. EDGELOOP_REGISTRY_TOKEN is the registry's
 write token.
-Built today: broker, ingest, storage, /metrics, probes, /api/v1/devices, /api/v1/dead-letters, registry.
-Not yet: integrity and drift monitors, alerts. See docs/collector.md.
+See docs/collector.md for the HTTP API, the storage and the shutdown order.
 `;
 
 const s = { type: 'string' } as const;
@@ -76,6 +96,19 @@ const options: OptionSpec = {
   'dead-letter-capacity': s,
   'compact-interval-ms': s,
   'shutdown-timeout-ms': s,
+  'evaluate-interval-ms': s,
+  'drift-window': s,
+  'drift-features': s,
+  'commissioning-s': s,
+  'drift-persistence': s,
+  'drift-cooldown-s': s,
+  'stale-after-s': s,
+  'clock-skew-max-ms': s,
+  'alert-clear-after': s,
+  'alert-webhooks': { type: 'string', multiple: true },
+  'alert-webhook-secret': s,
+  'alertmanager-url': s,
+  'alert-mqtt': s,
   config: s,
   help: { type: 'boolean', short: 'h' },
 };

@@ -19,6 +19,8 @@ import { collectorRoutes } from './api/routes.ts';
 import type { CollectorConfig } from './config.ts';
 import { DeadLetterRing } from './ingest/dead-letters.ts';
 import { Ingest } from './ingest/ingest.ts';
+import { MonitorEngine } from './monitor/engine.ts';
+import type { Monitor, ObservationSink } from './monitor/types.ts';
 import { createRegistryAuth, type RegistryToken } from './registry/auth.ts';
 import { openRegistry, type Registry } from './registry/registry.ts';
 import { registryRoutes } from './registry/routes.ts';
@@ -44,6 +46,8 @@ export interface Collector {
   readonly app: HttpApp;
   readonly store: TelemetryStore;
   readonly ingest: Ingest;
+  /** The integrity and drift monitors (docs/monitors.md); evaluate() runs a cycle now. */
+  readonly monitors: MonitorEngine;
   /** True while the subscriber is connected to the broker (readiness). */
   connected(): boolean;
   /**
@@ -169,10 +173,24 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
         log.error('ingest batch write failed; its messages are lost', { error: (err as Error).message });
       },
     );
+    const monitorList: Monitor[] = [];
+    const sink: ObservationSink = { handle: () => undefined };
+    const monitors = new MonitorEngine({
+      monitors: monitorList,
+      store,
+      sink,
+      intervalMs: config.evaluateIntervalMs,
+      nowMs,
+      logger: log,
+    });
+
     let deadLettersLogged = 0;
     const ingest = new Ingest({
       // PUBACKs of a batch go out once it is written (collector/adapters/mqtt.ts).
       onCommitted: (batch) => late.subscriber?.release(batch),
+      onWritten: (messages) => {
+        monitors.observe(messages);
+      },
       store,
       deadLetters,
       maxMessageBytes: config.maxMessageBytes,
@@ -272,6 +290,10 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     cleanups.push(() => {
       clearInterval(compactTimer);
     });
+    monitors.start();
+    cleanups.push(() => {
+      monitors.stop();
+    });
 
     let closing: Promise<void> | undefined;
     return {
@@ -282,6 +304,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       app,
       store,
       ingest,
+      monitors,
       connected: () => sub.connected(),
       close() {
         closing ??= unwind();
