@@ -5,7 +5,8 @@
 // from the credentials the collector was given (deviceId → password, plus one collector identity):
 // - a device (user name = its device id) may publish only under `edgeloop/v1/devices/<its id>/`, and never
 //   on its model command topic (the collector sends those), and may subscribe only to that command topic;
-// - the collector may subscribe to every device topic and publish model commands;
+// - the collector may subscribe to every device topic and publish model commands and its alert topics
+//   (`edgeloop/v1/alerts/...`, docs/mqtt.md §Alerts (collector));
 // - anyone else is refused at CONNECT. Every refusal is counted (refusals()) and reported once per event
 //   through onRefused, so an operator sees a misconfigured or hostile device in the metrics.
 
@@ -13,7 +14,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { EdgeloopError } from '../../shared/errors.ts';
-import { TOPIC_ROOT, topicSpecs } from '../../shared/mqtt/topics.ts';
+import { ALERTS_ROOT, TOPIC_ROOT, topicSpecs } from '../../shared/mqtt/topics.ts';
 
 export interface BrokerCredentials {
   /** deviceId → password. A device connects with user name = its device id. */
@@ -67,7 +68,7 @@ function authError(): AuthenticateError {
 
 /** The ACL as a pure function, so it is testable without a socket. */
 export function mayPublish(who: Identity, topic: string): boolean {
-  if (who.role === 'collector') return topic.startsWith(devicePrefix);
+  if (who.role === 'collector') return topic.startsWith(devicePrefix) || topic.startsWith(`${ALERTS_ROOT}/`);
   const own = `${devicePrefix}${who.name}/`;
   return topic.startsWith(own) && topic !== `${own}${topicSpecs.modelCommand.suffix}`;
 }

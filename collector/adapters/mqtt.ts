@@ -54,6 +54,16 @@ export interface Subscriber {
   release(tag: number): void;
   /** PUBACKs held now. */
   heldAcks(): number;
+  /**
+   * Publishes one message on the same connection (the collector's alert topics, docs/mqtt.md). Rejects at
+   * once when not connected, rather than joining MQTT.js's unbounded offline queue: the caller's bounded
+   * queue retries (collector/alerts/queue.ts). QoS 1 resolves on PUBACK; a refusal (ACL) rejects.
+   */
+  publish(
+    topic: string,
+    payload: Uint8Array | string,
+    options: { readonly qos: 0 | 1; readonly retain: boolean },
+  ): Promise<void>;
   /** Idempotent. DISCONNECT without cleaning the session: the broker keeps queueing for us. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -174,6 +184,17 @@ export function startSubscriber(o: SubscriberOptions): Subscriber {
         else keep.push(h);
       }
       held = keep;
+    },
+    publish(topic, payload, options) {
+      if (!isConnected || closing !== undefined)
+        return Promise.reject(new Error(`not connected: cannot publish on ${topic}`));
+      const body = typeof payload === 'string' ? payload : Buffer.from(payload);
+      return new Promise<void>((resolve, reject) => {
+        client.publish(topic, body, { qos: options.qos, retain: options.retain }, (err) => {
+          if (err) reject(err);
+          else resolve();
+        });
+      });
     },
     close(timeoutMs = 5000) {
       closing ??= new Promise<void>((resolve) => {

@@ -210,3 +210,73 @@ export interface PayloadByKind {
   readonly alert: AlertPayload;
   readonly integrity: IntegrityEventPayload;
 }
+
+// The collector's alert events (docs/mqtt.md §Alerts (collector), docs/alerts.md §Content): the payload of
+// the collector alert topics (topics.ts collectorAlertTopic) and the body of alert webhooks. Not a device
+// message, so no device envelope: `v`, then the event, then the alert after the change.
+
+const severity = z.enum(['info', 'warning', 'critical']);
+const nullableNumber = z.number().nullable();
+
+/** One statistic behind an alert (collector/monitor/types.ts Evidence). */
+export const alertEvidenceSchema = z.object({
+  method: z.string(),
+  statistic: nullableNumber,
+  threshold: nullableNumber,
+  thresholdOrigin: z.string().nullable(),
+  effectSigma: nullableNumber.optional(),
+  effectPhysical: nullableNumber.optional(),
+  unit: z.string().nullable().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** The full explanation of an alert (collector/alerts/types.ts AlertDetails). */
+export const alertDetailsSchema = z.object({
+  kind: z.enum(['integrity', 'drift', 'environment', 'condition']),
+  check: z.string(),
+  subject: z.string().nullable(),
+  summary: z.string(),
+  atMs: count,
+  sinceMs: z.number().nullable(),
+  window: z.object({ fromMs: z.number(), toMs: z.number() }).nullable(),
+  evidence: z.array(alertEvidenceSchema),
+  reference: z
+    .object({
+      basis: z.enum(['model_reference', 'device_baseline', 'none']),
+      model: modelRefSchema.nullable(),
+    })
+    .nullable(),
+  cause: z
+    .enum(['broken_sensor', 'calibration_drift', 'environment_change', 'machine_condition_change', 'unknown'])
+    .nullable(),
+  action: z.object({ kind: z.string(), automatic: z.boolean() }).nullable(),
+});
+
+export const collectorAlertEventSchema = z.object({
+  v: z.literal(PAYLOAD_VERSION),
+  /** Unique per change and stable across retries: receivers deduplicate on it. */
+  eventId: z.string().min(1).max(128),
+  event: z.enum(['opened', 'escalated', 'acknowledged', 'resolved']),
+  /** Collector time of the change, ms since the Unix epoch. */
+  tsMs: count,
+  alert: z.object({
+    id: count,
+    /** Alert identity `check|deviceId or *|subject or *`: one live alert per key. */
+    key: z.string(),
+    kind: z.string(),
+    check: z.string(),
+    severity,
+    state: z.enum(['open', 'acknowledged', 'resolved']),
+    deviceId: z.string().nullable(),
+    subject: z.string().nullable(),
+    message: z.string(),
+    openedMs: count,
+    lastSeenMs: count,
+    occurrences: count,
+    acknowledgedMs: z.number().nullable(),
+    acknowledgedBy: z.string().nullable(),
+    resolvedMs: z.number().nullable(),
+    details: alertDetailsSchema.nullable(),
+  }),
+});
+export type CollectorAlertEventPayload = z.infer<typeof collectorAlertEventSchema>;

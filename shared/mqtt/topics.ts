@@ -128,3 +128,42 @@ export function parseTopic(topic: string): Result<ParsedTopic> {
   if (!v.ok) return v;
   return ok({ kind, deviceId });
 }
+
+// The collector's alert topics (docs/mqtt.md §Alerts (collector)), outside the device tree because they
+// are about devices, not from them:
+//
+//   edgeloop/v1/alerts/{kind}/{deviceId | _fleet}/{check}/{subject | _}
+//
+// One topic per alert identity (check, device, subject), retained while the alert is live, so an ops
+// client that subscribes late still sees every open alert; resolving publishes the resolved event, then an
+// empty retained message that clears the topic (MQTT-3.3.1-10). Levels other than the device id are
+// percent-encoded outside [A-Za-z0-9.:-] (so '_', '/', '+', '#' never appear raw), which keeps `_fleet`
+// and `_` unambiguous: device ids cannot contain '_'.
+
+export const ALERTS_ROOT = `${TOPIC_ROOT}/alerts`;
+/** Every collector alert topic. */
+export const COLLECTOR_ALERTS_FILTER = `${ALERTS_ROOT}/#`;
+export const collectorAlertTopicSpec = { qos: 1, retain: true, from: 'collector', encoding: 'json' } as const;
+export const FLEET_LEVEL = '_fleet';
+export const NO_SUBJECT_LEVEL = '_';
+
+/** Percent-encodes one topic level (UTF-8 bytes outside [A-Za-z0-9.:-]); '' becomes '_', as null does. */
+export function encodeTopicLevel(s: string): string {
+  if (s === '') return NO_SUBJECT_LEVEL;
+  return Array.from(new TextEncoder().encode(s), (b) => {
+    const c = String.fromCharCode(b);
+    return /[A-Za-z0-9.:-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }).join('');
+}
+
+/** The retained topic of one alert identity. */
+export function collectorAlertTopic(a: {
+  readonly kind: string;
+  readonly deviceId: string | null;
+  readonly check: string;
+  readonly subject: string | null;
+}): string {
+  const device = a.deviceId === null ? FLEET_LEVEL : encodeTopicLevel(a.deviceId);
+  const subject = a.subject === null ? NO_SUBJECT_LEVEL : encodeTopicLevel(a.subject);
+  return `${ALERTS_ROOT}/${encodeTopicLevel(a.kind)}/${device}/${encodeTopicLevel(a.check)}/${subject}`;
+}
