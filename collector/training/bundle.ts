@@ -29,6 +29,8 @@ import type { TrainModelResult } from './train.ts';
 
 /** Sorted subsample points per feature in reference.json: 192 features x 1000 points keeps it ~4 MB at most. */
 export const TRAIN_REFERENCE_SAMPLE = 1000;
+/** Sorted subsample points per class and feature (classes x 192 features x 500 points at most). */
+export const TRAIN_CLASS_REFERENCE_SAMPLE = 500;
 export const DATASET_FILE = 'dataset.json';
 export const MODEL_FILE = 'model.onnx';
 
@@ -139,7 +141,13 @@ export function trainBundleFiles(
     name,
     values: Float64Array.from(train, (r) => r.features[j] as number),
   }));
-  const profile = buildReferenceProfile(columns, { sampleSize: TRAIN_REFERENCE_SAMPLE });
+  // Labels known: the profile also gets one class-conditional profile per machine state, so drift is
+  // judged against the class the model predicts (docs/model-bundle.md, "classes").
+  const profile = buildReferenceProfile(columns, {
+    sampleSize: TRAIN_REFERENCE_SAMPLE,
+    labels: train.map((r) => r.label),
+    classSampleSize: TRAIN_CLASS_REFERENCE_SAMPLE,
+  });
   if (!profile.ok) return profile;
   const golden = goldenData(result);
   const p = result.partitions;

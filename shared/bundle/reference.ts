@@ -5,11 +5,23 @@
 // of windows of a stationary AR(1) process). One implementation, used by `edgeloop train` and by
 // `edgeloop registry push --onnx` alike.
 
-import { quantileSorted } from 'simple-statistics';
 import { z } from 'zod';
 import { fail, ok, type Result } from '../errors.ts';
 import { canonicalJsonBytes } from './canonical-json.ts';
+import {
+  buildClassProfiles,
+  classProfileProblems,
+  classProfileSchema,
+  DEFAULT_CLASS_SAMPLE,
+  MAX_CLASS_SAMPLE,
+  type ClassFeatureReference,
+} from './class-reference.ts';
 import { formatIssues, type ReferenceSummary } from './manifest.ts';
+import { binCounts, binIndex, orderSample, quantileEdges, valueStats } from './reference-stats.ts';
+
+// binIndex lives with the statistics it belongs to; re-exported here, where drift code has always found it.
+export { binIndex };
+export type { ClassFeatureReference };
 
 export const REFERENCE_FILE = 'reference.json';
 export const DEFAULT_REFERENCE_BINS = 10;
@@ -66,25 +78,23 @@ export const chunkScoresSchema = z.strictObject({
 });
 export type ChunkScores = z.infer<typeof chunkScoresSchema>;
 
-export const referenceProfileSchema = z.strictObject({
-  schemaVersion: z.literal(1),
-  rows: z.number().int().nonnegative(),
-  features: z.array(featureReferenceSchema).min(1),
-  chunkScores: z.array(chunkScoresSchema),
-});
+export const referenceProfileSchema = z
+  .strictObject({
+    schemaVersion: z.literal(1),
+    rows: z.number().int().nonnegative(),
+    features: z.array(featureReferenceSchema).min(1),
+    chunkScores: z.array(chunkScoresSchema),
+    /**
+     * Optional, added within schemaVersion 1 (older files lack it): per label, the class-conditional
+     * profile (./class-reference.ts). Present when the rows' labels were known at build time.
+     */
+    classes: z.array(classProfileSchema).optional(),
+  })
+  .superRefine((p, ctx) => {
+    for (const message of classProfileProblems(p.classes ?? [], p.features, p.rows))
+      ctx.addIssue({ code: 'custom', path: ['classes'], message });
+  });
 export type ReferenceProfile = z.infer<typeof referenceProfileSchema>;
-
-/** The bin a value falls in: the number of edges strictly below it. Binary search, O(log bins). */
-export function binIndex(edges: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((edges[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** Population stability index of `actual` counts against `expected` counts over the same bins. */
 export function psi(expected: readonly number[], actual: readonly number[], epsilon = PSI_EPSILON): number {
@@ -107,6 +117,13 @@ export interface ReferenceOptions {
   readonly sampleSize?: number;
   /** Rows per reference chunk for chunk scores. Default 50. */
   readonly chunkRows?: number;
+  /**
+   * The label of each row (same length as the columns). Given, the profile gets `classes`, one
+   * class-conditional profile per distinct label; absent (registry push --onnx), it has none.
+   */
+  readonly labels?: readonly string[];
+  /** Sorted subsample points per class and feature. Default 500, at most 2000. */
+  readonly classSampleSize?: number;
 }
 
 export interface FeatureColumn {
@@ -116,67 +133,14 @@ export interface FeatureColumn {
 }
 
 function featureReference(col: FeatureColumn, bins: number, sampleSize: number): FeatureReference {
-  const finite: number[] = [];
-  let nonFinite = 0;
-  for (let i = 0; i < col.values.length; i++) {
-    const v = col.values[i] as number;
-    if (Number.isFinite(v)) finite.push(v);
-    else nonFinite++;
-  }
-  const n = finite.length;
-  if (n === 0) {
-    return {
-      name: col.name,
-      count: 0,
-      nonFinite,
-      binEdges: [],
-      counts: [0],
-      mean: 0,
-      std: 0,
-      mad: 0,
-      min: 0,
-      max: 0,
-      lag1Autocorr: 0,
-      sample: [],
-    };
-  }
-  const mean = finite.reduce((a, b) => a + b, 0) / n;
-  let ss = 0;
-  let cross = 0;
-  for (let i = 0; i < n; i++) {
-    const d = (finite[i] as number) - mean;
-    ss += d * d;
-    if (i + 1 < n) cross += d * ((finite[i + 1] as number) - mean);
-  }
-  const sorted = Float64Array.from(finite).sort();
-  const sortedArr = Array.from(sorted);
-  // Type-7 (linear interpolation) quantiles, simple-statistics' and numpy's default; the edges and MAD are
-  // bytes of reference.json, so the method is part of the format (docs/model-bundle.md).
-  const median = quantileSorted(sortedArr, 0.5);
-  const absDev = Float64Array.from(finite, (v) => Math.abs(v - median)).sort();
-  const edges: number[] = [];
-  for (let k = 1; k < bins; k++) {
-    const e = quantileSorted(sortedArr, k / bins);
-    if (edges.length === 0 || e > (edges[edges.length - 1] as number)) edges.push(e);
-  }
-  const counts = new Array<number>(edges.length + 1).fill(0);
-  for (const v of finite) counts[binIndex(edges, v)] = (counts[binIndex(edges, v)] as number) + 1;
-  const k = Math.min(sampleSize, n);
-  const sample: number[] = [];
-  for (let i = 0; i < k; i++) sample.push(sortedArr[Math.floor(((i + 0.5) * n) / k)] as number);
+  const { sorted, ...stats } = valueStats(col.values);
+  const binEdges = quantileEdges(sorted, bins);
   return {
     name: col.name,
-    count: n,
-    nonFinite,
-    binEdges: edges,
-    counts,
-    mean,
-    std: Math.sqrt(ss / n),
-    mad: quantileSorted(Array.from(absDev), 0.5),
-    min: sortedArr[0] as number,
-    max: sortedArr[n - 1] as number,
-    lag1Autocorr: ss === 0 ? 0 : cross / ss,
-    sample,
+    ...stats,
+    binEdges,
+    counts: binCounts(sorted, binEdges),
+    sample: orderSample(sorted, sampleSize),
   };
 }
 
@@ -214,6 +178,7 @@ export function buildReferenceProfile(
   const bins = options.bins ?? DEFAULT_REFERENCE_BINS;
   const sampleSize = options.sampleSize ?? DEFAULT_REFERENCE_SAMPLE;
   const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
+  const classSample = options.classSampleSize ?? DEFAULT_CLASS_SAMPLE;
   if (
     !Number.isInteger(bins) ||
     bins < 1 ||
@@ -221,11 +186,14 @@ export function buildReferenceProfile(
     sampleSize < 0 ||
     sampleSize > MAX_REFERENCE_SAMPLE ||
     !Number.isInteger(chunkRows) ||
-    chunkRows < 1
+    chunkRows < 1 ||
+    !Number.isInteger(classSample) ||
+    classSample < 0 ||
+    classSample > MAX_CLASS_SAMPLE
   ) {
     return fail(
       'EDGELOOP_ERR_CONFIG_INVALID',
-      `reference options out of range (bins ${bins}, sampleSize ${sampleSize} <= ${MAX_REFERENCE_SAMPLE}, chunkRows ${chunkRows})`,
+      `reference options out of range (bins ${bins}, sampleSize ${sampleSize} <= ${MAX_REFERENCE_SAMPLE}, chunkRows ${chunkRows}, classSampleSize ${classSample} <= ${MAX_CLASS_SAMPLE})`,
     );
   }
   const first = columns[0];
@@ -236,12 +204,24 @@ export function buildReferenceProfile(
     return fail('EDGELOOP_ERR_CONFIG_INVALID', 'reference feature columns differ in length');
   if (new Set(columns.map((c) => c.name)).size !== columns.length)
     return fail('EDGELOOP_ERR_CONFIG_INVALID', 'duplicate feature name in reference');
+  const labels = options.labels;
+  if (labels !== undefined && labels.length !== rows)
+    return fail('EDGELOOP_ERR_CONFIG_INVALID', `reference labels: ${labels.length} for ${rows} rows`);
   const features = columns.map((c) => featureReference(c, bins, sampleSize));
+  const classes =
+    labels === undefined
+      ? undefined
+      : buildClassProfiles(
+          columns.map((c, j) => ({ ...c, binEdges: (features[j] as FeatureReference).binEdges })),
+          labels,
+          classSample,
+        );
   const profile = {
     schemaVersion: 1 as const,
     rows,
     features,
     chunkScores: [...psiChunkScores(columns, features, chunkRows), ...extraChunkScores],
+    ...(classes === undefined ? {} : { classes }),
   };
   return parseReferenceProfile(profile);
 }
@@ -283,4 +263,26 @@ export function summarizeReference(
     bins,
     chunkMethods: [...new Set(profile.chunkScores.map((c) => c.method))].sort(),
   };
+}
+
+/** The labels that have a class-conditional profile (none for a profile built without labels). */
+export function classLabels(profile: ReferenceProfile): readonly string[] {
+  return (profile.classes ?? []).map((c) => c.label);
+}
+
+/**
+ * The class-conditional reference of `label`, by feature name, each with the pooled feature's bin edges
+ * its counts are on; undefined when the profile has no classes or none for that label.
+ */
+export function classReference(
+  profile: ReferenceProfile,
+  label: string,
+): ReadonlyMap<string, ClassFeatureReference> | undefined {
+  const c = profile.classes?.find((x) => x.label === label);
+  if (c === undefined) return undefined;
+  const out = new Map<string, ClassFeatureReference>();
+  c.features.forEach((f, j) => {
+    out.set(f.name, { ...f, binEdges: profile.features[j]?.binEdges ?? [] });
+  });
+  return out;
 }
