@@ -118,6 +118,11 @@ export class DeliveryQueue<T> {
         return;
       }
       await this.#wait(backoff.next());
+      // Woken by close(): give up now rather than try once more.
+      if (this.#closed) {
+        this.#drop('closed');
+        return;
+      }
     }
   }
 
