@@ -21,14 +21,22 @@ async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   assert.ok(typeof address === 'object' && address !== null);
   return address.port;
 }
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
@@ -51,7 +59,9 @@ test(
     await waitFor('collector subscriber connected', () => fx.collector.connected());
 
     const dir = mkdtempSync(join(tmpdir(), 'edgeloop-prometheus-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
     const target = new URL(fx.collector.httpUrl).host;
     const config = join(dir, 'prometheus.yml');
     // The job name the rules match (docs/ops/prometheus.yml); short intervals so the test does not wait.
