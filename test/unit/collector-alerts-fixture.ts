@@ -142,7 +142,11 @@ export async function deadUrl(): Promise<string> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   return `http://127.0.0.1:${port}/hook`;
 }
 
@@ -158,8 +162,14 @@ export function countingObserver(): CountingObserver {
   };
   return {
     counts,
-    sent: (c) => { inc(`sent:${c}`); },
-    failed: (c) => { inc(`failed:${c}`); },
-    dropped: (c, r) => { inc(`dropped:${c}:${r}`); },
+    sent: (c) => {
+      inc(`sent:${c}`);
+    },
+    failed: (c) => {
+      inc(`failed:${c}`);
+    },
+    dropped: (c, r) => {
+      inc(`dropped:${c}:${r}`);
+    },
   };
 }

@@ -34,7 +34,7 @@ test('an active observation opens one alert that explains itself; repeats count 
   assert.equal(d.check, 'drift.model_reference');
   assert.deepEqual(d.evidence[0], obs().evidence[0]);
   assert.equal(d.evidence[0]?.effectSigma, 2.4);
-  assert.equal(d.evidence[0]!.effectPhysical, 0.31);
+  assert.equal(d.evidence[0].effectPhysical, 0.31);
   assert.deepEqual(d.window, { fromMs: T0 - 300_000, toMs: T0 });
   assert.equal(d.sinceMs, T0 - 600_000);
   assert.deepEqual(d.reference, {
@@ -118,8 +118,8 @@ test('acknowledged alerts stay until they clear; acknowledging twice or an unkno
   const id = store.alerts()[0]!.id;
   const a = m.acknowledge(id, 'ops@plant', T0 + 5);
   assert.equal(a?.state, 'acknowledged');
-  assert.equal(a!.acknowledgedBy, 'ops@plant');
-  assert.equal(a!.acknowledgedMs, T0 + 5);
+  assert.equal(a.acknowledgedBy, 'ops@plant');
+  assert.equal(a.acknowledgedMs, T0 + 5);
   assert.equal(m.acknowledge(id, 'someone else', T0 + 6)?.acknowledgedBy, 'ops@plant');
   assert.equal(m.acknowledge(9999, 'x', T0), undefined);
 
