@@ -85,7 +85,7 @@ describe('central integrity: a healthy stream', () => {
     );
     const h = m.deviceHealth('dev-1');
     assert.equal(h?.state, 'online');
-    assert.equal(h?.status, 'good');
+    assert.equal(h.status, 'good');
     assert.equal(m.deviceHealth('nope'), undefined);
     assert.deepEqual(m.summary(), {
       devices: 1,
@@ -167,8 +167,8 @@ describe('central integrity: staleness and offline', () => {
     assert.equal(check(m, 'dev-1', 'stale').status, 'fail');
     const o = late.observations.find((x) => x.check === 'integrity.stale');
     assert.equal(o?.active, true);
-    assert.equal(o?.severity, 'critical');
-    assert.equal(o?.action?.kind, 'check_connectivity');
+    assert.equal(o.severity, 'critical');
+    assert.equal(o.action?.kind, 'check_connectivity');
     a.t = last + 310_000;
     const back = run(m, a, 5);
     assert.equal(check(m, 'dev-1', 'stale').status, 'good');
@@ -185,8 +185,8 @@ describe('central integrity: staleness and offline', () => {
     const c = m.evaluate(a.t + 5000);
     const o = c.observations.find((x) => x.check === 'integrity.offline');
     assert.equal(o?.active, true);
-    assert.equal(o?.severity, 'critical');
-    assert.equal(o?.sinceMs, will.receivedMs);
+    assert.equal(o.severity, 'critical');
+    assert.equal(o.sinceMs, will.receivedMs);
     assert.equal(check(m, 'dev-1', 'offline').status, 'fail');
     assert.equal(m.deviceHealth('dev-1')?.state, 'offline');
     // Silence while offline is not also "stale".
@@ -206,8 +206,8 @@ describe('central integrity: staleness and offline', () => {
     const c = m.evaluate(a.t + 60_000);
     const o = c.observations.find((x) => x.check === 'integrity.offline');
     assert.equal(o?.active, true);
-    assert.equal(o?.severity, 'info');
-    assert.equal(o?.action?.kind, 'none');
+    assert.equal(o.severity, 'info');
+    assert.equal(o.action?.kind, 'none');
     assert.equal(
       m.deviceHealth('dev-1')?.status,
       'good',
@@ -305,8 +305,8 @@ describe('central integrity: clock', () => {
     let c = m.evaluate(a.t);
     const o = c.observations.find((x) => x.check === 'integrity.reboot');
     assert.equal(o?.active, true);
-    assert.equal(o?.severity, 'info');
-    assert.match(o?.summary ?? '', /bootId 7 -> 8/);
+    assert.equal(o.severity, 'info');
+    assert.match(o.summary, /bootId 7 -> 8/);
     c = m.evaluate(a.t + 10_000);
     assert.equal(c.observations.find((x) => x.check === 'integrity.reboot')?.active, false);
     for (const b of [9, 10]) {
@@ -362,12 +362,12 @@ describe('central integrity: persistent edge flags', () => {
     const c = m.evaluate(a.t);
     const o = c.observations.find((x) => x.check === 'integrity.edge_flags');
     assert.equal(o?.subject, 'accel.z');
-    assert.equal(o?.cause, 'broken_sensor');
-    assert.equal(o?.action?.kind, 'check_sensor');
-    assert.equal(o?.severity, 'critical');
-    assert.equal(o?.evidence[0]?.method, 'edge.flatline');
-    assert.equal(o?.evidence[0]?.statistic, 1000);
-    assert.equal(o?.evidence[0]?.threshold, 500);
+    assert.equal(o.cause, 'broken_sensor');
+    assert.equal(o.action?.kind, 'check_sensor');
+    assert.equal(o.severity, 'critical');
+    assert.equal(o.evidence[0]?.method, 'edge.flatline');
+    assert.equal(o.evidence[0].statistic, 1000);
+    assert.equal(o.evidence[0].threshold, 500);
     assert.deepEqual(m.summary().channels, { good: 11, suspect: 0, fail: 1 });
     assert.equal(c.results.length, 1);
   });
@@ -400,7 +400,7 @@ describe('central integrity: persistent edge flags', () => {
 });
 
 describe('central integrity: physics cross-checks', () => {
-  const cases: [string, WindowOptions['features'], string, 'suspect' | 'fail'][] = [
+  const cases: [string, Readonly<Record<string, number | null>>, string, 'suspect' | 'fail'][] = [
     [
       'a dead accelerometer (0 g)',
       { 'accel.x.mean': 0, 'accel.y.mean': 0, 'accel.z.mean': 0.001 },
