@@ -136,9 +136,9 @@ export function parseTopic(topic: string): Result<ParsedTopic> {
 //
 // One topic per alert identity (check, device, subject), retained while the alert is live, so an ops
 // client that subscribes late still sees every open alert; resolving publishes the resolved event, then an
-// empty retained message that clears the topic (MQTT-3.3.1-10). Levels other than the device id are
-// percent-encoded outside [A-Za-z0-9.:-] (so '_', '/', '+', '#' never appear raw), which keeps `_fleet`
-// and `_` unambiguous: device ids cannot contain '_'.
+// empty retained message that clears the topic (MQTT-3.3.1-10). Levels are percent-encoded outside
+// [A-Za-z0-9._:-] (so '/', '+', '#' never appear raw), and a leading '_' is encoded too: levels starting
+// with '_' (`_fleet`, `_`) are ours and never collide with a name.
 
 export const ALERTS_ROOT = `${TOPIC_ROOT}/alerts`;
 /** Every collector alert topic. */
@@ -147,12 +147,15 @@ export const collectorAlertTopicSpec = { qos: 1, retain: true, from: 'collector'
 export const FLEET_LEVEL = '_fleet';
 export const NO_SUBJECT_LEVEL = '_';
 
-/** Percent-encodes one topic level (UTF-8 bytes outside [A-Za-z0-9.:-]); '' becomes '_', as null does. */
+/** Percent-encodes one topic level (UTF-8 bytes outside [A-Za-z0-9._:-], and a leading '_'). */
 export function encodeTopicLevel(s: string): string {
-  if (s === '') return NO_SUBJECT_LEVEL;
-  return Array.from(new TextEncoder().encode(s), (b) => {
+  // An empty level is legal MQTT but easy to miss in a filter; it gets a reserved name of its own.
+  if (s === '') return '_empty';
+  return Array.from(new TextEncoder().encode(s), (b, i) => {
     const c = String.fromCharCode(b);
-    return /[A-Za-z0-9.:-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    return /[A-Za-z0-9._:-]/.test(c) && !(i === 0 && c === '_')
+      ? c
+      : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
   }).join('');
 }
 
