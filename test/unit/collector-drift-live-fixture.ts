@@ -1,0 +1,97 @@
+// Telemetry for the live drift monitor's tests and benchmark: schema-shaped messages with the monitored
+// features, generated as stationary AR(1) streams (shared/random.ts fillAr1) around plausible levels.
+
+import type { TelemetryPayload } from '../../shared/mqtt/schemas.ts';
+import { Prng } from '../../shared/random.ts';
+import type { IncomingMessage } from '../../collector/storage/types.ts';
+import { defaultFeatureNames } from '../../collector/drift/live/features.ts';
+import type { ChannelHealth, QcStatus } from '../../collector/monitor/types.ts';
+
+export const FEATURES = defaultFeatureNames();
+
+/** Level and window-to-window spread of each default feature (roughly the reference board at rest). */
+export function levelOf(name: string): { mean: number; sd: number } {
+  if (name.startsWith('humidity')) return { mean: 45, sd: 0.6 };
+  if (name.startsWith('pressure')) return { mean: 1013, sd: 0.05 };
+  if (name.startsWith('temperature')) return { mean: 27, sd: 0.13 };
+  if (name.endsWith('.std')) return { mean: 0.02, sd: 0.001 };
+  if (name === 'accel.z.mean' || name === 'accel.magnitude.mean') return { mean: 1, sd: 0.0017 };
+  return { mean: 0.1, sd: 0.005 };
+}
+
+export interface Prediction {
+  readonly label: string;
+  readonly probabilities: Record<string, number>;
+}
+
+export function telemetry(
+  deviceId: string,
+  seq: number,
+  tsMs: number,
+  features: Record<string, number | null>,
+  prediction: Prediction | null = null,
+  model: { name: string; version: string } | null = null,
+): IncomingMessage {
+  const payload = {
+    v: 1,
+    deviceId,
+    runId: 1,
+    msgSeq: seq,
+    tsMs,
+    bootId: 1,
+    window: { index: seq, startUs: seq * 1e6, endUs: (seq + 1) * 1e6 },
+    featurePipeline: 'edgeloop-features/v1',
+    features,
+    prediction: prediction === null ? null : { ...prediction, latencyMs: 1 },
+    model,
+    integrity: { status: 'good', channels: {}, flags: [] },
+    counters: {
+      framesDecoded: seq,
+      framesInvalid: 0,
+      samples: seq,
+      gaps: 0,
+      samplesMissing: 0,
+      windows: seq,
+    },
+  } satisfies TelemetryPayload;
+  return { message: { kind: 'telemetry', deviceId, payload }, receivedMs: tsMs };
+}
+
+/**
+ * One device's feature stream: each feature an AR(1) with lag-1 autocorrelation phi around levelOf(),
+ * one window a second. `shift(name, t)` adds to a value (in the feature's unit) at window t.
+ */
+export class FeatureStream {
+  private readonly rng: Prng;
+  private readonly x: Float64Array;
+  t = 0;
+  constructor(
+    seed: number,
+    private readonly phi: number,
+    private readonly names: readonly string[] = FEATURES,
+  ) {
+    this.rng = new Prng(seed, 'drift-live-fixture');
+    this.x = Float64Array.from(names, () => this.rng.gaussian());
+  }
+  next(shift?: (name: string, t: number) => number): Record<string, number> {
+    const out: Record<string, number> = {};
+    const inn = Math.sqrt(1 - this.phi * this.phi);
+    this.names.forEach((n, i) => {
+      const x = this.phi * (this.x[i] as number) + inn * this.rng.gaussian();
+      this.x[i] = x;
+      const { mean, sd } = levelOf(n);
+      out[n] = mean + sd * x + (shift?.(n, this.t) ?? 0);
+    });
+    this.t++;
+    return out;
+  }
+}
+
+/** Channel health from a fixed map of failing channels per device (everything else good). */
+export function healthStub(fail: Record<string, readonly string[]> = {}): ChannelHealth {
+  return {
+    channelStatus(deviceId: string, channel: string): QcStatus {
+      return fail[deviceId]?.includes(channel) === true ? 'fail' : 'good';
+    },
+  };
+}
