@@ -2,11 +2,14 @@
 // per-device scenarios, the MQTT adapter, the progress line and the summary (docs/firmware-sim.md
 // §Fleet mode).
 
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EdgeloopError, fail, ok, type Result } from '../shared/errors.ts';
+import { loadFleetModel } from './adapters/fleet-bundle.ts';
 import { connectFleetDevice, readFleetCredentials } from './adapters/mqtt.ts';
 import { loadScenario } from './adapters/scenario-files.ts';
 import { fleetDeviceIds, runFleet, type FleetSummary } from './fleet.ts';
+import type { FleetModel } from './fleet-model.ts';
 import type { Scenario } from './scenario.ts';
 
 export const fleetOptionSpec = {
@@ -19,12 +22,21 @@ export const fleetOptionSpec = {
   'mqtt-username-template': { type: 'string' },
   'mqtt-password': { type: 'string' },
   'mqtt-credentials': { type: 'string' },
+  model: { type: 'string' },
+  'trusted-key': { type: 'string' },
 } as const;
 
 export const fleetHelp = `Fleet mode (publishes telemetry over MQTT instead of writing serial bytes):
   --fleet <n>             simulate n devices in this process, each publishing what an agent with no model
                           installed publishes (features, integrity flags, counters; prediction null),
                           one MQTT connection per device (client id = device id, retained status, last will)
+  --model <bundle>        bundle directory, .tar or .tar.gz: every device runs its ONNX model on each
+                          window as an agent serving it does, and publishes prediction {label,
+                          probabilities, latencyMs} and model {name, version}; one session for the process
+                          (default: none, prediction null)
+  --trusted-key <file>    pinned Ed25519 public key (PEM) the --model bundle must be signed by, as the
+                          agent's --trusted-key; several files comma-separated (required with --model).
+                          The bundle is verified, its I/O checked and its golden cases replayed first
   --mqtt <url>            broker, e.g. mqtt://127.0.0.1:1883 (required with --fleet)
   --prefix <p>            device id prefix; ids are <p>01, <p>02, ... (default: sim-)
   --scenario <name|file>  scenario for every device (default: steady)
@@ -47,6 +59,7 @@ export const fleetHelp = `Fleet mode (publishes telemetry over MQTT instead of w
   Capacity: computing a device costs about 6-8 ms of CPU per device-second (1 kHz board, decoding,
   windowing, integrity, 192 features), so one process keeps about 100 devices in real time; the summary
   says how far it fell behind. For more, use --replay or several processes (different --prefix).
+  --model adds the inference per device-window (docs/firmware-sim.md §Capacity).
 `;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -143,48 +156,87 @@ export async function runFleetCommand(
   const noPassword = creds === undefined ? undefined : ids.find((id) => passwordOf(id) === undefined);
   if (noPassword !== undefined)
     return failed(fail('EDGELOOP_ERR_CONFIG_INVALID', `--mqtt-credentials: no password for ${noPassword}`));
+  const model = await loadModel(str(values.model), str(values['trusted-key']));
+  if (!model.ok) return failed(model);
   const mapped = [...map.value].map(([id, s]) => `${id}=${s.name}`).join(', ');
   log(
     `sim: fleet of ${n} (${ids[0]}..${ids[n - 1]}), scenario ${base.value.name}${mapped === '' ? '' : `; ${mapped}`}, ` +
-      `seed ${common.seed}, ${durationS} s at speed ${common.speed}${replay > 0 ? `, replaying ${replay} windows` : ''} -> ${url}`,
+      `seed ${common.seed}, ${durationS} s at speed ${common.speed}${replay > 0 ? `, replaying ${replay} windows` : ''}` +
+      `${model.value === undefined ? '' : `, model ${model.value.model.name}@${model.value.model.version}`} -> ${url}`,
   );
-  const r = await runFleet({
-    devices: n,
-    prefix,
-    scenarioOf: (id) => map.value.get(id) ?? base.value,
-    seed: common.seed,
-    speed: common.speed,
-    durationS,
-    maxInFlight,
-    replayWindows: replay,
-    connect: (deviceId, will) =>
-      connectFleetDevice({
-        url,
-        clientId: deviceId,
-        will,
-        ...optional('username', userOf(deviceId)),
-        ...optional('password', passwordOf(deviceId)),
-      }),
-    nowMs: () => Date.now(),
-    sleep: (ms) => sleep(ms).then(() => undefined),
-    signal: io.signal,
-    onProgress: (p) => {
-      log(
-        `sim: device=${p.deviceTimeS.toFixed(0)} s wall=${p.wallS.toFixed(1)} s windows=${p.windows} ` +
-          `messages=${p.messages} acked=${p.acked} in-flight=${p.inFlight} errors=${p.errors}` +
-          (p.behindS > 1 ? ` (behind real time x${common.speed} by ${p.behindS.toFixed(1)} s)` : ''),
+  try {
+    const r = await runFleet({
+      devices: n,
+      prefix,
+      scenarioOf: (id) => map.value.get(id) ?? base.value,
+      seed: common.seed,
+      speed: common.speed,
+      durationS,
+      maxInFlight,
+      replayWindows: replay,
+      ...(model.value === undefined ? {} : { model: model.value }),
+      connect: (deviceId, will) =>
+        connectFleetDevice({
+          url,
+          clientId: deviceId,
+          will,
+          ...optional('username', userOf(deviceId)),
+          ...optional('password', passwordOf(deviceId)),
+        }),
+      nowMs: () => Date.now(),
+      sleep: (ms) => sleep(ms).then(() => undefined),
+      signal: io.signal,
+      onProgress: (p) => {
+        log(
+          `sim: device=${p.deviceTimeS.toFixed(0)} s wall=${p.wallS.toFixed(1)} s windows=${p.windows} ` +
+            `messages=${p.messages} acked=${p.acked} in-flight=${p.inFlight} errors=${p.errors}` +
+            (p.behindS > 1 ? ` (behind real time x${common.speed} by ${p.behindS.toFixed(1)} s)` : ''),
+        );
+      },
+    });
+    if (!r.ok) return failed(r);
+    log(summaryLine(r.value));
+    return r.value.errors > 0 ? 1 : 0;
+  } finally {
+    // The one session every device shared; released once the fleet is done (or failed to connect).
+    await model.value?.close();
+  }
+}
+
+/** The --model bundle, verified against the --trusted-key files and loaded once; undefined without --model. */
+async function loadModel(
+  path: string | undefined,
+  keyFiles: string | undefined,
+): Promise<Result<FleetModel | undefined>> {
+  if (path === undefined) return ok(undefined);
+  const files = (keyFiles ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
+  if (files.length === 0)
+    return fail(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      '--model needs --trusted-key <pub.pem> (the key the bundle is signed by, e.g. <out>.signing.pub of edgeloop train)',
+    );
+  const pems: string[] = [];
+  for (const f of files) {
+    try {
+      pems.push(readFileSync(f, 'utf8'));
+    } catch (err) {
+      return fail(
+        'EDGELOOP_ERR_INPUT_READ',
+        `--trusted-key ${f}: ${err instanceof Error ? err.message : String(err)}`,
       );
-    },
-  });
-  if (!r.ok) return failed(r);
-  log(summaryLine(r.value));
-  return r.value.errors > 0 ? 1 : 0;
+    }
+  }
+  return loadFleetModel({ path, trustedKeys: pems });
 }
 
 export function summaryLine(s: FleetSummary): string {
   return (
     `sim: fleet done${s.aborted ? ' (interrupted)' : ''}: ${s.devices} devices, ${s.deviceTimeS.toFixed(0)} s of device time ` +
     `in ${(s.wallMs / 1000).toFixed(1)} s, ${s.windows} windows, ${s.messages} messages, ${s.acked} acked, ` +
-    `${s.errors} errors; max behind pace ${s.maxBehindS.toFixed(1)} s`
+    `${s.errors} errors${s.inferenceFailures > 0 ? `, ${s.inferenceFailures} windows without prediction` : ''}; ` +
+    `max behind pace ${s.maxBehindS.toFixed(1)} s`
   );
 }

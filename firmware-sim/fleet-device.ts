@@ -1,9 +1,11 @@
 // One simulated device of `edgeloop sim --fleet` (docs/firmware-sim.md §Fleet mode): a simulated board's
 // wire bytes go through the same shared decoder, loss accounting, windowing and integrity checks the agent
 // runs, the shared feature pipeline computes each window's vector, and the shared telemetry builder makes
-// the payload, so what it publishes is what an agent with no model would publish for that board.
-// Pure and pull-based (no I/O, no clock of its own): `advance(untilUs)` returns the messages for device
-// time up to untilUs; fleet.ts paces and publishes them.
+// the payload, so what it publishes is what an agent with no model would publish for that board, or,
+// given the fleet's model (fleet-model.ts), what an agent serving that model would publish.
+// Pull-based with no I/O and no clock of its own: `advance(untilUs)` (`advanceAsync` with a model, whose
+// session runs are asynchronous) returns the messages for device time up to untilUs; fleet.ts paces and
+// publishes them.
 
 import { EdgeloopError } from '../shared/errors.ts';
 import type { FeaturePipeline } from '../shared/features/pipeline.ts';
@@ -17,6 +19,7 @@ import type { SensorDescriptor } from '../shared/sensors.ts';
 import { FrameDecoder } from '../shared/serial/decoder.ts';
 import { Windower } from '../shared/windowing/windower.ts';
 import { Board, FIRMWARE_VERSION } from './board.ts';
+import type { FleetModel, FleetPrediction } from './fleet-model.ts';
 import type { Scenario } from './scenario.ts';
 
 /** What the status payload names as the sending software (an agent sends its own version). */
@@ -49,6 +52,11 @@ export interface FleetDeviceOptions {
    * window index and times, msgSeq, tsMs and growing counters), without running the board. 0 = off.
    */
   readonly replayWindows?: number;
+  /**
+   * The model every device of the fleet shares (fleet-model.ts). Given, each window is predicted as the
+   * agent does and published with `prediction` and `model`; use advanceAsync then. Default: none.
+   */
+  readonly model?: FleetModel;
 }
 
 /** Replay state: the computed payloads, and the counters and timing at the switch. */
@@ -84,6 +92,8 @@ export class FleetDevice {
   #ring: Ring | undefined;
   /** Payloads the shared builder refused (a bug: never published). */
   invalidPayloads = 0;
+  /** Windows the model could not predict (published without a prediction, as the agent does). */
+  inferenceFailures = 0;
 
   constructor(options: FleetDeviceOptions) {
     const t = deviceTopics(options.deviceId);
@@ -125,6 +135,33 @@ export class FleetDevice {
    */
   advance(untilUs: number, lastEndUs = Number.POSITIVE_INFINITY): FleetMessage[] {
     if (this.#ring !== undefined) return this.#replay(this.#ring, untilUs, lastEndUs);
+    const out: FleetMessage[] = [];
+    for (const w of this.#closeWindows(untilUs)) {
+      if (w.endUs > lastEndUs) continue;
+      if (this.#emit(out, this.#telemetry(w, null), w, untilUs)) break;
+    }
+    return out;
+  }
+
+  /**
+   * advance() with the model (FleetDeviceOptions.model): each window is predicted before its telemetry
+   * is built. Without a model it is advance(). Replayed windows repeat the recorded predictions.
+   */
+  async advanceAsync(untilUs: number, lastEndUs = Number.POSITIVE_INFINITY): Promise<FleetMessage[]> {
+    const model = this.#o.model;
+    if (model === undefined || this.#ring !== undefined) return this.advance(untilUs, lastEndUs);
+    const out: FleetMessage[] = [];
+    for (const w of this.#closeWindows(untilUs)) {
+      if (w.endUs > lastEndUs) continue;
+      const r = await model.predict(w, this.#sensors);
+      if (!r.ok) this.inferenceFailures++;
+      if (this.#emit(out, this.#telemetry(w, r.ok ? r.value : null), w, untilUs)) break;
+    }
+    return out;
+  }
+
+  /** Runs the board to untilUs through decoder, stream and windower; the windows that closed. */
+  #closeWindows(untilUs: number): Window[] {
     const windows: Window[] = [];
     this.#decoder.push(this.#board.generate(untilUs), (e) => {
       if (!e.ok) return; // counted in decoder.counters (framesInvalid)
@@ -150,29 +187,26 @@ export class FleetDevice {
         }
       });
     });
-    const out: FleetMessage[] = [];
+    return windows;
+  }
+
+  /** Adds a built payload; true when the replay ring just filled (the caller stops computing windows). */
+  #emit(out: FleetMessage[], p: TelemetryPayload | null, w: Window, untilUs: number): boolean {
+    if (p === null) return false;
+    out.push(this.#encode('telemetry', p, false));
     const k = this.#o.replayWindows ?? 0;
-    for (const w of windows) {
-      if (w.endUs > lastEndUs) continue;
-      const p = this.#telemetry(w);
-      if (p === null) continue;
-      out.push(this.#encode('telemetry', p, false));
-      if (k > 0 && this.#recorded.length < k) {
-        this.#recorded.push(p);
-        if (this.#recorded.length === k) {
-          this.#ring = {
-            payloads: this.#recorded,
-            counters: p.counters,
-            windows: this.#windows,
-            lagUs: Math.max(0, untilUs - w.endUs),
-            last: p,
-            replayed: 0,
-          };
-          break; // windows closed after the ring filled are replayed, not sent as computed
-        }
-      }
-    }
-    return out;
+    if (k === 0 || this.#recorded.length >= k) return false;
+    this.#recorded.push(p);
+    if (this.#recorded.length < k) return false;
+    this.#ring = {
+      payloads: this.#recorded,
+      counters: p.counters,
+      windows: this.#windows,
+      lagUs: Math.max(0, untilUs - w.endUs),
+      last: p,
+      replayed: 0,
+    };
+    return true; // windows closed after the ring filled are replayed, not sent as computed
   }
 
   #replay(ring: Ring, untilUs: number, lastEndUs: number): FleetMessage[] {
@@ -223,15 +257,35 @@ export class FleetDevice {
     };
   }
 
-  #telemetry(w: Window): TelemetryPayload | null {
+  #telemetry(w: Window, prediction: FleetPrediction | null): TelemetryPayload | null {
     this.#windows++;
-    // As the agent with no model installed: the default pipeline's vector, imputed features as null.
-    const v = this.#o.pipeline.computeDetailed(w, this.#sensors);
+    const model = this.#o.model;
+    // As the agent (agent/runtime/telemetry.ts): with a prediction, the vector the model saw under the
+    // model pipeline's names; without one, the default pipeline's vector with imputed features as null.
+    const features =
+      prediction !== null && model !== undefined
+        ? {
+            pipeline: model.pipeline.id,
+            names: model.pipeline.featureNames(this.#sensors),
+            values: prediction.features,
+          }
+        : (() => {
+            const v = this.#o.pipeline.computeDetailed(w, this.#sensors);
+            return { pipeline: this.#o.pipeline.id, names: this.#names, values: v.values, valid: v.valid };
+          })();
     const r = buildTelemetryPayload(
       {
         window: w,
-        features: { pipeline: this.#o.pipeline.id, names: this.#names, values: v.values, valid: v.valid },
-        prediction: null,
+        features,
+        prediction:
+          prediction === null
+            ? null
+            : {
+                label: prediction.label,
+                probabilities: prediction.probabilities,
+                model: prediction.model,
+                latencyMs: prediction.latencyMs,
+              },
         counters: this.counters(),
       },
       { deviceId: this.deviceId, runId: this.runId, tsMs: this.#o.nowMs(), nextSeq: () => ++this.#seq },
@@ -252,7 +306,8 @@ export class FleetDevice {
       tsMs: Math.floor(this.#o.nowMs()),
       state,
       reason,
-      model: null,
+      // The serving model, as an agent's status names it (docs/mqtt.md §status).
+      model: this.#o.model === undefined ? null : { ...this.#o.model.model },
       firmwareVersion: FIRMWARE_VERSION,
       agentVersion: FLEET_AGENT_VERSION,
       bootId: this.#bootId,

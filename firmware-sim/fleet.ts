@@ -1,6 +1,6 @@
 // `edgeloop sim --fleet <n>` (docs/firmware-sim.md §Fleet mode): n simulated devices in one process, each
 // with its own board, seed, scenario, message sequence and MQTT connection, publishing what an agent with
-// no model would publish. Device time advances one window at a time for all devices; real time by default,
+// no model would publish, or with `model`, what an agent serving that model would publish. Device time advances one window at a time for all devices; real time by default,
 // faster with `speed`. The MQTT connections come in through `connect` (the adapter in adapters/mqtt.ts in
 // production, the same adapter against an embedded broker in tests), so this file does no I/O itself.
 
@@ -8,6 +8,7 @@ import { EdgeloopError, fail, ok, type Failure, type Result } from '../shared/er
 import { createFeaturePipeline } from '../shared/features/pipeline.ts';
 import { deriveSeed } from '../shared/random.ts';
 import { FleetDevice, type FleetMessage } from './fleet-device.ts';
+import type { FleetModel } from './fleet-model.ts';
 import type { Scenario } from './scenario.ts';
 
 /** One device's broker connection (structurally adapters/mqtt.ts FleetMqttLink). */
@@ -41,6 +42,8 @@ export interface FleetOptions {
   /** Connections opened at once. Default 50. */
   readonly connectConcurrency?: number;
   readonly connect: FleetConnect;
+  /** One loaded model for every device (adapters/fleet-bundle.ts loadFleetModel). Default: none. */
+  readonly model?: FleetModel;
   readonly nowMs: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly signal?: AbortSignal;
@@ -56,6 +59,8 @@ export interface FleetCounts {
   readonly acked: number;
   /** Publishes that failed (not acknowledged) plus payloads the builder refused. */
   readonly errors: number;
+  /** Windows published without a prediction because the model could not run on them (0 without a model). */
+  readonly inferenceFailures: number;
 }
 
 export interface FleetProgress extends FleetCounts {
@@ -86,6 +91,8 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
     throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `fleet size ${o.devices}`);
   const windowMs = o.windowMs ?? 1000;
   const maxInFlight = o.maxInFlight ?? 1000;
+  // The default pipeline: for every window without a model, and for a window the model fails on (as the
+  // agent's fallback); the model computes its own vector with the bundle's pipeline.
   const pipeline = createFeaturePipeline();
   const ids = fleetDeviceIds(o.devices, o.prefix);
   const devices = ids.map(
@@ -100,10 +107,11 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
         windowMs,
         nowMs: o.nowMs,
         replayWindows: o.replayWindows ?? 0,
+        ...(o.model === undefined ? {} : { model: o.model }),
       }),
   );
 
-  const counts = { windows: 0, messages: 0, acked: 0, errors: 0 };
+  const counts = { windows: 0, messages: 0, acked: 0, errors: 0, inferenceFailures: 0 };
   let inFlight = 0;
   let slotFree: (() => void) | undefined;
   const send = async (link: FleetLink, m: FleetMessage): Promise<void> => {
@@ -171,8 +179,10 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
       const d = devices[i] as FleetDevice;
       const link = links[i] as FleetLink;
       const before = d.invalidPayloads;
-      const msgs = d.advance(untilUs, lastEndUs);
+      const failedBefore = d.inferenceFailures;
+      const msgs = await d.advanceAsync(untilUs, lastEndUs);
       counts.errors += d.invalidPayloads - before;
+      counts.inferenceFailures += d.inferenceFailures - failedBefore;
       for (const m of msgs) {
         counts.windows++;
         await send(link, m);

@@ -27,6 +27,8 @@ export const simDefaults = {
   mqttUsernameTemplate: '',
   mqttPassword: '',
   mqttCredentials: '',
+  model: '',
+  trustedKey: '',
 };
 
 // A config file may hold numbers (seed: 7); flags and variables are strings. All end up as strings.
