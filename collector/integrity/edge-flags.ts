@@ -2,11 +2,15 @@
 // every window (shared/integrity); centrally a channel takes a flag's status only when it lasts (K of the
 // last N windows, PersistentStatus), so one spike is not an alert, and it clears after a run of clean
 // windows. The evidence names the edge checks behind it with their values and thresholds.
+// Suspect flags of the checks in `edgeSuspectIgnored` (default: spike) do not count: a spike of 12 to 40
+// robust spreads is how real impulsive vibration looks too (bearing wear flags most windows at severity
+// 0.8 in the simulator, docs/integrity.md §spike), and a worn bearing is a machine condition for the
+// model, not a broken sensor. A spike FAIL (>= 40 spreads) still counts.
 
 import type { Evidence, QcStatus } from '../monitor/types.ts';
 import type { IntegrityMonitorOptions } from './options.ts';
 import { PersistentStatus, type PersistenceRule } from './persistence.ts';
-import type { CheckInput, DeviceCheck, Verdict } from './types.ts';
+import { worse, type CheckInput, type DeviceCheck, type Verdict } from './types.ts';
 
 export const EDGE_FLAGS_CHECK = 'integrity.edge_flags';
 
@@ -29,16 +33,25 @@ interface ChannelState {
 export class EdgeFlagsCheck implements DeviceCheck {
   readonly channels = new Map<string, ChannelState>();
   readonly #rule: PersistenceRule;
+  readonly #suspectIgnored: ReadonlySet<string>;
 
   constructor(o: IntegrityMonitorOptions) {
     this.#rule = { windows: o.persistWindows, minWindows: o.persistMinWindows, clear: o.clearWindows };
+    this.#suspectIgnored = new Set(o.edgeSuspectIgnored);
   }
 
   observe(input: CheckInput): void {
     const m = input.message;
     if (m.kind !== 'telemetry' || !input.newest) return;
     const p = m.payload;
-    for (const [channel, status] of Object.entries(p.integrity.channels)) {
+    // The window's status per channel, from the flags that count (integrity.channels lists every channel).
+    const window = new Map<string, QcStatus>();
+    for (const channel of Object.keys(p.integrity.channels)) window.set(channel, 'good');
+    for (const f of p.integrity.flags) {
+      if (f.status === 'good' || (f.status === 'suspect' && this.#suspectIgnored.has(f.check))) continue;
+      window.set(f.channel, worse(window.get(f.channel) ?? 'good', f.status));
+    }
+    for (const [channel, status] of window) {
       let c = this.channels.get(channel);
       if (c === undefined) {
         c = { persistence: new PersistentStatus(this.#rule), flags: new Map() };
@@ -49,6 +62,7 @@ export class EdgeFlagsCheck implements DeviceCheck {
     for (const f of p.integrity.flags) {
       const c = this.channels.get(f.channel);
       if (c === undefined || f.status === 'good') continue;
+      if (f.status === 'suspect' && this.#suspectIgnored.has(f.check)) continue;
       const seen = c.flags.get(f.check);
       c.flags.set(f.check, {
         status: f.status,

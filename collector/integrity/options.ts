@@ -3,6 +3,7 @@
 // its own config (collector/config.ts); the rest are tuning knobs with documented defaults.
 
 import { EdgeloopError } from '../../shared/errors.ts';
+import { integrityCheckNames } from '../../shared/samples.ts';
 
 /** A plausible band: inside [suspectMin, suspectMax] is good, outside [failMin, failMax] is fail. */
 export interface Band {
@@ -72,6 +73,11 @@ export interface IntegrityMonitorOptions {
   readonly persistMinWindows: number;
   /** A flagged channel clears after this many consecutive better windows. Default 5. */
   readonly clearWindows: number;
+  /**
+   * Edge checks whose SUSPECT flags do not count toward a channel's status (their fail flags do).
+   * Default ['spike']: suspect-level spikes are also what real impulsive vibration (bearing wear) raises.
+   */
+  readonly edgeSuspectIgnored: readonly string[];
   readonly physics: PhysicsOptions;
   /** A subject that stays non-good writes a monitor_results row at most this often, s. Default 60. */
   readonly resultIntervalS: number;
@@ -106,6 +112,7 @@ export const defaultIntegrityMonitorOptions: IntegrityMonitorOptions = Object.fr
   persistWindows: 5,
   persistMinWindows: 3,
   clearWindows: 5,
+  edgeSuspectIgnored: Object.freeze(['spike']),
   physics: Object.freeze({
     gravitySuspectG: 0.1,
     gravityFailG: 0.3,
@@ -147,6 +154,11 @@ export function resolveIntegrityMonitorOptions(
   const o: IntegrityMonitorOptions = Object.freeze({ ...d, ...overrides, physics });
   for (const [k, v] of Object.entries(o)) {
     if (k === 'physics') continue;
+    if (k === 'edgeSuspectIgnored') {
+      if (!Array.isArray(v) || !v.every((x) => (integrityCheckNames as readonly unknown[]).includes(x)))
+        throw invalid(`edgeSuspectIgnored: expected edge check names (${integrityCheckNames.join(', ')})`);
+      continue;
+    }
     if (!known.has(k)) throw invalid(`unknown option ${k}`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
       throw invalid(`${k}: expected a number >= 0, got ${String(v)}`);

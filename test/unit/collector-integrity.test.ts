@@ -381,6 +381,19 @@ describe('central integrity: persistent edge flags', () => {
     assert.equal(m.channelStatus('dev-1', 'accel.z'), 'good');
   });
 
+  it('does not count persistent suspect spikes (impulsive vibration), but counts spike fails', () => {
+    const { m, a } = setup();
+    const s = { channel: 'accel.x', check: 'spike', status: 'suspect', value: 20, threshold: 12 } as const;
+    run(m, a, 30, { flags: [s] });
+    assert.equal(m.channelStatus('dev-1', 'accel.x'), 'good');
+    run(m, a, 5, { flags: [spike] });
+    assert.equal(m.channelStatus('dev-1', 'accel.x'), 'fail');
+    const strict = setup({ edgeSuspectIgnored: [] });
+    run(strict.m, strict.a, 10, { flags: [s] });
+    assert.equal(strict.m.channelStatus('dev-1', 'accel.x'), 'suspect');
+    assert.throws(() => createIntegrityMonitor({ edgeSuspectIgnored: ['spikes'] }), /edgeSuspectIgnored/);
+  });
+
   it('takes suspect flags as suspect', () => {
     const { m, a } = setup();
     run(m, a, 20, {
