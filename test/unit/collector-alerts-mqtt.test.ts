@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { connect } from 'mqtt';
 import { startEmbeddedBroker } from '../../collector/adapters/broker.ts';
@@ -76,6 +77,18 @@ async function collectorConnection(t: TestContext, url: string, auth: boolean): 
   await waitFor('the collector connection', () => s.connected());
   return s;
 }
+
+test('the collector alert example in docs/mqtt.md is a valid event on the topic it names', () => {
+  const md = readFileSync(new URL('../../docs/mqtt.md', import.meta.url), 'utf8');
+  const m = /Topic `([^`]+)`, retained:\s*<!-- collector-alert-example -->\s*```json\n([\s\S]*?)```/.exec(md);
+  assert.ok(m, 'docs/mqtt.md has the collector alert example');
+  const p = collectorAlertEventSchema.parse(JSON.parse(m[2]!));
+  const a = p.alert;
+  assert.equal(
+    m[1],
+    collectorAlertTopic({ kind: a.kind, deviceId: a.deviceId, check: a.check, subject: a.subject }),
+  );
+});
 
 test('alert topics: one per identity, levels percent-encoded, _fleet and _ for null', () => {
   assert.equal(
