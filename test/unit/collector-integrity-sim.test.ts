@@ -32,8 +32,7 @@ function compressed(name: string, seconds: number): Scenario {
   const k = seconds / raw.durationS;
   const scale = (e: Record<string, unknown>): Record<string, unknown> => {
     const out = { ...e };
-    for (const f of ['at', 'durationS', 'rampS'])
-      if (typeof out[f] === 'number') out[f] = (out[f] as number) * k;
+    for (const f of ['at', 'durationS', 'rampS']) if (typeof out[f] === 'number') out[f] = out[f] * k;
     return out;
   };
   const r = parseScenario({ ...raw, durationS: seconds, events: raw.events.map(scale) }, `${name}.json`);
@@ -51,9 +50,11 @@ interface Run {
 /** Plays a scenario through a FleetDevice into the monitor, evaluating every 10 s of device time. */
 function play(scenario: Scenario, seconds: number, seed = 1): Run {
   const monitor = createIntegrityMonitor({ staleAfterS: 30, clockSkewMaxMs: 5000 });
-  let device: FleetDevice | undefined;
-  const now = (): number => T0 + (device?.timeUs ?? 0) / 1000;
-  device = new FleetDevice({ deviceId: 'sim-1', scenario, seed, runId: 4242, pipeline, nowMs: now });
+  // The sender clock is device time from T0 (the device reads it while it builds a payload).
+  const ref: { device?: FleetDevice } = {};
+  const now = (): number => T0 + (ref.device?.timeUs ?? 0) / 1000;
+  const device = new FleetDevice({ deviceId: 'sim-1', scenario, seed, runId: 4242, pipeline, nowMs: now });
+  ref.device = device;
   const observations: Observation[] = [];
   const accel: Run['accel'] = [];
   const feed = (m: { topic: string; payload: Uint8Array }): void => {
