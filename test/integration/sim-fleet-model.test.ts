@@ -86,7 +86,7 @@ describe('sim --fleet --model over MQTT (aedes)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('publishes a valid prediction and the model ref in every window; bearing wear is predicted late', async () => {
+  it('publishes a valid prediction and the model ref in every window; bearing wear is predicted late', async (t) => {
     const got: DecodedMessage[] = [];
     const sub = await subscribe(broker.url, [fleetFilter('telemetry'), fleetFilter('status')], got);
     const r = await runCommand(simCommand, [
@@ -145,6 +145,9 @@ describe('sim --fleet --model over MQTT (aedes)', () => {
     const early = worn.slice(0, 4); // before the fault starts at 5 s
     const late = worn.slice(-10); // 10 s and more after the ramp ended
     const lateWear = late.filter((p) => p.prediction?.label === 'bearing_wear').length;
+    t.diagnostic(
+      `sim-03 p(bearing_wear) early ${pWear(early).toFixed(2)}, late ${pWear(late).toFixed(2)}; labels ${worn.map((p) => p.prediction?.label[0]).join('')}`,
+    );
     assert.ok(
       pWear(late) > pWear(early) && lateWear >= 7,
       `p(bearing_wear) early ${pWear(early).toFixed(2)}, late ${pWear(late).toFixed(2)}; ${lateWear}/10 late labelled bearing_wear`,
