@@ -3,10 +3,12 @@
 // the alert metrics checked by promtool.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { PostableAlert } from '../../collector/alerts/alertmanager.ts';
 import { createAlertmanagerChannel } from '../../collector/alerts/alertmanager.ts';
 import { createAlerting } from '../../collector/alerts/delivery.ts';
+import { dropReasons } from '../../collector/alerts/types.ts';
 import { AlertManager } from '../../collector/alerts/manager.ts';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, verifySignature } from '../../collector/alerts/signature.ts';
 import { createCollectorMetrics } from '../../collector/api/metrics.ts';
@@ -175,4 +177,22 @@ test('alert metrics: live alerts by kind, severity and state, delivery outcomes 
     return;
   }
   assert.equal(check.status, 0, check.output);
+});
+
+test('docs/alerts.md documents every alert metric, Alertmanager label and drop reason', async () => {
+  const doc = readFileSync(new URL('../../docs/alerts.md', import.meta.url), 'utf8');
+  const metrics = createCollectorMetrics({
+    queueDepth: () => 0,
+    subscriberConnected: () => true,
+    heldAcks: () => 0,
+    alerts: { live: () => [] },
+  });
+  const names = [...(await metrics.text()).matchAll(/^# TYPE (edgeloop_collector_alert\S*)/gm)].map(
+    (m) => m[1]!,
+  );
+  assert.equal(names.length, 4);
+  for (const n of names) assert.ok(doc.includes(`\`${n}\``), n);
+  for (const label of ['alertname', 'severity', 'kind', 'check', 'device', 'subject', 'cause'])
+    assert.ok(doc.includes(`| \`${label}\``), label);
+  for (const r of dropReasons) assert.ok(doc.includes(`\`${r}\``), r);
 });
