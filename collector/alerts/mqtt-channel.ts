@@ -63,6 +63,17 @@ export function createMqttChannel(o: MqttChannelOptions): AlertChannel {
     notify: (e) => {
       queue.push(e);
     },
+    // After a restart the broker may have lost its retained messages (the embedded broker keeps them in
+    // memory): publish each live alert again, as the event that gave it its state and with that event's
+    // id (AlertManager builds ids as `<id>-<type>-<at ms>`), so a subscriber that saw it drops it.
+    resync(live) {
+      for (const alert of live) {
+        const ackedMs = alert.state === 'acknowledged' ? alert.acknowledgedMs : null;
+        const type = ackedMs === null ? 'opened' : 'acknowledged';
+        const atMs = ackedMs ?? alert.openedMs;
+        queue.push({ eventId: `${alert.id}-${type}-${atMs}`, type, atMs, alert });
+      }
+    },
     idle: () => queue.idle(),
     close: () => queue.close(),
   };

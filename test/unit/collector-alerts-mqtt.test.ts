@@ -176,6 +176,34 @@ test(
       ['edgeloop/v1/alerts/drift/dev-1/drift.model_reference/accel.y'],
     );
     assert.deepEqual(refused, []);
+
+    // A restart of the collector and of the embedded broker (which keeps retained messages in memory):
+    // the live alert is published again, retained, with the id of the event that opened it.
+    const openedY = early.find((s) => s.topic.endsWith('/accel.y'))!;
+    await channel.close();
+    const broker2 = await startEmbeddedBroker({
+      credentials: { devices: new Map(), collector: COLLECTOR },
+      port: 0,
+      host: '127.0.0.1',
+    });
+    t.after(() => broker2.close());
+    const sub2 = await collectorConnection(t, broker2.url, true);
+    const channel2 = createMqttChannel({
+      publish: (topic, payload, o) => sub2.publish(topic, payload, o),
+      clock: systemClock,
+      observer,
+    });
+    t.after(() => channel2.close());
+    channel2.resync?.(new AlertManager({ store, clearAfter: 1 }).live());
+    await channel2.idle();
+    const again = await opsClient(t, broker2.url, true);
+    await waitFor('the resynced retained alert', () => again.length === 1);
+    assert.ok(again[0]!.retain);
+    assert.equal(again[0]!.topic, openedY.topic);
+    assert.equal(
+      collectorAlertEventSchema.parse(JSON.parse(again[0]!.payload)).eventId,
+      collectorAlertEventSchema.parse(JSON.parse(openedY.payload)).eventId,
+    );
   },
 );
 
