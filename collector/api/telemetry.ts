@@ -29,6 +29,9 @@ export interface TelemetryApiOptions {
 
 const HOUR_MS = 3_600_000;
 const MAX_LIMIT = 10_000;
+// A window with all 192 features is ~8 KB of JSON: 1,000 of them are ~8 MB, stringified in tens of ms on
+// the thread ingest runs on (STYLE.md habit 12). Select features for longer spans.
+const MAX_WINDOWS = 1_000;
 const MAX_BLOCKS_PAGE = 1_000;
 
 type Query = Readonly<Record<string, unknown>>;
@@ -180,7 +183,7 @@ export const telemetryRoutes: HttpPlugin<TelemetryApiOptions> = (app, o) => {
   app.get(
     '/api/v1/devices/:deviceId/windows',
     routeSchema(
-      { from: int, to: int, limit: limit(MAX_LIMIT, 100), features: { type: 'string' } },
+      { from: int, to: int, limit: limit(MAX_WINDOWS, 100), features: { type: 'string' } },
       { params: deviceParams },
     ),
     handle((req) => {
@@ -213,7 +216,8 @@ export const telemetryRoutes: HttpPlugin<TelemetryApiOptions> = (app, o) => {
     handle((req) => {
       const deviceId = params(req);
       const q = req.query as Query & { resolution: 'minute' | 'hour' };
-      const r = range(q, o.nowMs(), q.resolution === 'minute' ? 24 * HOUR_MS : 30 * 24 * HOUR_MS);
+      // Default spans of 360 and 168 buckets: each carries every feature's summary unless features= names some.
+      const r = range(q, o.nowMs(), q.resolution === 'minute' ? 6 * HOUR_MS : 7 * 24 * HOUR_MS);
       const wanted = featureList(q);
       // All features first, so a name that exists in no bucket is told apart from one not asked for.
       const rows = store.rollups({ deviceId, resolution: q.resolution, ...r });
