@@ -270,6 +270,8 @@ export function classLabels(profile: ReferenceProfile): readonly string[] {
   return (profile.classes ?? []).map((c) => c.label);
 }
 
+const classCache = new WeakMap<ReferenceProfile, Map<string, ReadonlyMap<string, ClassFeatureReference>>>();
+
 /**
  * The class-conditional reference of `label`, by feature name, each with the pooled feature's bin edges
  * its counts are on; undefined when the profile has no classes or none for that label.
@@ -278,11 +280,20 @@ export function classReference(
   profile: ReferenceProfile,
   label: string,
 ): ReadonlyMap<string, ClassFeatureReference> | undefined {
+  // Built once per profile and label: a drift monitor asks per window, and a profile is not mutated.
+  let byLabel = classCache.get(profile);
+  if (byLabel === undefined) {
+    byLabel = new Map<string, ReadonlyMap<string, ClassFeatureReference>>();
+    classCache.set(profile, byLabel);
+  }
+  const cached = byLabel.get(label);
+  if (cached !== undefined) return cached;
   const c = profile.classes?.find((x) => x.label === label);
   if (c === undefined) return undefined;
   const out = new Map<string, ClassFeatureReference>();
   c.features.forEach((f, j) => {
     out.set(f.name, { ...f, binEdges: profile.features[j]?.binEdges ?? [] });
   });
+  byLabel.set(label, out);
   return out;
 }

@@ -61,6 +61,7 @@ test('with labels, each class gets its own statistics on the pooled bins', () =>
     p.rows,
   );
   assert.equal(classReference(p, 'overheating'), undefined);
+  assert.equal(classReference(p, 'normal'), normal, 'built once per profile and label');
 });
 
 test('without labels the profile has no classes and parses as before', () => {
