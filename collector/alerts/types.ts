@@ -72,8 +72,9 @@ export interface AlertChannel {
   readonly name: AlertChannelName;
   notify(event: AlertEvent): void;
   /**
-   * The live alerts at start (AlertManager.live() after a restart), for channels that hold state of their
-   * own: Alertmanager must keep receiving them or it resolves them after its resolve_timeout.
+   * The live alerts at start (AlertManager.live() after a restart), for channels whose receiver holds
+   * state: Alertmanager must keep receiving them or it resolves them after its resolve_timeout; a broker
+   * may have lost the retained MQTT messages.
    */
   resync?(live: readonly AlertRecord[]): void;
   /** Resolves once nothing is waiting or in flight (tests; a flush before shutdown). */
