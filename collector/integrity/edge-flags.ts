@@ -24,10 +24,24 @@ interface FlagSeen {
   lastTsMs: number;
 }
 
+function goodVerdict(channel: string): Verdict {
+  return Object.freeze({
+    check: EDGE_FLAGS_CHECK,
+    subject: channel,
+    status: 'good',
+    summary: `${channel}: edge checks good`,
+    evidence: [],
+    cause: null,
+    action: 'none',
+  });
+}
+
 interface ChannelState {
   readonly persistence: PersistentStatus;
   /** Non-good edge flags seen recently, by edge check name (at most 8 names). */
   readonly flags: Map<string, FlagSeen>;
+  /** This channel's verdict while good. */
+  readonly good: Verdict;
 }
 
 export class EdgeFlagsCheck implements DeviceCheck {
@@ -54,7 +68,7 @@ export class EdgeFlagsCheck implements DeviceCheck {
     for (const [channel, status] of window) {
       let c = this.channels.get(channel);
       if (c === undefined) {
-        c = { persistence: new PersistentStatus(this.#rule), flags: new Map() };
+        c = { persistence: new PersistentStatus(this.#rule), flags: new Map(), good: goodVerdict(channel) };
         this.channels.set(channel, c);
       }
       c.persistence.push(status, p.tsMs);
@@ -81,21 +95,17 @@ export class EdgeFlagsCheck implements DeviceCheck {
 
   judge(_nowMs: number, out: Verdict[]): void {
     for (const [channel, c] of this.channels) {
+      const status = c.persistence.status;
+      if (status === 'good' && c.flags.size === 0) {
+        // Verdicts are immutable: one per channel serves every cycle it stays good.
+        out.push(c.good);
+        continue;
+      }
       const span = c.persistence.span();
       // Forget flags that left the remembered windows, so the evidence is about now.
       if (span !== null) for (const [k, f] of c.flags) if (f.lastTsMs < span.fromMs) c.flags.delete(k);
-      const status = c.persistence.status;
       if (status === 'good') {
-        out.push({
-          check: EDGE_FLAGS_CHECK,
-          subject: channel,
-          status,
-          summary: `${channel}: edge checks good`,
-          evidence: [],
-          window: span,
-          cause: null,
-          action: 'none',
-        });
+        out.push(c.good);
         continue;
       }
       const evidence: Evidence[] = [];

@@ -43,7 +43,8 @@ export class MsgLossCheck implements DeviceCheck {
     const s = this.#streams.current;
     if (s === null) return;
     const settleMs = this.#o.lossSettleS * 1000;
-    const pts = this.#points.filter((p) => p.runId === s.runId);
+    if (this.#points[0] !== undefined && this.#points[0].runId !== s.runId) this.#points = [];
+    const pts = this.#points;
     const last = pts[pts.length - 1];
     // One checkpoint per settle/CHECKPOINTS at most, so the list stays bounded at any evaluation rate.
     if (last === undefined || nowMs - last.atMs >= settleMs / CHECKPOINTS) {
@@ -53,7 +54,7 @@ export class MsgLossCheck implements DeviceCheck {
     for (const p of pts) if (p.atMs <= nowMs - settleMs) settled = p.highest;
     // Drop checkpoints older than the newest settled one: the horizon only moves forward.
     while (pts.length > 1 && (pts[1] as { atMs: number }).atMs <= nowMs - settleMs) pts.shift();
-    this.#points = pts.slice(-(CHECKPOINTS + 2));
+    if (pts.length > CHECKPOINTS + 2) pts.splice(1, pts.length - CHECKPOINTS - 2);
 
     const lo = Math.max(s.lossFloor, settled - this.#o.lossSpanMsgs + 1);
     const span = settled - lo + 1;

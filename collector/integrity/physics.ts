@@ -19,7 +19,18 @@ export const PHYSICS_CHECK = 'integrity.physics';
 interface Measure {
   readonly status: QcStatus;
   readonly evidence: Evidence;
-  readonly text: string;
+}
+
+/** One line from a measure's evidence, built only when a verdict needs it (not for every window). */
+function describe(e: Evidence): string {
+  const d = e.detail ?? {};
+  const x = e.statistic ?? Number.NaN;
+  if (e.method === 'physics.gravity') {
+    const g = d['gravityG'] as number;
+    return `gravity ${g.toFixed(3)} g, ${x.toFixed(3)} g from 1 g (suspect above ${(e.threshold ?? 0).toFixed(3)} g${d['atRest'] === true ? ', at rest' : ''})`;
+  }
+  const b = d as unknown as Band & { feature: string };
+  return `${b.feature} ${x.toFixed(2)} ${e.unit ?? ''} (plausible ${b.suspectMin}..${b.suspectMax}, fail outside ${b.failMin}..${b.failMax})`;
 }
 
 type Features = TelemetryPayload['features'];
@@ -37,7 +48,6 @@ function bandMeasure(features: Features, feature: string, band: Band, unit: stri
   const threshold = x < band.suspectMin ? band.suspectMin : band.suspectMax;
   return {
     status,
-    text: `${feature} ${x.toFixed(2)} ${unit} (plausible ${band.suspectMin}..${band.suspectMax}, fail outside ${band.failMin}..${band.failMax})`,
     evidence: {
       method: 'physics.band',
       statistic: x,
@@ -64,7 +74,6 @@ function gravityMeasure(f: Features, p: PhysicsOptions): Measure | null {
   const atRest = std < p.restStdG;
   return {
     status,
-    text: `gravity ${g.toFixed(3)} g, ${dev.toFixed(3)} g from 1 g (suspect above ${suspectAt.toFixed(3)} g${atRest ? ', at rest' : ''})`,
     evidence: {
       method: 'physics.gravity',
       statistic: dev,
@@ -146,19 +155,28 @@ export class PhysicsCheck implements DeviceCheck {
     for (const [s, st] of this.subjects) {
       const status = st.persistence.status;
       const last = st.last;
+      if (status === 'good') {
+        out.push({
+          check: PHYSICS_CHECK,
+          subject: s,
+          status,
+          summary: `${s}: physically plausible`,
+          evidence: last === null ? [] : [last.evidence],
+          cause: null,
+          action: 'none',
+        });
+        continue;
+      }
       out.push({
         check: PHYSICS_CHECK,
         subject: s,
         status,
-        summary:
-          status === 'good'
-            ? `${s}: physically plausible${last === null ? '' : `: ${last.text}`}`
-            : `${s}: ${status}, implausible in ${st.persistence.count(status)} of the last ${this.#rule.windows} windows: ${last?.text ?? ''}`,
+        summary: `${s}: ${status}, implausible in ${st.persistence.count(status)} of the last ${this.#rule.windows} windows: ${last === null ? '' : describe(last.evidence)}`,
         evidence: last === null ? [] : [last.evidence],
         sinceMs: st.persistence.sinceMs,
         window: st.persistence.span(),
-        cause: status === 'good' ? null : 'broken_sensor',
-        action: status === 'good' ? 'none' : 'check_sensor',
+        cause: 'broken_sensor',
+        action: 'check_sensor',
       });
     }
   }
