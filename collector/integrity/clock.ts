@@ -7,8 +7,9 @@
 //   come from latency and is judged at once.
 // - jumps: within a run and boot, tsMs − window end (device time) is the wall clock's offset from the
 //   device clock plus a processing delay that is >= 0. A drop of that offset below its recent minimum by
-//   more than clockJumpMs is the wall clock stepping back; a rise of the minimum over three windows is a
-//   leap forward (one slow window is not).
+//   more than clockJumpMs is the wall clock stepping back; a rise of the minimum over three windows that
+//   arrived spread out like live ones is a leap forward (one slow window is not, nor the burst of late
+//   windows that close together when serial data resumes after an outage).
 // - reboots: a bootId not seen recently is a reboot: info each; maxRebootsPerHour within an hour is
 //   suspect.
 
@@ -25,6 +26,13 @@ const LEAP_WINDOWS = 3;
 const BOOTS_KEPT = 4;
 const HOUR_MS = 3_600_000;
 
+interface Offset {
+  /** tsMs − window end (device time), ms. */
+  readonly off: number;
+  /** Collector receive time. */
+  readonly atMs: number;
+}
+
 interface Jump {
   readonly atMs: number;
   readonly tsMs: number;
@@ -40,7 +48,7 @@ export class ClockCheck implements DeviceCheck {
   readonly #bucketCount = new Uint32Array(BUCKETS);
   #firstTelemetryMs = Number.NaN;
   // Jumps: offsets (tsMs − window end) of the current time base.
-  #offsets: number[] = [];
+  #offsets: Offset[] = [];
   #base: { runId: number; bootId: number; index: number } | null = null;
   #jumps: Jump[] = [];
   // Reboots.
@@ -62,15 +70,15 @@ export class ClockCheck implements DeviceCheck {
     const p = m.payload;
     this.#boot(p.bootId, input.receivedMs);
     this.#latency(input.receivedMs, input.receivedMs - p.tsMs);
-    if (input.newest)
+    if (input.newest) {
+      const w = p.window;
+      const windowMs = (w.endUs - w.startUs) / 1000;
       this.#offset(
-        p.runId,
-        p.bootId,
-        p.window.index,
-        p.tsMs - p.window.endUs / 1000,
+        { runId: p.runId, bootId: p.bootId, index: w.index, off: p.tsMs - w.endUs / 1000, windowMs },
         input.receivedMs,
         p.tsMs,
       );
+    }
   }
 
   #boot(bootId: number, atMs: number): void {
@@ -99,29 +107,37 @@ export class ClockCheck implements DeviceCheck {
     }
   }
 
-  #offset(runId: number, bootId: number, index: number, off: number, atMs: number, tsMs: number): void {
+  #offset(
+    p: { runId: number; bootId: number; index: number; off: number; windowMs: number },
+    atMs: number,
+    tsMs: number,
+  ): void {
     const b = this.#base;
-    if (b === null || b.runId !== runId || b.bootId !== bootId || index < b.index) this.#offsets = [];
-    this.#base = { runId, bootId, index };
+    if (b === null || b.runId !== p.runId || b.bootId !== p.bootId || p.index < b.index) this.#offsets = [];
+    this.#base = { runId: p.runId, bootId: p.bootId, index: p.index };
     const o = this.#offsets;
     const jumpMs = this.#o.clockJumpMs;
     if (o.length > 0) {
-      const min = Math.min(...o);
-      if (off < min - jumpMs) {
-        this.#jump({ atMs, tsMs, sizeMs: off - min });
-        this.#offsets = [off];
+      const min = Math.min(...o.map((x) => x.off));
+      if (p.off < min - jumpMs) {
+        this.#jump({ atMs, tsMs, sizeMs: p.off - min });
+        this.#offsets = [{ off: p.off, atMs }];
         return;
       }
     }
-    o.push(off);
+    o.push({ off: p.off, atMs });
     if (o.length > OFFSETS) o.shift();
-    if (o.length > LEAP_WINDOWS) {
-      const before = Math.min(...o.slice(0, -LEAP_WINDOWS));
-      const recent = Math.min(...o.slice(-LEAP_WINDOWS));
-      if (recent > before + jumpMs) {
-        this.#jump({ atMs, tsMs, sizeMs: recent - before });
-        this.#offsets = o.slice(-LEAP_WINDOWS);
-      }
+    if (o.length <= LEAP_WINDOWS) return;
+    const recent = o.slice(-LEAP_WINDOWS);
+    // Windows closed late arrive together (after a serial outage every window of the gap closes when data
+    // resumes, each "late" by its age): a leap must show on windows that arrived spread out as live ones do.
+    const spreadMs = (recent[LEAP_WINDOWS - 1] as Offset).atMs - (recent[0] as Offset).atMs;
+    if (spreadMs < ((LEAP_WINDOWS - 1) * p.windowMs) / 2) return;
+    const before = Math.min(...o.slice(0, -LEAP_WINDOWS).map((x) => x.off));
+    const now = Math.min(...recent.map((x) => x.off));
+    if (now > before + jumpMs) {
+      this.#jump({ atMs, tsMs, sizeMs: now - before });
+      this.#offsets = recent;
     }
   }
 

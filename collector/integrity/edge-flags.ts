@@ -124,7 +124,9 @@ export class EdgeFlagsCheck implements DeviceCheck {
         check: EDGE_FLAGS_CHECK,
         subject: channel,
         status,
-        summary: `${channel}: ${status} by ${names} in ${n} of the last ${this.#rule.windows} windows`,
+        summary:
+          `${channel}: ${status} by ${names} in ${n} of the last ${this.#rule.windows} windows` +
+          (n < this.#rule.minWindows ? ` (held until ${this.#rule.clear} better windows in a row)` : ''),
         evidence,
         sinceMs: c.persistence.sinceMs,
         window: span,

@@ -8,7 +8,7 @@ import { createIntegrityMonitor } from '../../collector/integrity/monitor.ts';
 import type { CheckHealth, IntegrityMonitor } from '../../collector/integrity/types.ts';
 import type { IntegrityMonitorOverrides } from '../../collector/integrity/options.ts';
 import type { MonitorCycle } from '../../collector/monitor/types.ts';
-import { Agent, type WindowOptions } from './collector-integrity-fixture.ts';
+import { Agent, decode, type WindowOptions } from './collector-integrity-fixture.ts';
 
 const T0 = 1_767_225_600_000;
 
@@ -284,6 +284,19 @@ describe('central integrity: clock', () => {
     assert.match(c.summary, /stepped back 5\.\d s/);
     m.evaluate(a.t + 601_000);
     assert.equal(check(m, 'dev-1', 'clock_jump').status, 'good', 'held clockJumpHoldS, then clears');
+  });
+
+  it('does not call the burst of late windows after a serial outage a leap', () => {
+    const { m, a } = setup();
+    run(m, a, 30);
+    // The cable is out for 6 s: no window closes; when data resumes the six windows of the gap close
+    // together, each as late as it is old.
+    a.t += 6000;
+    for (let i = 0; i < 6; i++)
+      m.observe({ message: decode('telemetry', a.payload()), receivedMs: a.t + 40 });
+    a.t += 1000;
+    run(m, a, 30);
+    assert.equal(check(m, 'dev-1', 'clock_jump').status, 'good', check(m, 'dev-1', 'clock_jump').summary);
   });
 
   it('reports a forward leap that lasts', () => {
