@@ -48,7 +48,7 @@ export class DeviceIntegrity {
     const { runId, msgSeq } = m.payload;
     let newest = false;
     if (msgSeq !== 0) {
-      const placed = this.streams.place(runId, msgSeq);
+      const placed = this.streams.place(runId, msgSeq, m.kind === 'status' || m.kind === 'modelState');
       if (placed.verdict === 'duplicate' || placed.verdict === 'stale') {
         // Still proof the link is alive (a QoS 1 redelivery), but its content was judged already.
         this.duplicates++;

@@ -41,7 +41,7 @@ export class MsgLossCheck implements DeviceCheck {
 
   judge(nowMs: number, out: Verdict[]): void {
     const s = this.#streams.current;
-    if (s === null) return;
+    if (s === null || Number.isNaN(s.lossFloor)) return;
     const settleMs = this.#o.lossSettleS * 1000;
     if (this.#points[0] !== undefined && this.#points[0].runId !== s.runId) this.#points = [];
     const pts = this.#points;

@@ -11,8 +11,11 @@ const MAX_RANGES = 64;
 export interface Stream {
   readonly runId: number;
   readonly tracker: SequenceTracker;
-  /** msgSeq holes below this are not counted: the collector joined this run late (restart, new device). */
-  readonly lossFloor: number;
+  /**
+   * msgSeq holes below this are not counted: the collector joined this run late (restart, new device).
+   * NaN until the first message that is not retained has set it (see place()).
+   */
+  lossFloor: number;
 }
 
 export interface Placement {
@@ -30,7 +33,7 @@ export class DeviceStreams {
    * Places a message with msgSeq >= 1 (the last will, 0, is outside every sequence). A runId never seen
    * becomes the current run: runs start with live data, and the previous run's backlog follows it.
    */
-  place(runId: number, msgSeq: number): Placement {
+  place(runId: number, msgSeq: number, retained: boolean): Placement {
     let s =
       this.current?.runId === runId ? this.current : this.previous?.runId === runId ? this.previous : null;
     if (s === null) {
@@ -39,11 +42,14 @@ export class DeviceStreams {
       s = {
         runId,
         tracker: new SequenceTracker({ maxRanges: MAX_RANGES }),
-        lossFloor: this.current === null ? msgSeq : 1,
+        lossFloor: this.current === null ? Number.NaN : 1,
       };
       this.previous = this.current;
       this.current = s;
     }
+    // A retained message (status, model state) delivered when the collector subscribes may be hours
+    // older than the live stream: it does not set where counting starts.
+    if (Number.isNaN(s.lossFloor) && !retained) s.lossFloor = msgSeq;
     const before = s.tracker.highest;
     const verdict = s.tracker.accept(msgSeq);
     return { verdict, newest: s === this.current && verdict === 'new' && msgSeq > before, stream: s };

@@ -128,6 +128,17 @@ describe('central integrity: message loss', () => {
     assert.equal(check(f.m, 'dev-1', 'msg_loss').severity, 'critical');
   });
 
+  it('does not count from a retained status delivered when the collector subscribes', () => {
+    const { m, a } = setup();
+    // The run's online status (msgSeq 1) is retained; the live stream is at 50,000 by now.
+    m.observe(a.status('online', 'startup'));
+    a.seq = 50_000;
+    run(m, a, 300);
+    const c = check(m, 'dev-1', 'msg_loss');
+    assert.equal(c.status, 'good', c.summary);
+    assert.match(c.summary, /msgSeq 50\d\d\d\.\./);
+  });
+
   it('does not count the part of a run before the collector joined it', () => {
     const { m, a } = setup();
     a.seq = 50_000; // the agent has been running for a long time
