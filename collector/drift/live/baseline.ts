@@ -4,16 +4,17 @@
 // prepares a reference column (collector/drift/reference.ts referenceFromColumn): consecutive chunks are
 // scored, so the baseline's own autocorrelation sets the thresholds. The raw rows are dropped once frozen.
 
-import { referenceFromColumn } from '../reference.ts';
+import { chunkRowsFor, referenceFromColumn } from '../reference.ts';
 import type { DriftReference } from '../types.ts';
-import { surrogateChunks } from './surrogate.ts';
 
-export type BaselineState = 'learning' | 'ready' | 'disabled';
+/** `complete`: commissioning is over and the rows wait for freeze() (the monitor bounds freezes per cycle). */
+export type BaselineState = 'learning' | 'complete' | 'ready' | 'disabled';
 
 export class DeviceBaseline {
   state: BaselineState;
   /** Device time of the first window learned, or null before it. */
   startedMs: number | null = null;
+  /** Device time commissioning ended. */
   readyMs: number | null = null;
   rows = 0;
   /** One prepared reference per monitored feature, once ready. */
@@ -42,7 +43,7 @@ export class DeviceBaseline {
     if (this.state !== 'learning') return;
     this.startedMs ??= tsMs;
     if (tsMs - this.startedMs >= this.commissioningMs) {
-      this.freeze(tsMs);
+      this.complete(tsMs);
       return;
     }
     if (this.rows === (this.columns[0]?.length ?? 0))
@@ -59,20 +60,27 @@ export class DeviceBaseline {
       this.confidenceSum += confidence;
       this.confidenceN++;
     }
-    if (this.rows >= this.maxRows) this.freeze(tsMs);
+    if (this.rows >= this.maxRows) this.complete(tsMs);
   }
 
-  private freeze(tsMs: number): void {
+  private complete(tsMs: number): void {
+    this.state = 'complete';
+    this.readyMs = tsMs;
+  }
+
+  /** Prepares the references (about 20 ms for 27 features of 600 rows); called by the monitor. */
+  freeze(): void {
+    if (this.state !== 'complete') return;
     this.references = this.names.map((name, f) => {
       const values = (this.columns[f] as Float32Array).subarray(0, this.rows);
-      const ref = referenceFromColumn(name, values, { currentRows: this.currentRows });
-      // Thresholds at the live window's size (surrogate.ts). The rows are only needed by the CUSUM when
-      // they hold 20 of its windows (>= 1,000 rows); otherwise they are dropped.
-      const chunks = { ...ref.chunks, ...surrogateChunks(ref, this.currentRows, f + 1) };
-      return { ...ref, chunks, series: ref.series !== null && ref.series.length < 1000 ? null : ref.series };
+      // Explicit chunk size: a short commissioning (under 600 windows) still gets 20 calibration chunks,
+      // below the offline path's 30-row minimum; the 5-standard-error gate (judge.ts) guards the rest.
+      const chunkRows = Math.max(2, chunkRowsFor(this.currentRows, this.rows));
+      const ref = referenceFromColumn(name, values, { currentRows: this.currentRows, chunkRows });
+      // The rows are only needed by the CUSUM when they hold 20 of its windows (>= 1,000 rows).
+      return ref.series !== null && ref.series.length < 1000 ? { ...ref, series: null } : ref;
     });
     this.columns = [];
     this.state = 'ready';
-    this.readyMs = tsMs;
   }
 }

@@ -74,7 +74,7 @@ export interface Diagnosis {
 /**
  * The suspected cause of a moved group: environment when temperature, humidity or pressure moved with
  * another of them (or the same one moves across the fleet); calibration drift when this is the only group
- * that moved and the prediction mix is steady; unknown otherwise (docs/monitors.md, "Suspected cause").
+ * that moved, it is not an environment sensor, and the prediction mix is steady; unknown otherwise (docs/monitors.md, "Suspected cause").
  */
 export function diagnose(group: string, e: DeviceEvidence): Diagnosis {
   if (ENVIRONMENT_GROUPS.has(group)) {
@@ -83,7 +83,9 @@ export function diagnose(group: string, e: DeviceEvidence): Diagnosis {
     if (env >= 2 || e.fleetGroups.has(group))
       return { kind: 'environment', cause: 'environment_change', action: 'request_model_update' };
   }
-  if (e.moved.size === 1 && e.moved.has(group) && !e.mixMoved)
+  // An environment sensor moving alone is not called calibration drift: the surroundings usually move
+  // humidity before temperature crosses its floor (humidity-season), so it waits for more evidence.
+  if (e.moved.size === 1 && e.moved.has(group) && !e.mixMoved && !ENVIRONMENT_GROUPS.has(group))
     return { kind: 'drift', cause: 'calibration_drift', action: 'recalibrate_sensor' };
   return { kind: 'drift', cause: 'unknown', action: 'none' };
 }

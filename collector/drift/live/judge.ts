@@ -6,8 +6,7 @@
 // feature's physical floor folded into floorScale. Suppressed channels are not judged at all.
 
 import { evaluateColumn } from '../evaluate.ts';
-import { currentFromColumn } from '../reference.ts';
-import { ar1MeanInflation } from '../stats.ts';
+import { ar1MeanInflation, effectiveN, lag1Autocorr } from '../stats.ts';
 import type { ColumnResult, DriftCurrent, DriftOptions, DriftReference, Verdict } from '../types.ts';
 import type { MonitoredFeature } from './features.ts';
 import type { PreparedModel } from './model-refs.ts';
@@ -17,11 +16,14 @@ import type { Basis, GroupStatus } from './types.ts';
 
 export interface ColumnJudgement {
   readonly verdict: Verdict | 'suppressed';
+  /** The methods' result; null when the column was screened out (below), suppressed or not judged. */
   readonly result: ColumnResult | null;
-  /** The mean shift in standard errors (AR(1)-aware), and the gate it had to pass; null if not judged. */
-  readonly meanZ: number | null;
   /** The class whose reference decided (class-conditional), or null for the pooled / baseline one. */
   readonly label: string | null;
+  /** Current mean minus reference mean, in reference scales (σ); null when not judged. */
+  readonly shiftSigma: number | null;
+  /** The mean shift in AR(1) standard errors; null when not judged. */
+  readonly meanZ: number | null;
 }
 
 export interface BasisJudgement {
@@ -32,52 +34,119 @@ export interface BasisJudgement {
   readonly classConditional: boolean;
 }
 
-/** Per-reference options: the σ floor raised to the feature's physical floor (cached per reference). */
-export class FloorOptions {
-  private readonly cache = new WeakMap<DriftReference, DriftOptions>();
-  constructor(private readonly base: DriftOptions) {}
-  for(ref: DriftReference, feature: MonitoredFeature): DriftOptions {
-    let o = this.cache.get(ref);
-    if (o === undefined) {
-      const phys = feature.physicalFloor;
-      o =
-        phys !== null && ref.scale > 0 && phys / ref.scale > this.base.floorScale
-          ? { ...this.base, floorScale: phys / ref.scale }
-          : this.base;
-      this.cache.set(ref, o);
-    }
-    return o;
-  }
-}
-
-const SUPPRESSED: ColumnJudgement = { verdict: 'suppressed', result: null, label: null, meanZ: null };
+const SUPPRESSED: ColumnJudgement = {
+  verdict: 'suppressed',
+  result: null,
+  label: null,
+  shiftSigma: null,
+  meanZ: null,
+};
 const NO_REFERENCE: ColumnJudgement = {
   verdict: 'insufficient_data',
   result: null,
   label: null,
+  shiftSigma: null,
   meanZ: null,
 };
 
-/**
- * The mean shift in standard errors of a difference of two AR(1) means: current (m rows) and reference
- * (N rows), both with the larger of the two lag-1 autocorrelations (stats.ts ar1MeanInflation).
- */
-export function meanShiftZ(r: ColumnResult): number {
-  const rho = Math.max(0, r.lag1, r.reference.lag1);
-  const v = ar1MeanInflation(r.n, rho) / r.n + ar1MeanInflation(r.reference.n, rho) / r.reference.n;
-  // meanShiftScales is in reference scales (std, or 1.4826·MAD ≈ σ): close enough to σ units here.
-  return Math.abs(r.meanShiftScales) / Math.sqrt(v);
+/** One current column: finite values in time order, their mean and lag-1 autocorrelation; sorted on demand. */
+export class LiveColumn {
+  readonly mean: number;
+  readonly lag1: number;
+  private current: DriftCurrent | null = null;
+  constructor(
+    readonly name: string,
+    readonly series: Float64Array,
+    readonly nonFinite: number,
+  ) {
+    let sum = 0;
+    for (let i = 0; i < series.length; i++) sum += series[i] as number;
+    this.mean = series.length > 0 ? sum / series.length : Number.NaN;
+    this.lag1 = lag1Autocorr(series);
+  }
+
+  /** Finite values of `values` (NaN dropped), copied. */
+  static of(name: string, values: ArrayLike<number>): LiveColumn {
+    const out = new Float64Array(values.length);
+    let k = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] as number;
+      if (Number.isFinite(v)) out[k++] = v;
+    }
+    return new LiveColumn(name, out.subarray(0, k), values.length - k);
+  }
+
+  /** The offline path's current column (sorted once, only for columns the methods must judge). */
+  drift(): DriftCurrent {
+    this.current ??= {
+      name: this.name,
+      series: this.series,
+      sorted: Float64Array.from(this.series).sort(),
+      nonFinite: this.nonFinite,
+      lag1: this.lag1,
+      nEff: effectiveN(this.series.length, this.lag1),
+    };
+    return this.current;
+  }
 }
 
 /**
- * The methods' verdict, gated: a live window is judged many times an hour on every monitored column of
- * every device, and a short baseline's own error is shared by all of its evaluations, so a drift verdict
- * also needs the mean shift to be at least `zGate` standard errors (docs/monitors.md, "False alarms").
+ * The mean shift in standard errors of a difference of two AR(1) means: current (n rows) and reference
+ * (N rows), both with the larger of the two lag-1 autocorrelations (stats.ts ar1MeanInflation). The shift
+ * is in reference scales (std, or 1.4826·MAD ≈ σ).
  */
-export function gated(result: ColumnResult, label: string | null, zGate: number): ColumnJudgement {
-  const z = meanShiftZ(result);
-  const verdict = result.verdict === 'drift' && !(z >= zGate) ? 'ok' : result.verdict;
-  return { verdict, result, label, meanZ: Number.isFinite(z) ? z : null };
+export function meanShiftZ(
+  shiftScales: number,
+  n: number,
+  lag1: number,
+  nRef: number,
+  refLag1: number,
+): number {
+  const rho = Math.max(0, lag1, refLag1);
+  const v = ar1MeanInflation(n, rho) / n + ar1MeanInflation(nRef, rho) / nRef;
+  return Math.abs(shiftScales) / Math.sqrt(v);
+}
+
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/**
+ * One column against one reference (docs/monitors.md, "Methods" and "False alarms"). A live window is
+ * judged many times an hour on every monitored column of every device, and a short baseline's own error
+ * is shared by all of its evaluations, so a drift verdict needs the mean shift to be at least `zGate`
+ * AR(1) standard errors on top of the methods' 2-of-4 vote. The gate is checked first: a column that
+ * cannot pass it is `ok` without running the methods (screened; that is what makes a cycle over 1,000
+ * devices cheap). A feature with a physical floor (environment channels: level sensors whose lag-1
+ * autocorrelation near 1 leaves an n_eff of 1-4 per window) is judged by its level: drift when the mean
+ * moved by at least the floor, in its unit, and by zGate standard errors.
+ */
+export function judgeColumn(
+  ref: DriftReference,
+  col: LiveColumn,
+  feature: MonitoredFeature,
+  method: DriftOptions,
+  zGate: number,
+  label: string | null,
+): ColumnJudgement {
+  const n = col.series.length;
+  const shift = ref.scale > 0 ? (col.mean - ref.mean) / ref.scale : Number.NaN;
+  const z = n > 0 && ref.n > 0 ? meanShiftZ(shift, n, col.lag1, ref.n, ref.lag1) : Number.NaN;
+  const base = { label, shiftSigma: finite(shift), meanZ: finite(z) };
+  const floor = feature.physicalFloor;
+  if (floor !== null && Number.isFinite(shift) && n >= method.minSamples) {
+    const moved = Math.abs(shift * ref.scale) >= floor && z >= zGate;
+    return moved
+      ? { ...base, verdict: 'drift', result: evaluateColumn(ref, col.drift(), method) }
+      : { ...base, verdict: 'ok', result: null };
+  }
+  const tooFew =
+    n < method.minSamples ||
+    effectiveN(n, col.lag1) < method.minEffectiveSamples ||
+    ref.n < method.minSamples ||
+    !(ref.scale > 0);
+  if (tooFew) return { ...base, verdict: 'insufficient_data', result: null };
+  if (!(z >= zGate)) return { ...base, verdict: 'ok', result: null };
+  const result = evaluateColumn(ref, col.drift(), method);
+  return { ...base, verdict: result.verdict, result };
 }
 
 /** A group's status from its columns: drift if any drifts, ok if any could judge, else why not. */
@@ -96,8 +165,8 @@ export interface JudgeInput {
   readonly features: readonly MonitoredFeature[];
   readonly zGate: number;
   /** Current columns (null where suppressed), one per feature. */
-  readonly currents: readonly (DriftCurrent | null)[];
-  readonly floors: FloorOptions;
+  readonly currents: readonly (LiveColumn | null)[];
+  readonly method: DriftOptions;
 }
 
 /** Judges the ring's columns against the device's frozen baseline references. */
@@ -107,7 +176,7 @@ export function judgeBaseline(input: JudgeInput, refs: readonly DriftReference[]
     const ref = refs[i];
     if (cur === null || cur === undefined) return SUPPRESSED;
     if (ref === undefined) return NO_REFERENCE;
-    return gated(evaluateColumn(ref, cur, input.floors.for(ref, f)), null, input.zGate);
+    return judgeColumn(ref, cur, f, input.method, input.zGate, null);
   });
   return {
     basis: 'device_baseline',
@@ -160,7 +229,7 @@ export function judgeModel(
     if (byClass === null) {
       const ref = model.feature(f.name);
       if (ref === null) return NO_REFERENCE;
-      return gated(evaluateColumn(ref, cur, input.floors.for(ref, f)), null, input.zGate);
+      return judgeColumn(ref, cur, f, input.method, input.zGate, null);
     }
     const parts: ColumnJudgement[] = [];
     for (const [l, slots] of byClass) {
@@ -170,8 +239,8 @@ export function judgeModel(
       if (ref === null) continue;
       const base = i * ring.capacity;
       for (let k = 0; k < slots.length; k++) scratch[k] = ring.values[base + (slots[k] as number)] as number;
-      const sub = currentFromColumn(f.name, scratch.subarray(0, slots.length));
-      parts.push(gated(evaluateColumn(ref, sub, input.floors.for(ref, f)), label, input.zGate));
+      const sub = LiveColumn.of(f.name, scratch.subarray(0, slots.length));
+      parts.push(judgeColumn(ref, sub, f, input.method, input.zGate, label));
     }
     return combineClasses(parts);
   });

@@ -15,8 +15,7 @@ import type {
   ReferenceSource,
 } from '../../monitor/types.ts';
 import type { IncomingMessage, MonitorResultInput } from '../../storage/types.ts';
-import { currentFromColumn } from '../reference.ts';
-import { driftDefaults, type DriftCurrent, type DriftOptions } from '../types.ts';
+import { driftDefaults, type DriftOptions } from '../types.ts';
 import { DeviceBaseline } from './baseline.ts';
 import { groupObservation, diagnose, driftingColumns, Run } from './decide.ts';
 import {
@@ -25,7 +24,7 @@ import {
   monitoredFeatures,
   type MonitoredFeature,
 } from './features.ts';
-import { FloorOptions, judgeBaseline, judgeModel, type BasisJudgement } from './judge.ts';
+import { judgeBaseline, judgeModel, LiveColumn, type BasisJudgement } from './judge.ts';
 import { LabelTable } from './mix.ts';
 import { mixObservation, mixResult, mixState } from './mix-decide.ts';
 import { ModelReferenceCache, modelKey } from './model-refs.ts';
@@ -81,8 +80,8 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
   const features = monitoredFeatures(o.driftFeatures, o.physicalFloors ?? DEFAULT_PHYSICAL_FLOORS);
   const names = features.map((f) => f.name);
   const method = liveMethodOptions(o.driftWindow, o.method);
-  const floors = new FloorOptions(method);
   const zGate = o.meanShiftZ ?? 5;
+  const freezeBudget = o.baselineFreezesPerCycle ?? 25;
   const everyWindows = Math.max(1, Math.ceil(o.driftWindow * (o.evaluateFraction ?? 0.1)));
   const confident = o.confidentProbability ?? 0.8;
   const mixThreshold = o.mixDistanceThreshold ?? 0.3;
@@ -171,12 +170,12 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
         failed.add(f.channel);
         failed.add(`${f.group}.magnitude`);
       }
-    const currents: (DriftCurrent | null)[] = features.map((f, i) =>
+    const currents: (LiveColumn | null)[] = features.map((f, i) =>
       failed.has(f.channel) || (magnitudeOf(f) && deps.health.channelStatus(d.id, f.channel) === 'fail')
         ? null
-        : currentFromColumn(f.name, d.ring.column(i, scratch)),
+        : LiveColumn.of(f.name, d.ring.column(i, scratch)),
     );
-    const input = { features, currents, floors, zGate };
+    const input = { features, currents, method, zGate };
     const js: BasisJudgement[] = [];
     const prepared = d.model === null ? null : models.get(d.model, nowMs);
     if (prepared !== null)
@@ -200,6 +199,14 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
     lastAtMs = nowMs;
     const due: DeviceState[] = [];
     for (const d of devices.values()) if (d.ring.pushed - d.evaluatedPushed >= everyWindows) due.push(d);
+    // Baselines whose commissioning ended are prepared here, a bounded number per cycle (about 20 ms
+    // each), so a fleet commissioned at once does not stall one cycle (docs/monitors.md, "Cost").
+    let freezes = 0;
+    for (const d of devices.values())
+      if (d.baseline.state === 'complete' && freezes < freezeBudget) {
+        d.baseline.freeze();
+        freezes++;
+      }
     for (const d of due) judgeDevice(d, nowMs);
     // Fleet: per basis and group, devices decided vs devices judged on it.
     const moving = new Map<string, number>();

@@ -22,7 +22,9 @@ function featureSnapshot(f: MonitoredFeature, c: ColumnJudgement): FeatureSnapsh
   return {
     feature: f.name,
     verdict: c.verdict,
-    shiftSigma: r === null ? null : num(r.meanShiftScales, 3),
+    shiftSigma: c.shiftSigma === null ? null : num(c.shiftSigma, 3),
+    meanZ: c.meanZ === null ? null : num(c.meanZ, 3),
+    label: c.label,
     methods,
   };
 }
@@ -60,7 +62,7 @@ export function groupResult(
     const c = j.columns[i] as ColumnJudgement;
     perFeature[f.name] = {
       verdict: c.verdict,
-      shiftSigma: c.result === null ? null : num(c.result.meanShiftScales, 3),
+      shiftSigma: c.shiftSigma === null ? null : num(c.shiftSigma, 3),
     };
   });
   return {

@@ -36,6 +36,8 @@ export interface DriftMonitorOptions {
   readonly physicalFloors?: Readonly<Record<string, number>>;
   /** A drift verdict also needs the mean shift to be this many AR(1) standard errors. Default 5. */
   readonly meanShiftZ?: number;
+  /** Device baselines prepared per evaluate() at most (about 20 ms each). Default 25. */
+  readonly baselineFreezesPerCycle?: number;
   /** Drift method options over the live defaults (monitor.ts liveMethodOptions). */
   readonly method?: Partial<DriftOptions>;
   /** Devices tracked at most (a bound on memory); later devices are not monitored and are counted. Default 100000. */
@@ -50,7 +52,11 @@ export interface FeatureSnapshot {
   readonly verdict: Verdict | 'suppressed';
   /** Current mean minus reference mean, in reference σ (NaN → null). */
   readonly shiftSigma: number | null;
-  /** Score / threshold / verdict per method. */
+  /** The mean shift in AR(1) standard errors (the gate a drift verdict must pass). */
+  readonly meanZ: number | null;
+  /** The class whose reference judged it (class-conditional), or null. */
+  readonly label: string | null;
+  /** Score / threshold / verdict per method; empty when the column was screened out by the gate. */
   readonly methods: Readonly<
     Record<
       string,
@@ -92,7 +98,7 @@ export interface DeviceDriftSnapshot {
   /** Device time span held in the ring, and its window count. */
   readonly window: { readonly fromMs: number; readonly toMs: number; readonly n: number } | null;
   readonly baseline: {
-    readonly state: 'learning' | 'ready' | 'disabled';
+    readonly state: 'learning' | 'complete' | 'ready' | 'disabled';
     readonly startedMs: number | null;
     readonly readyMs: number | null;
     readonly windows: number;
