@@ -63,6 +63,8 @@ export interface DeviceEvidence {
   readonly mixMoved: boolean;
   /** Environment groups moving on many devices at once. */
   readonly fleetGroups: ReadonlySet<string>;
+  /** The features stay inside the class-conditional model reference (judged so, nothing decided there). */
+  readonly inClass: boolean;
 }
 
 export interface Diagnosis {
@@ -77,6 +79,10 @@ export interface Diagnosis {
  * that moved, it is not an environment sensor, and the prediction mix is steady; unknown otherwise (docs/monitors.md, "Suspected cause").
  */
 export function diagnose(group: string, e: DeviceEvidence): Diagnosis {
+  // The prediction mix moved and the features are where the predicted classes' references put them: the
+  // machine changed state, and the device baseline (learned in the old state) sees that, not drift.
+  if (e.mixMoved && e.inClass)
+    return { kind: 'condition', cause: 'machine_condition_change', action: 'inspect_machine' };
   if (ENVIRONMENT_GROUPS.has(group)) {
     let env = 0;
     for (const g of e.moved) if (ENVIRONMENT_GROUPS.has(g)) env++;

@@ -30,8 +30,9 @@ export function mixState(
   const dBase = baseMix === null ? Number.NaN : jensenShannonDistance(cur.mix, baseMix);
   const drop = baseConf - cur.meanConfidence;
   const thr = o.mixDistanceThreshold ?? 0.3;
-  const moved =
-    cur.n >= minSamples && (dRef > thr || dBase > thr || drop > (o.confidenceDropThreshold ?? 0.15));
+  // Moved against the device's own mix only: a training set's class mix is chosen (often balanced), not
+  // what a healthy machine shows, so the distance to it is reported but does not decide.
+  const moved = cur.n >= minSamples && (dBase > thr || drop > (o.confidenceDropThreshold ?? 0.15));
   return {
     n: cur.n,
     current: mixRecord(cur.mix),

@@ -243,6 +243,12 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
     for (const j of d.judgements)
       for (const g of j.groups.keys()) if (decided(d, `${j.basis}|${g}`)) moved.add(g);
     const mixMoved = decided(d, 'mix');
+    // For causes, a mix that moves now counts before it is decided: a machine entering a new state moves
+    // its features (seen by the baseline) as fast as its predictions.
+    const mixMoving = mixMoved || d.mix?.moved === true;
+    const model = d.judgements.find((j) => j.basis === 'model_reference');
+    const inClass =
+      model?.classConditional === true && ![...model.groups.keys()].some((g) => decided(d, `model_reference|${g}`));
     const span = d.ring.span();
     const window = span === null ? null : { fromMs: span.fromMs, toMs: span.toMs };
     for (const j of d.judgements)
@@ -253,7 +259,7 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
         d.results.offer(groupResult(d.id, j, g, status, nowMs, r.sinceMs, features), results);
         const emit = r.emit(isDecided);
         if (emit === null) continue;
-        const diagnosis = diagnose(g, { moved, mixMoved, fleetGroups: fleetEnv });
+        const diagnosis = diagnose(g, { moved, mixMoved: mixMoving, fleetGroups: fleetEnv, inClass });
         let auto = false;
         if (emit && automatic.has(diagnosis.action) && nowMs >= d.cooldownUntilMs) {
           auto = true;
