@@ -109,15 +109,16 @@ test('a bias on accel.x is named on accel against the device baseline, cause cal
   assert.ok(o.window !== null && o.window.toMs - o.window.fromMs >= 299_000);
   const e = o.evidence[0];
   assert.ok(e !== undefined);
-  assert.equal(e.detail?.feature, 'accel.x.mean');
+  const detail = e.detail ?? {};
+  assert.equal(detail.feature, 'accel.x.mean');
   assert.ok((e.effectSigma ?? 0) > 3, `effect ${e.effectSigma}σ`);
   // The window's mean shift: part of the 300-window window is still before onset.
   const physical = e.effectPhysical ?? 0;
   assert.ok(physical > 0.005 && physical <= 0.031, `effect ${String(physical)} g`);
   assert.equal(e.unit, 'g');
   assert.ok(e.threshold !== null && e.thresholdOrigin !== null);
-  assert.ok(typeof e.detail?.n === 'number');
-  assert.equal(typeof e.detail.nEff, 'number');
+  assert.equal(typeof detail.n, 'number');
+  assert.equal(typeof detail.nEff, 'number');
   assert.match(o.summary, /accel.*accel\.x\.mean.*calibration drift/);
   // No other group moved.
   assert.deepEqual([...new Set(active(r).map((x) => x.o.subject))], ['accel']);

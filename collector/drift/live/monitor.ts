@@ -248,7 +248,8 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
     const mixMoving = mixMoved || d.mix?.moved === true;
     const model = d.judgements.find((j) => j.basis === 'model_reference');
     const inClass =
-      model?.classConditional === true && ![...model.groups.keys()].some((g) => decided(d, `model_reference|${g}`));
+      model?.classConditional === true &&
+      ![...model.groups.keys()].some((g) => decided(d, `model_reference|${g}`));
     const span = d.ring.span();
     const window = span === null ? null : { fromMs: span.fromMs, toMs: span.toMs };
     for (const j of d.judgements)
