@@ -1,0 +1,170 @@
+// The live drift monitor against a model's reference profile (collector/drift/live, docs/monitors.md):
+// class-conditional where the prediction is confident, so a machine entering another state it was trained
+// on is a condition change (prediction mix), not data drift; a sensor bias is still drift against the
+// model's reference. The profile's `classes` part is built here in its stored shape (pooled bins).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { binIndex, buildReferenceProfile, type ReferenceProfile } from '../../shared/bundle/reference.ts';
+import { createDriftMonitor } from '../../collector/drift/live/monitor.ts';
+import type { Observation } from '../../collector/monitor/types.ts';
+import { FEATURES, FeatureStream, healthStub, telemetry } from './collector-drift-live-fixture.ts';
+
+const T0 = 1_700_000_000_000;
+const model = { name: 'pump', version: '3' };
+const imbalance = (n: string): number => (n.startsWith('gyro.') && n.endsWith('.mean') ? 0.05 : 0);
+
+function classPart(label: string, rows: Record<string, number>[], pooled: ReferenceProfile) {
+  return {
+    label,
+    rows: rows.length,
+    features: pooled.features.map((f) => {
+      const v = rows.map((r) => r[f.name] as number);
+      const sorted = [...v].sort((a, b) => a - b);
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      const std = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
+      const med = sorted[sorted.length >> 1] as number;
+      const mad = [...v.map((x) => Math.abs(x - med))].sort((a, b) => a - b)[v.length >> 1] as number;
+      let cross = 0;
+      for (let i = 1; i < v.length; i++) cross += ((v[i - 1] as number) - mean) * ((v[i] as number) - mean);
+      const counts = new Array<number>(f.binEdges.length + 1).fill(0);
+      for (const x of v) counts[binIndex(f.binEdges, x)]! += 1;
+      return {
+        name: f.name,
+        count: v.length,
+        nonFinite: 0,
+        counts,
+        mean,
+        std,
+        mad,
+        min: sorted[0] as number,
+        max: sorted[sorted.length - 1] as number,
+        lag1Autocorr: std > 0 ? cross / (std * std * v.length) : 0,
+        sample: Array.from(
+          { length: 500 },
+          (_, i) => sorted[Math.floor(((i + 0.5) * v.length) / 500)] as number,
+        ),
+      };
+    }),
+  };
+}
+
+function profileWithClasses(): ReferenceProfile {
+  const s = new FeatureStream(7, 0.5);
+  const normal = Array.from({ length: 8000 }, () => s.next());
+  const imb = Array.from({ length: 2000 }, () => s.next(imbalance));
+  const rows = [...normal, ...imb];
+  const built = buildReferenceProfile(
+    FEATURES.map((name) => ({ name, values: rows.map((r) => r[name] as number) })),
+  );
+  assert.ok(built.ok);
+  const classes = [classPart('imbalance', imb, built.value), classPart('normal', normal, built.value)];
+  // Typed loosely: the `classes` field is optional in reference.json (older profiles lack it).
+  const withClasses: unknown = { ...built.value, classes };
+  return withClasses as ReferenceProfile;
+}
+
+const confident = (label: string) => ({
+  label,
+  probabilities: label === 'normal' ? { normal: 0.95, imbalance: 0.05 } : { normal: 0.05, imbalance: 0.95 },
+});
+
+test('a machine entering a trained state: condition change (prediction mix), not drift against the model', () => {
+  const profile = profileWithClasses();
+  const m = createDriftMonitor({
+    health: healthStub(),
+    references: {
+      reference: (r) => (r.name === model.name && r.version === model.version ? profile : undefined),
+    },
+    options: {
+      driftWindow: 300,
+      driftFeatures: [],
+      commissioningS: 600,
+      driftPersistence: 3,
+      driftCooldownS: 1800,
+    },
+  });
+  const change = 900;
+  const streams = [new FeatureStream(11, 0.5), new FeatureStream(12, 0.5)];
+  const seen: { s: number; o: Observation }[] = [];
+  for (let s = 0; s < 1500; s++) {
+    // dev-0: the machine goes into imbalance (and the model says so); dev-1: an accel.x bias, still "normal".
+    const inImbalance = s >= change;
+    m.observe(
+      telemetry(
+        'dev-0',
+        s + 1,
+        T0 + s * 1000,
+        streams[0]!.next(inImbalance ? imbalance : undefined),
+        confident(inImbalance ? 'imbalance' : 'normal'),
+        model,
+      ),
+    );
+    m.observe(
+      telemetry(
+        'dev-1',
+        s + 1,
+        T0 + s * 1000,
+        streams[1]!.next((n, t) => (n === 'accel.x.mean' && t >= change ? 0.03 : 0)),
+        confident('normal'),
+        model,
+      ),
+    );
+    if (s % 10 === 9)
+      for (const o of m.evaluate(T0 + s * 1000).observations) if (o.active) seen.push({ s, o });
+  }
+  const dev0 = seen.filter((x) => x.o.deviceId === 'dev-0');
+  const condition = dev0.filter((x) => x.o.check === 'condition.prediction_mix');
+  const first = condition[0]?.o;
+  assert.ok(first !== undefined, 'no condition observation');
+  assert.equal(first.kind, 'condition');
+  assert.equal(first.cause, 'machine_condition_change');
+  assert.deepEqual(first.action, { kind: 'inspect_machine', automatic: false });
+  assert.ok(first.evidence.some((e) => e.method === 'jensen_shannon' && (e.statistic ?? 0) > 0.3));
+  // Never drift against the model (the features are where the imbalance class puts them) ...
+  assert.deepEqual(
+    dev0.filter((x) => x.o.check === 'drift.model_reference').map((x) => x.o.subject),
+    [],
+  );
+  // ... and what the baseline (learned in normal running) sees is explained as the condition change.
+  for (const x of dev0)
+    assert.equal(x.o.kind, 'condition', `${x.o.check} ${String(x.o.subject)} ${String(x.o.cause)}`);
+  const snap = m.snapshot('dev-0').devices[0];
+  assert.deepEqual(snap?.bases, ['model_reference', 'device_baseline']);
+  assert.ok(
+    snap.groups.some((g) => g.basis === 'model_reference' && g.features.some((f) => f.label === 'imbalance')),
+  );
+  assert.equal(snap.predictionMix?.moved, true);
+
+  // dev-1: a bias is drift against the model's (normal class) reference, cause calibration drift.
+  const dev1 = seen.filter((x) => x.o.deviceId === 'dev-1');
+  const ref = dev1.find((x) => x.o.check === 'drift.model_reference');
+  assert.ok(ref !== undefined, 'no drift against the model reference');
+  assert.equal(ref.o.subject, 'accel');
+  assert.equal(ref.o.cause, 'calibration_drift');
+  assert.deepEqual(ref.o.reference, { basis: 'model_reference', model });
+  assert.ok(dev1.every((x) => x.o.check !== 'condition.prediction_mix'));
+});
+
+test('a model unknown to the reference source: only the device baseline applies', () => {
+  const m = createDriftMonitor({
+    health: healthStub(),
+    references: { reference: () => undefined },
+    options: {
+      driftWindow: 300,
+      driftFeatures: [],
+      commissioningS: 600,
+      driftPersistence: 3,
+      driftCooldownS: 1800,
+    },
+  });
+  const st = new FeatureStream(3, 0.5);
+  for (let s = 0; s < 700; s++) {
+    m.observe(telemetry('dev-0', s + 1, T0 + s * 1000, st.next(), confident('normal'), model));
+    if (s % 10 === 9) m.evaluate(T0 + s * 1000);
+  }
+  const snap = m.snapshot('dev-0').devices[0];
+  assert.deepEqual(snap?.bases, ['device_baseline']);
+  assert.equal(snap.predictionMix?.reference, null);
+  assert.deepEqual(snap.predictionMix.baseline, { normal: 1 });
+  assert.equal(m.snapshot('nope').devices.length, 0);
+});
