@@ -33,6 +33,12 @@ interface Offset {
   readonly atMs: number;
 }
 
+function minOff(o: readonly Offset[], from: number, to: number): number {
+  let m = Number.POSITIVE_INFINITY;
+  for (let i = from; i < to; i++) m = Math.min(m, (o[i] as Offset).off);
+  return m;
+}
+
 interface Jump {
   readonly atMs: number;
   readonly tsMs: number;
@@ -118,7 +124,7 @@ export class ClockCheck implements DeviceCheck {
     const o = this.#offsets;
     const jumpMs = this.#o.clockJumpMs;
     if (o.length > 0) {
-      const min = Math.min(...o.map((x) => x.off));
+      const min = minOff(o, 0, o.length);
       if (p.off < min - jumpMs) {
         this.#jump({ atMs, tsMs, sizeMs: p.off - min });
         this.#offsets = [{ off: p.off, atMs }];
@@ -128,16 +134,16 @@ export class ClockCheck implements DeviceCheck {
     o.push({ off: p.off, atMs });
     if (o.length > OFFSETS) o.shift();
     if (o.length <= LEAP_WINDOWS) return;
-    const recent = o.slice(-LEAP_WINDOWS);
+    const k = o.length - LEAP_WINDOWS;
     // Windows closed late arrive together (after a serial outage every window of the gap closes when data
     // resumes, each "late" by its age): a leap must show on windows that arrived spread out as live ones do.
-    const spreadMs = (recent[LEAP_WINDOWS - 1] as Offset).atMs - (recent[0] as Offset).atMs;
+    const spreadMs = (o[o.length - 1] as Offset).atMs - (o[k] as Offset).atMs;
     if (spreadMs < ((LEAP_WINDOWS - 1) * p.windowMs) / 2) return;
-    const before = Math.min(...o.slice(0, -LEAP_WINDOWS).map((x) => x.off));
-    const now = Math.min(...recent.map((x) => x.off));
+    const before = minOff(o, 0, k);
+    const now = minOff(o, k, o.length);
     if (now > before + jumpMs) {
       this.#jump({ atMs, tsMs, sizeMs: now - before });
-      this.#offsets = recent;
+      this.#offsets = o.slice(k);
     }
   }
 

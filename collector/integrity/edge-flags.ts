@@ -59,24 +59,23 @@ export class EdgeFlagsCheck implements DeviceCheck {
     if (m.kind !== 'telemetry' || !input.newest) return;
     const p = m.payload;
     // The window's status per channel, from the flags that count (integrity.channels lists every channel).
-    const window = new Map<string, QcStatus>();
-    for (const channel of Object.keys(p.integrity.channels)) window.set(channel, 'good');
-    for (const f of p.integrity.flags) {
-      if (f.status === 'good' || (f.status === 'suspect' && this.#suspectIgnored.has(f.check))) continue;
-      window.set(f.channel, worse(window.get(f.channel) ?? 'good', f.status));
-    }
-    for (const [channel, status] of window) {
+    // Most windows have no flag: then every channel is good and no map is built.
+    const counted = p.integrity.flags.filter(
+      (f) => f.status !== 'good' && !(f.status === 'suspect' && this.#suspectIgnored.has(f.check)),
+    );
+    for (const channel in p.integrity.channels) {
       let c = this.channels.get(channel);
       if (c === undefined) {
         c = { persistence: new PersistentStatus(this.#rule), flags: new Map(), good: goodVerdict(channel) };
         this.channels.set(channel, c);
       }
+      let status: QcStatus = 'good';
+      for (const f of counted) if (f.channel === channel) status = worse(status, f.status);
       c.persistence.push(status, p.tsMs);
     }
-    for (const f of p.integrity.flags) {
+    for (const f of counted) {
       const c = this.channels.get(f.channel);
-      if (c === undefined || f.status === 'good') continue;
-      if (f.status === 'suspect' && this.#suspectIgnored.has(f.check)) continue;
+      if (c === undefined) continue;
       const seen = c.flags.get(f.check);
       c.flags.set(f.check, {
         status: f.status,

@@ -22,6 +22,9 @@ export class PersistentStatus {
   #filled = 0;
   #current = 0;
   #better = 0;
+  /** Windows in the ring at suspect or worse, and at fail. */
+  #bad = 0;
+  #fail = 0;
   /** tsMs of the window that raised the current (non-good) episode, or null. */
   sinceMs: number | null = null;
   /** tsMs of the first window in the ring (device time span judged). */
@@ -67,12 +70,20 @@ export class PersistentStatus {
 
   push(status: QcStatus, tsMs: number): void {
     const s = statusRank[status];
+    // Counts kept as windows enter and leave the ring (this runs for every channel of every window).
+    if (this.#filled === this.#ring.length) {
+      const old = this.#ring[this.#pos] as number;
+      if (old >= 1) this.#bad--;
+      if (old >= 2) this.#fail--;
+    }
+    if (s >= 1) this.#bad++;
+    if (s >= 2) this.#fail++;
     this.#ring[this.#pos] = s;
     this.#times[this.#pos] = tsMs;
     this.#pos = (this.#pos + 1) % this.#ring.length;
     if (this.#filled < this.#ring.length) this.#filled++;
     const k = this.#rule.minWindows;
-    const raw = this.count('fail') >= k ? 2 : this.count('suspect') >= k ? 1 : 0;
+    const raw = this.#fail >= k ? 2 : this.#bad >= k ? 1 : 0;
     this.#better = s < this.#current ? this.#better + 1 : 0;
     if (raw > this.#current) {
       if (this.#current === 0) this.sinceMs = this.#firstFlagged(tsMs);

@@ -18,7 +18,8 @@ export const PHYSICS_CHECK = 'integrity.physics';
 
 interface Measure {
   readonly status: QcStatus;
-  readonly evidence: Evidence;
+  /** Built only when a verdict is made (every evaluation), not for every window. */
+  readonly evidence: () => Evidence;
 }
 
 /** One line from a measure's evidence, built only when a verdict needs it (not for every window). */
@@ -48,14 +49,14 @@ function bandMeasure(features: Features, feature: string, band: Band, unit: stri
   const threshold = x < band.suspectMin ? band.suspectMin : band.suspectMax;
   return {
     status,
-    evidence: {
+    evidence: () => ({
       method: 'physics.band',
       statistic: x,
       threshold,
       thresholdOrigin: 'physics',
       unit,
       detail: { feature, ...band },
-    },
+    }),
   };
 }
 
@@ -74,7 +75,7 @@ function gravityMeasure(f: Features, p: PhysicsOptions): Measure | null {
   const atRest = std < p.restStdG;
   return {
     status,
-    evidence: {
+    evidence: () => ({
       method: 'physics.gravity',
       statistic: dev,
       threshold: suspectAt,
@@ -89,7 +90,7 @@ function gravityMeasure(f: Features, p: PhysicsOptions): Measure | null {
         atRest,
         failAtG: failAt,
       },
-    },
+    }),
   };
 }
 
@@ -161,18 +162,19 @@ export class PhysicsCheck implements DeviceCheck {
           subject: s,
           status,
           summary: `${s}: physically plausible`,
-          evidence: last === null ? [] : [last.evidence],
+          evidence: last === null ? [] : [last.evidence()],
           cause: null,
           action: 'none',
         });
         continue;
       }
+      const ev = last === null ? null : last.evidence();
       out.push({
         check: PHYSICS_CHECK,
         subject: s,
         status,
-        summary: `${s}: ${status}, implausible in ${st.persistence.count(status)} of the last ${this.#rule.windows} windows: ${last === null ? '' : describe(last.evidence)}`,
-        evidence: last === null ? [] : [last.evidence],
+        summary: `${s}: ${status}, implausible in ${st.persistence.count(status)} of the last ${this.#rule.windows} windows: ${ev === null ? '' : describe(ev)}`,
+        evidence: ev === null ? [] : [ev],
         sinceMs: st.persistence.sinceMs,
         window: st.persistence.span(),
         cause: 'broken_sensor',
