@@ -17,6 +17,7 @@ import type {
 import type { IncomingMessage, MonitorResultInput } from '../../storage/types.ts';
 import { driftDefaults, type DriftOptions } from '../types.ts';
 import { DeviceBaseline } from './baseline.ts';
+import { FleetDecisions } from './fleet.ts';
 import { groupObservation, diagnose, driftingColumns, Run } from './decide.ts';
 import {
   DEFAULT_PHYSICAL_FLOORS,
@@ -87,14 +88,11 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
   const mixThreshold = o.mixDistanceThreshold ?? 0.3;
   const resultIntervalMs = o.resultIntervalMs ?? 60_000;
   const automatic = new Set(o.automaticActions ?? []);
-  const fleetMin = o.fleetMinDevices ?? 3;
-  const fleetFraction = o.fleetMinFraction ?? 0.2;
   const maxDevices = o.maxDevices ?? 100_000;
   const models = new ModelReferenceCache(deps.references, o.driftWindow);
   const labels = new LabelTable();
   const devices = new Map<string, DeviceState>();
-  const fleetRuns = new Map<string, Run>();
-  const fleetActive = new Map<string, number>();
+  const fleet = new FleetDecisions(o.fleetMinDevices ?? 3, o.fleetMinFraction ?? 0.2);
   const scratch = new Float64Array(o.driftWindow);
   const row = new Float32Array(features.length);
   let dropped = 0;
@@ -219,16 +217,14 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
           judged.set(k, (judged.get(k) ?? 0) + 1);
           if (decided(d, k)) moving.set(k, (moving.get(k) ?? 0) + 1);
         }
-    const fleetKeys = new Set<string>();
-    for (const [k, n] of moving)
-      if (n >= fleetMin && n >= fleetFraction * (judged.get(k) ?? 0)) fleetKeys.add(k);
+    const fleetKeys = fleet.keys(moving, judged);
     const fleetEnv = new Set(
       [...fleetKeys].map((k) => k.split('|')[1] as string).filter((g) => ENVIRONMENT_GROUPS.has(g)),
     );
     const observations: Observation[] = [];
     const results: MonitorResultInput[] = [];
     for (const d of due) deviceOutputs(d, nowMs, fleetEnv, observations, results);
-    fleetOutputs(nowMs, moving, judged, fleetKeys, observations);
+    fleet.outputs(nowMs, moving, judged, fleetKeys, observations);
     return { observations, results };
   }
 
@@ -323,56 +319,6 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
     }
   }
 
-  function fleetOutputs(
-    nowMs: number,
-    moving: ReadonlyMap<string, number>,
-    judged: ReadonlyMap<string, number>,
-    fleetKeys: ReadonlySet<string>,
-    observations: Observation[],
-  ): void {
-    for (const k of new Set([...fleetKeys, ...fleetRuns.keys()])) {
-      const r = run(fleetRuns, k);
-      const on = fleetKeys.has(k);
-      r.consecutive = on ? 1 : 0;
-      const emit = r.emit(on);
-      if (on) fleetActive.set(k, moving.get(k) ?? 0);
-      else fleetActive.delete(k);
-      if (emit === null) {
-        fleetRuns.delete(k);
-        continue;
-      }
-      const [basis, group] = k.split('|') as [Basis, string];
-      const env = ENVIRONMENT_GROUPS.has(group);
-      const n = moving.get(k) ?? 0;
-      observations.push({
-        kind: env ? 'environment' : 'drift',
-        deviceId: null,
-        subject: group,
-        check: `drift.${basis}`,
-        active: emit,
-        severity: 'warning',
-        atMs: nowMs,
-        sinceMs: null,
-        window: null,
-        summary: emit
-          ? `${group} moved on ${n} of ${judged.get(k) ?? 0} devices at once (${basis.replace('_', ' ')})${env ? '; suspected environment change' : ''}`
-          : `${group} no longer moves on many devices at once`,
-        evidence: [
-          {
-            method: 'fleet_count',
-            statistic: n,
-            threshold: Math.max(fleetMin, Math.ceil(fleetFraction * (judged.get(k) ?? 0))),
-            thresholdOrigin: 'config',
-            detail: { judged: judged.get(k) ?? 0 },
-          },
-        ],
-        reference: { basis, model: null },
-        cause: emit ? (env ? 'environment_change' : 'unknown') : null,
-        action: emit ? { kind: env ? 'request_model_update' : 'none', automatic: false } : null,
-      });
-    }
-  }
-
   return {
     name: 'drift',
     observe,
@@ -386,7 +332,7 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
         atMs: lastAtMs,
         features: names,
         devices: list.map((d) => deviceSnapshot(d, features, o.driftPersistence)),
-        fleet: [...fleetActive].map(([k, n]) => {
+        fleet: [...fleet.active].map(([k, n]) => {
           const [basis, group] = k.split('|') as [Basis, string];
           return { basis, group, devices: n };
         }),
