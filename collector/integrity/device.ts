@@ -4,20 +4,22 @@
 
 import type { IncomingMessage } from '../storage/types.ts';
 import type { QcStatus } from '../monitor/types.ts';
-import { ClockCheck } from './clock.ts';
+import { ClockJumpCheck } from './clock-jump.ts';
+import { ClockSkewCheck } from './clock-skew.ts';
 import { EdgeFlagsCheck } from './edge-flags.ts';
 import { Ledger } from './ledger.ts';
 import { LivenessCheck } from './liveness.ts';
 import { MsgLossCheck, SampleLossCheck } from './loss.ts';
 import type { IntegrityMonitorOptions } from './options.ts';
 import { PhysicsCheck } from './physics.ts';
+import { RebootCheck } from './reboot.ts';
 import { DeviceStreams } from './streams.ts';
 import { worse, type DeviceCheck, type Verdict } from './types.ts';
 
 export class DeviceIntegrity {
   readonly streams = new DeviceStreams();
   readonly liveness: LivenessCheck;
-  readonly clock: ClockCheck;
+  readonly reboot: RebootCheck;
   readonly edge: EdgeFlagsCheck;
   readonly physics: PhysicsCheck;
   readonly ledger: Ledger;
@@ -27,14 +29,16 @@ export class DeviceIntegrity {
 
   constructor(deviceId: string, o: IntegrityMonitorOptions) {
     this.liveness = new LivenessCheck(o);
-    this.clock = new ClockCheck(o);
+    this.reboot = new RebootCheck(o);
     this.edge = new EdgeFlagsCheck(o);
     this.physics = new PhysicsCheck(o);
     this.#checks = [
       this.liveness,
       new MsgLossCheck(o, this.streams),
       new SampleLossCheck(o),
-      this.clock,
+      new ClockSkewCheck(o),
+      new ClockJumpCheck(o),
+      this.reboot,
       this.edge,
       this.physics,
     ];

@@ -86,7 +86,7 @@ export function createIntegrityMonitor(options: IntegrityMonitorOverrides = {}):
         lastReceivedMs: d.liveness.lastReceivedMs,
         lastStatus: ls === null ? null : { state: ls.state, reason: ls.reason, atMs: ls.atMs },
         runId: d.streams.current?.runId ?? null,
-        bootId: d.clock.bootId,
+        bootId: d.reboot.bootId,
         // Expected states (severity info: a shutdown, one reboot) do not make the device suspect.
         status: checks.reduce<QcStatus>((w, c) => (c.severity === 'info' ? w : worse(w, c.status)), 'good'),
         checks,
