@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { binIndex, buildReferenceProfile, type ReferenceProfile } from '../../shared/bundle/reference.ts';
+import { collectorDefaults } from '../../collector/config.ts';
 import { createDriftMonitor } from '../../collector/drift/live/monitor.ts';
 import type { Observation } from '../../collector/monitor/types.ts';
 import { FEATURES, FeatureStream, healthStub, telemetry } from './collector-drift-live-fixture.ts';
@@ -167,4 +168,18 @@ test('a model unknown to the reference source: only the device baseline applies'
   assert.equal(snap.predictionMix?.reference, null);
   assert.deepEqual(snap.predictionMix.baseline, { normal: 1 });
   assert.equal(m.snapshot('nope').devices.length, 0);
+});
+
+test('the collector config is the monitor options (wiring: createDriftMonitor({ health, references, options: config }))', () => {
+  const m = createDriftMonitor({
+    health: healthStub(),
+    references: { reference: () => undefined },
+    options: { ...collectorDefaults, driftWindow: 50, commissioningS: 30 },
+  });
+  const st = new FeatureStream(5, 0.5);
+  for (let s = 0; s < 100; s++) m.observe(telemetry('dev-0', s + 1, T0 + s * 1000, st.next()));
+  const c = m.evaluate(T0 + 100_000);
+  assert.equal(m.name, 'drift');
+  assert.ok(c.results.some((r) => r.monitor === 'drift.device_baseline' && r.channel === 'accel'));
+  assert.equal(m.snapshot().features.length, 27);
 });
