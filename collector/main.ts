@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { EdgeloopError } from '../shared/errors.ts';
 import { fleetFilter, topicKinds, topicSpecs, validateDeviceId } from '../shared/mqtt/topics.ts';
 import { loadOnnxSession } from '../shared/platform/onnx.ts';
+import { systemClock, type Clock } from '../shared/platform/clock.ts';
 import type { Logger } from '../shared/platform/logger.ts';
 import { startEmbeddedBroker, type BrokerCredentials, type EmbeddedBroker } from './adapters/broker.ts';
 import { createHttpApp, listenHttp, type HttpApp, type HttpServerHandle } from './adapters/http.ts';
@@ -19,8 +20,10 @@ import { collectorRoutes } from './api/routes.ts';
 import type { CollectorConfig } from './config.ts';
 import { DeadLetterRing } from './ingest/dead-letters.ts';
 import { Ingest } from './ingest/ingest.ts';
-import { MonitorEngine } from './monitor/engine.ts';
-import type { Monitor, ObservationSink } from './monitor/types.ts';
+import { alertRoutes } from './api/alerts.ts';
+import { telemetryRoutes } from './api/telemetry.ts';
+import type { MonitorEngine } from './monitor/engine.ts';
+import { createMonitoring, type Monitoring } from './monitor/setup.ts';
 import { createRegistryAuth, type RegistryToken } from './registry/auth.ts';
 import { openRegistry, type Registry } from './registry/registry.ts';
 import { registryRoutes } from './registry/routes.ts';
@@ -104,6 +107,7 @@ export const ingestFilters: readonly string[] = topicKinds
 export async function startCollector(config: CollectorConfig, deps: CollectorDeps): Promise<Collector> {
   const log = deps.logger;
   const nowMs = deps.nowMs ?? Date.now;
+  const clock: Clock = deps.nowMs === undefined ? systemClock : { ...systemClock, nowMs };
   mkdirSync(config.dataDir, { recursive: true });
   const cleanups: (() => Promise<void> | void)[] = [];
   const unwind = async (): Promise<void> => {
@@ -157,12 +161,14 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     const b = broker;
     const deadLetters = new DeadLetterRing(config.deadLetterCapacity);
     // Built later than the metrics and probes that read them.
-    const late: { subscriber?: Subscriber; ingest?: Ingest } = {};
+    const late: { subscriber?: Subscriber; ingest?: Ingest; monitoring?: Monitoring } = {};
     const metrics = createCollectorMetrics(
       {
         queueDepth: () => late.ingest?.queueDepth() ?? 0,
         subscriberConnected: () => late.subscriber?.connected() ?? false,
         heldAcks: () => late.subscriber?.heldAcks() ?? 0,
+        devices: () => late.monitoring?.integrity.summary() ?? { online: 0, offline: 0, stale: 0 },
+        alerts: { live: () => late.monitoring?.alerting.manager.live() ?? [] },
         ...(b === undefined
           ? {}
           : {
@@ -173,22 +179,54 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
         log.error('ingest batch write failed; its messages are lost', { error: (err as Error).message });
       },
     );
-    const monitorList: Monitor[] = [];
-    const sink: ObservationSink = { handle: () => undefined };
-    const monitors = new MonitorEngine({
-      monitors: monitorList,
+
+    const maxBundleBytes = 256 * 1024 * 1024;
+    let registry: Registry | undefined;
+    if ((deps.trustedKeys ?? []).length > 0) {
+      registry = openRegistry({
+        dataDir: join(config.dataDir, 'registry'),
+        trustedKeys: deps.trustedKeys ?? [],
+        maxBundleBytes,
+        loadModel: (bytes) => loadOnnxSession(bytes),
+      });
+      const r = registry;
+      cleanups.push(() => {
+        r.close();
+      });
+    } else log.info('no --trusted-key: the model registry is not mounted');
+
+    const monitoring = createMonitoring({
+      config,
       store,
-      sink,
-      intervalMs: config.evaluateIntervalMs,
-      nowMs,
-      logger: log,
+      registry,
+      publish: (topic, payload, options) =>
+        late.subscriber === undefined
+          ? Promise.reject(new Error('the MQTT session is not started'))
+          : late.subscriber.publish(topic, payload, options),
+      clock,
+      logger: log.child({ component: 'monitors' }),
+      deliveryObserver: metrics.alertObserver,
+      engineObserver: {
+        cycle: (seconds) => {
+          metrics.monitorCycle(seconds);
+        },
+        failed: () => undefined,
+      },
+      ...(config.httpPort === 0
+        ? {}
+        : { collectorUrl: `http://${config.httpHost}:${String(config.httpPort)}` }),
     });
+    late.monitoring = monitoring;
+    const monitors = monitoring.engine;
+    // Runs after the subscriber's close (cleanups run in reverse): the queued MQTT alerts had their chance.
+    cleanups.push(() => monitoring.alerting.close());
 
     let deadLettersLogged = 0;
     const ingest = new Ingest({
       // PUBACKs of a batch go out once it is written (collector/adapters/mqtt.ts).
       onCommitted: (batch) => late.subscriber?.release(batch),
       onWritten: (messages) => {
+        metrics.committed(messages, nowMs());
         monitors.observe(messages);
       },
       store,
@@ -228,26 +266,21 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
         { name: 'mqtt', ok: () => late.subscriber?.connected() ?? false },
       ],
     });
-    let registry: Registry | undefined;
-    if ((deps.trustedKeys ?? []).length > 0) {
-      const maxBundleBytes = 256 * 1024 * 1024;
-      registry = openRegistry({
-        dataDir: join(config.dataDir, 'registry'),
-        trustedKeys: deps.trustedKeys ?? [],
-        maxBundleBytes,
-        loadModel: (bytes) => loadOnnxSession(bytes),
-      });
-      const r = registry;
-      cleanups.push(() => {
-        r.close();
-      });
+    await app.register(telemetryRoutes, {
+      store,
+      nowMs,
+      health: (id) => monitoring.integrity.deviceHealth(id),
+      drift: (id) => monitoring.drift.snapshot(id),
+      fleetDrift: () => monitoring.drift.snapshot(),
+    });
+    await app.register(alertRoutes, { manager: monitoring.alerting.manager, store, clock });
+    if (registry !== undefined)
       await app.register(registryRoutes, {
         prefix: '/api/v1',
         registry,
         auth: createRegistryAuth(deps.registryTokens ?? [], 'open'),
         maxBundleBytes,
       });
-    } else log.info('no --trusted-key: the model registry is not mounted');
     // After the registry's cleanup, so it runs before it: no request is in flight when the registry closes.
     cleanups.push(() => app.close());
     await app.ready();

@@ -1,0 +1,99 @@
+// Builds the collector's monitoring half from its config (docs/monitors.md, docs/alerts.md): the central
+// integrity monitor, the live drift monitor (which asks integrity for channel health, and the registry
+// for the reference profile of the model each device runs), the alert manager with its delivery channels,
+// and the engine that feeds and evaluates them. collector/main.ts wires the result to ingest, the metrics
+// and the HTTP API, and owns the shutdown order.
+
+import type { Clock } from '../../shared/platform/clock.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
+import { createAlerting, type Alerting } from '../alerts/delivery.ts';
+import type { DeliveryObserver, PublishFn } from '../alerts/types.ts';
+import type { CollectorConfig } from '../config.ts';
+import { createDriftMonitor, type DriftMonitor } from '../drift/live/monitor.ts';
+import { createIntegrityMonitor } from '../integrity/monitor.ts';
+import type { IntegrityMonitor } from '../integrity/types.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { TelemetryStore } from '../storage/types.ts';
+import { MonitorEngine, type MonitorEngineObserver } from './engine.ts';
+import { registryReferences } from './registry-references.ts';
+import type { ReferenceSource } from './types.ts';
+
+export interface MonitoringDeps {
+  readonly config: CollectorConfig;
+  readonly store: TelemetryStore;
+  /** The registry mounted in this collector; without one only the device baselines are judged. */
+  readonly registry: Registry | undefined;
+  /** MQTT delivery of alert changes (the subscriber's publish). */
+  readonly publish: PublishFn;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly deliveryObserver: DeliveryObserver;
+  readonly engineObserver: MonitorEngineObserver;
+  /** This collector's base URL, for links in Alertmanager alerts; absent when not known up front. */
+  readonly collectorUrl?: string;
+}
+
+export interface Monitoring {
+  readonly engine: MonitorEngine;
+  readonly integrity: IntegrityMonitor;
+  readonly drift: DriftMonitor;
+  readonly alerting: Alerting;
+}
+
+const noReferences: ReferenceSource = { reference: () => undefined };
+
+export function createMonitoring(d: MonitoringDeps): Monitoring {
+  const { config, logger } = d;
+  const integrity = createIntegrityMonitor({
+    staleAfterS: config.staleAfterS,
+    clockSkewMaxMs: config.clockSkewMaxMs,
+    // A recovered subject is reported inactive for longer than the alert manager's hysteresis needs.
+    reportGoodCycles: Math.max(6, config.alertClearAfter + 1),
+  });
+  const references =
+    d.registry === undefined
+      ? noReferences
+      : registryReferences(d.registry, {
+          nowMs: () => d.clock.nowMs(),
+          onError: (model, message) => {
+            logger.warn(
+              'cannot read the reference profile of a model; judging its devices by baseline only',
+              {
+                model: `${model.name}@${model.version}`,
+                error: message,
+              },
+            );
+          },
+        });
+  const drift = createDriftMonitor({
+    health: integrity,
+    references,
+    options: {
+      driftWindow: config.driftWindow,
+      driftFeatures: config.driftFeatures,
+      commissioningS: config.commissioningS,
+      driftPersistence: config.driftPersistence,
+      driftCooldownS: config.driftCooldownS,
+    },
+  });
+  const alerting = createAlerting({
+    config,
+    store: d.store,
+    publish: d.publish,
+    clock: d.clock,
+    logger,
+    observer: d.deliveryObserver,
+    ...(d.collectorUrl === undefined ? {} : { collectorUrl: d.collectorUrl }),
+  });
+  const engine = new MonitorEngine({
+    // Integrity first: drift reads this batch's channel health.
+    monitors: [integrity, drift],
+    store: d.store,
+    sink: alerting.manager,
+    intervalMs: config.evaluateIntervalMs,
+    nowMs: () => d.clock.nowMs(),
+    logger,
+    observer: d.engineObserver,
+  });
+  return { engine, integrity, drift, alerting };
+}
