@@ -65,15 +65,27 @@ export class LiveColumn {
     this.lag1 = lag1Autocorr(series);
   }
 
-  /** Finite values of `values` (NaN dropped), copied. */
-  static of(name: string, values: ArrayLike<number>): LiveColumn {
-    const out = new Float64Array(values.length);
+  /** Finite values of `values` (NaN dropped), copied into `into` (reused) or a new array. */
+  static of(name: string, values: ArrayLike<number>, into?: Float64Array): LiveColumn {
+    const out = into !== undefined && into.length >= values.length ? into : new Float64Array(values.length);
     let k = 0;
     for (let i = 0; i < values.length; i++) {
       const v = values[i] as number;
       if (Number.isFinite(v)) out[k++] = v;
     }
     return new LiveColumn(name, out.subarray(0, k), values.length - k);
+  }
+
+  /** Feature f of a ring, oldest first, finite values only, into `into` (reused): one pass over the ring. */
+  static fromRing(name: string, ring: WindowRing, f: number, into: Float64Array): LiveColumn {
+    const base = f * ring.capacity;
+    const start = ring.slot(0);
+    let k = 0;
+    for (let i = 0, s = start; i < ring.size; i++, s = s + 1 === ring.capacity ? 0 : s + 1) {
+      const v = ring.values[base + s] as number;
+      if (Number.isFinite(v)) into[k++] = v; // float32: a huge JSON number becomes Infinity here
+    }
+    return new LiveColumn(name, into.subarray(0, k), ring.size - k);
   }
 
   /** The offline path's current column (sorted once, only for columns the methods must judge). */

@@ -94,6 +94,9 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
   const devices = new Map<string, DeviceState>();
   const fleet = new FleetDecisions(o.fleetMinDevices ?? 3, o.fleetMinFraction ?? 0.2);
   const scratch = new Float64Array(o.driftWindow);
+  // One buffer per feature, reused device after device: a device's columns live only while it is judged
+  // (results keep no arrays), so a cycle allocates no column memory.
+  const columnBuffers = features.map(() => new Float64Array(o.driftWindow));
   const row = new Float32Array(features.length);
   let dropped = 0;
   let lastAtMs: number | null = null;
@@ -171,7 +174,7 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
     const currents: (LiveColumn | null)[] = features.map((f, i) =>
       failed.has(f.channel) || (magnitudeOf(f) && deps.health.channelStatus(d.id, f.channel) === 'fail')
         ? null
-        : LiveColumn.of(f.name, d.ring.column(i, scratch)),
+        : LiveColumn.fromRing(f.name, d.ring, i, columnBuffers[i] as Float64Array),
     );
     const input = { features, currents, method, zGate };
     const js: BasisJudgement[] = [];
@@ -252,8 +255,14 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
       for (const [g, status] of j.groups) {
         const r = run(d.runs, `${j.basis}|${g}`);
         const isDecided = r.consecutive >= o.driftPersistence;
-        const columns = driftingColumns(features, j, g);
-        d.results.offer(groupResult(d.id, j, g, status, nowMs, r.sinceMs, features), results);
+        d.results.offerLazy(
+          `drift.${j.basis}`,
+          g,
+          status,
+          nowMs,
+          () => groupResult(d.id, j, g, status, nowMs, r.sinceMs, features),
+          results,
+        );
         const emit = r.emit(isDecided);
         if (emit === null) continue;
         const diagnosis = diagnose(g, { moved, mixMoved: mixMoving, fleetGroups: fleetEnv, inClass });
@@ -274,7 +283,7 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
             window,
             diagnosis,
             automatic: auto,
-            columns,
+            columns: driftingColumns(features, j, g),
           }),
         );
       }

@@ -10,10 +10,22 @@ export class ResultThrottle {
 
   /** Adds the row to out when its status changed or the interval passed for its subject. */
   offer(row: MonitorResultInput, out: MonitorResultInput[]): void {
-    const key = `${row.monitor}|${row.channel ?? '*'}`;
+    this.offerLazy(row.monitor, row.channel, row.status, row.tsMs, () => row, out);
+  }
+
+  /** As offer(), building the row only when it is written (most evaluations write none). */
+  offerLazy(
+    monitor: string,
+    channel: string | null,
+    status: string,
+    tsMs: number,
+    build: () => MonitorResultInput,
+    out: MonitorResultInput[],
+  ): void {
+    const key = `${monitor}|${channel ?? '*'}`;
     const prev = this.last.get(key);
-    if (prev !== undefined && prev.status === row.status && row.tsMs - prev.atMs < this.intervalMs) return;
-    this.last.set(key, { status: row.status, atMs: row.tsMs });
-    out.push(row);
+    if (prev !== undefined && prev.status === status && tsMs - prev.atMs < this.intervalMs) return;
+    this.last.set(key, { status, atMs: tsMs });
+    out.push(build());
   }
 }
