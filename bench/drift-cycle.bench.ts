@@ -99,6 +99,7 @@ const plain = await timeRuns(() => {
       sink += s / col.length;
     }
 }, 7);
+if (!Number.isFinite(sink)) throw new Error('baseline pass produced no means');
 const snap = monitor.snapshot('dev-0').devices[0];
 const rows: Row[] = [
   {
@@ -123,9 +124,9 @@ console.log(
   section('Drift evaluation cycle (collector)', 'npm run bench -- drift-cycle', rows, [
     `Baseline: a plain pass over the same rings that copies each column and computes its mean. Each device's`,
     `bases: ${snap?.bases.join(', ') ?? 'none'}; ${String(observations)} observations and ${String(results)} result rows over the 7 timed cycles`,
-    `(steady streams: no drift expected; rows are on change or once a minute per subject). A column whose mean`,
+    `(steady streams: no drift expected; rows are written on a status change or once a minute per subject, so`,
+    `they are the first baseline rows of the devices whose baseline became ready after their last cycle). A column whose mean`,
     `shift cannot pass the 5-standard-error gate is not run through the four methods (docs/monitors.md, "Cost").`,
     `Observe and baseline figures are single measurements (setup), not medians.`,
-    `(checksum ${sink.toFixed(0).length})`,
   ]),
 );
