@@ -4,7 +4,9 @@
 // on one device and across the fleet; the cooldown keeps a second automatic action away.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { jensenShannonDistance } from '../../collector/drift/live/mix.ts';
 import { createDriftMonitor, type DriftMonitor } from '../../collector/drift/live/monitor.ts';
+import { WindowRing } from '../../collector/drift/live/ring.ts';
 import type { DriftMonitorOptions } from '../../collector/drift/live/types.ts';
 import type { ChannelHealth, Observation } from '../../collector/monitor/types.ts';
 import type { MonitorResultInput } from '../../collector/storage/types.ts';
@@ -200,4 +202,26 @@ test('insufficient data is a result row, never an observation', () => {
   }
   const snap = m.snapshot('dev-0').devices[0];
   assert.equal(snap?.groups.find((g) => g.group === 'accel')?.status, 'insufficient_data');
+});
+
+test('Jensen–Shannon distance: 0 for equal mixes, 1 for disjoint ones, symmetric, finite with a missing label', () => {
+  const a = new Map([
+    ['normal', 0.9],
+    ['imbalance', 0.1],
+  ]);
+  assert.equal(jensenShannonDistance(a, a), 0);
+  assert.equal(jensenShannonDistance(new Map([['a', 1]]), new Map([['b', 1]])), 1);
+  const b = new Map([['normal', 1]]);
+  const d = jensenShannonDistance(a, b);
+  assert.ok(d > 0 && d < 1 && Number.isFinite(d));
+  assert.equal(d, jensenShannonDistance(b, a));
+});
+
+test('the window ring keeps the newest windows, oldest first, and NaN for null', () => {
+  const ring = new WindowRing(3, 2);
+  for (let t = 1; t <= 5; t++) ring.push(t * 1000, [t, t === 4 ? Number.NaN : -t], -1, Number.NaN);
+  assert.deepEqual([...ring.column(0, new Float64Array(3))], [3, 4, 5]);
+  assert.deepEqual([...ring.column(1, new Float64Array(3))], [-3, Number.NaN, -5]);
+  assert.deepEqual(ring.span(), { fromMs: 3000, toMs: 5000 });
+  assert.equal(ring.pushed, 5);
 });
