@@ -165,7 +165,11 @@ test(
     const served = windows.filter((w) => w.prediction !== null);
     assert.ok(served.length > 200, `${served.length} of ${windows.length} windows served by the model`);
     const alerts = fx.collector.store.alerts({ deviceId: DEVICE });
-    const text = alerts.map((a) => `${a.kind} ${a.channel ?? '-'} ${a.state}: ${a.message}`).join('\n');
+    const snapshot = (await (await fetch(`${http}/api/v1/devices/${DEVICE}`)).json()) as { drift: unknown };
+    const text = [
+      ...alerts.map((a) => `${a.kind} ${a.channel ?? '-'} ${a.state}: ${a.message}`),
+      `drift: ${JSON.stringify(snapshot.drift).slice(0, 8000)}`,
+    ].join('\n');
     const drift = alerts.filter((a) => a.kind === 'drift' || a.kind === 'environment');
     assert.ok(
       drift.some((a) => a.channel === 'accel'),

@@ -161,7 +161,15 @@ export function judgeColumn(
   if (tooFew) return { ...base, verdict: 'insufficient_data', result: null };
   if (!(z >= zGate)) return { ...base, verdict: 'ok', result: null };
   const result = evaluateColumn(ref, col.drift(), method);
-  return { ...base, verdict: result.verdict, result };
+  // A reference too short to calibrate the chunk-scored methods (a class profile of a few hundred rows)
+  // leaves fewer than minVotes of them decisive. The mean-shift test this column just passed (AR(1)
+  // standard errors on both sides, above the physical floor) then casts the missing vote.
+  const gateVote =
+    result.verdict === 'insufficient_data' &&
+    result.votes.drift >= 1 &&
+    result.votes.drift + 1 >= result.votes.needed &&
+    Math.abs(shift) >= method.floorScale;
+  return { ...base, verdict: gateVote ? 'drift' : result.verdict, result };
 }
 
 /** A group's status from its columns: drift if any drifts, ok if any could judge, else why not. */
