@@ -74,7 +74,10 @@ export function mayPublish(who: Identity, topic: string): boolean {
 }
 
 export function maySubscribe(who: Identity, filter: string): boolean {
-  if (who.role === 'collector') return filter.startsWith(devicePrefix) || filter === `${TOPIC_ROOT}/#`;
+  if (who.role === 'collector')
+    return (
+      filter.startsWith(devicePrefix) || filter.startsWith(`${ALERTS_ROOT}/`) || filter === `${TOPIC_ROOT}/#`
+    );
   return filter === `${devicePrefix}${who.name}/${topicSpecs.modelCommand.suffix}`;
 }
 

@@ -15,7 +15,6 @@ import { createMqttChannel } from '../../collector/alerts/mqtt-channel.ts';
 import { collectorAlertEventSchema } from '../../shared/mqtt/schemas.ts';
 import {
   ALERTS_ROOT,
-  TOPIC_ROOT,
   COLLECTOR_ALERTS_FILTER,
   collectorAlertTopic,
   encodeTopicLevel,
@@ -35,9 +34,8 @@ interface Seen {
 }
 
 /**
- * An ops client: subscribes to every alert topic and records what arrives. On the embedded broker only the
- * collector identity may subscribe, to device topics or to `edgeloop/v1/#` (collector/adapters/broker.ts
- * maySubscribe), so there it takes the whole tree and keeps the alert topics.
+ * An ops client: subscribes to every alert topic (the documented filter) and records what arrives. On the
+ * embedded broker it connects with the collector identity and its own client id (docs/mqtt.md).
  */
 async function opsClient(t: TestContext, url: string, auth: boolean): Promise<Seen[]> {
   const seen: Seen[] = [];
@@ -53,7 +51,7 @@ async function opsClient(t: TestContext, url: string, auth: boolean): Promise<Se
   });
   await new Promise<void>((resolve, reject) => {
     c.once('connect', () => {
-      c.subscribe(auth ? `${TOPIC_ROOT}/#` : COLLECTOR_ALERTS_FILTER, { qos: 1 }, (err, granted) => {
+      c.subscribe(COLLECTOR_ALERTS_FILTER, { qos: 1 }, (err, granted) => {
         if (err) reject(err);
         else if (granted?.[0]?.qos !== 1) reject(new Error(`subscribe refused: ${JSON.stringify(granted)}`));
         else resolve();
