@@ -3,6 +3,7 @@
 // expected failure with a stable code, never a throw (a malformed message must not crash a collector).
 
 import { fail, ok, type Result } from '../errors.ts';
+import { fastParseTelemetry } from './fast-telemetry.ts';
 import { decodeRawSamples, type RawSamples } from './raw-codec.ts';
 import { payloadSchemas, type JsonTopicKind, type PayloadByKind } from './schemas.ts';
 import { parseTopic } from './topics.ts';
@@ -20,6 +21,12 @@ export function parseJsonPayload<K extends JsonTopicKind>(
     json = JSON.parse(utf8Decoder.decode(payload));
   } catch {
     return fail('EDGELOOP_ERR_MQTT_PAYLOAD', `${kind}: not UTF-8 JSON`);
+  }
+  // Telemetry is one message per device-window: a hand-written check equal to the schema comes first
+  // (fast-telemetry.ts). When it says no, the schema decides, so refusals and their messages are zod's.
+  if (kind === 'telemetry') {
+    const fast = fastParseTelemetry(json);
+    if (fast !== undefined) return ok(fast as PayloadByKind[K]);
   }
   const r = payloadSchemas[kind].safeParse(json);
   if (!r.success) {

@@ -1,0 +1,145 @@
+// decodeMessage per telemetry message (shared/mqtt/codec.ts): the collector's per-window validation cost.
+// Compares, in the same run and interleaved round by round, JSON.parse alone (the floor), the zod-only
+// path decodeMessage took before shared/mqtt/fast-telemetry.ts (topic parse, UTF-8 decode, JSON.parse,
+// telemetrySchema, device check), and decodeMessage as it is now; then the two validators alone on
+// already-parsed payloads. Payloads are built as the agent builds them (buildTelemetryPayload, 192
+// float32 features, a prediction, 1,000 devices).
+
+import { createFeaturePipeline } from '../shared/features/pipeline.ts';
+import { decodeMessage, encodeJsonPayload } from '../shared/mqtt/codec.ts';
+import { fastParseTelemetry } from '../shared/mqtt/fast-telemetry.ts';
+import { telemetrySchema } from '../shared/mqtt/schemas.ts';
+import { buildTelemetryPayload } from '../shared/mqtt/telemetry.ts';
+import { buildTopic, parseTopic } from '../shared/mqtt/topics.ts';
+import { referenceSensors } from '../shared/sensors.ts';
+import { fakeCounters, fakeWindow } from '../test/integration/agent-mqtt-fixture.ts';
+import { fmt, median, section, type Row } from './lib.ts';
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const DEVICES = 1000;
+
+const pipeline = createFeaturePipeline();
+const featureNames = pipeline.featureNames(referenceSensors);
+const deviceId = (d: number): string => `dev-${String(d).padStart(5, '0')}`;
+
+function buildMessages(): { topic: string; payload: Uint8Array }[] {
+  const out: { topic: string; payload: Uint8Array }[] = [];
+  for (let i = 0; i < MESSAGES; i++) {
+    const d = i % DEVICES;
+    const seq = Math.floor(i / DEVICES) + 1;
+    const values = featureNames.map((_, k) => Math.fround(Math.sin(i * 0.013 + k) * (1 + (k % 7))));
+    const r = buildTelemetryPayload(
+      {
+        window: fakeWindow(seq),
+        features: { pipeline: pipeline.id, names: featureNames, values },
+        prediction: {
+          label: 'normal',
+          probabilities: { normal: 0.91, imbalance: 0.05, misalignment: 0.04 },
+          model: { name: 'fan', version: '1.2.0' },
+          latencyMs: 0.42,
+        },
+        counters: fakeCounters(seq),
+      },
+      { deviceId: deviceId(d), runId: 7, tsMs: 1_760_000_000_000 + seq * 1000, nextSeq: () => seq },
+    );
+    if (!r.ok) throw new Error(r.message);
+    const e = encodeJsonPayload('telemetry', r.value);
+    const t = buildTopic('telemetry', deviceId(d));
+    if (!e.ok || !t.ok) throw new Error('build failed');
+    out.push({ topic: t.value, payload: e.value });
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** decodeMessage for a telemetry topic as it was before fast-telemetry.ts: zod only. */
+function zodDecode(topic: string, payload: Uint8Array): boolean {
+  const t = parseTopic(topic);
+  if (!t.ok) return false;
+  const r = telemetrySchema.safeParse(JSON.parse(utf8.decode(payload)));
+  return r.success && r.data.deviceId === t.value.deviceId;
+}
+
+const messages = buildMessages();
+const parsed: unknown[] = messages.map((m): unknown => JSON.parse(utf8.decode(m.payload)));
+let sink = 0;
+
+const variants: Record<string, () => void> = {
+  jsonParse: () => {
+    for (const m of messages) sink += (JSON.parse(utf8.decode(m.payload)) as { v: number }).v;
+  },
+  zodDecode: () => {
+    for (const m of messages) if (!zodDecode(m.topic, m.payload)) throw new Error('zod decode failed');
+  },
+  decodeMessage: () => {
+    for (const m of messages) if (!decodeMessage(m.topic, m.payload).ok) throw new Error('decode failed');
+  },
+  zodOnly: () => {
+    for (const p of parsed) if (!telemetrySchema.safeParse(p).success) throw new Error('zod refused');
+  },
+  fastOnly: () => {
+    for (const p of parsed) if (fastParseTelemetry(p) === undefined) throw new Error('fast refused');
+  },
+};
+
+// Warm up every variant (JIT), then time them interleaved so machine load hits all alike.
+for (const fn of Object.values(variants)) for (let i = 0; i < 3; i++) fn();
+const us: Record<string, number[]> = {};
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, fn] of Object.entries(variants)) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    const perMsg = Number(process.hrtime.bigint() - t0) / 1e3 / messages.length;
+    (us[name] ??= []).push(perMsg);
+  }
+}
+const med = (name: string): number => median(us[name] ?? []);
+const parseUs = med('jsonParse');
+const bytes = messages[0]?.payload.length ?? 0;
+
+const rows: Row[] = [
+  { metric: 'UTF-8 decode + JSON.parse alone, per message', median: parseUs, unit: 'µs' },
+  {
+    metric: 'decodeMessage before (zod only), per message',
+    median: med('zodDecode'),
+    baseline: parseUs,
+    unit: 'µs',
+  },
+  {
+    metric: 'decodeMessage now (fast check, zod on refusal), per message',
+    median: med('decodeMessage'),
+    baseline: parseUs,
+    unit: 'µs',
+  },
+  {
+    metric: 'decodeMessage now vs before',
+    median: med('decodeMessage'),
+    baseline: med('zodDecode'),
+    unit: 'µs',
+  },
+  { metric: 'telemetrySchema.safeParse alone (parsed payload)', median: med('zodOnly'), unit: 'µs' },
+  {
+    metric: 'fastParseTelemetry alone (parsed payload)',
+    median: med('fastOnly'),
+    baseline: med('zodOnly'),
+    unit: 'µs',
+  },
+  {
+    metric: 'decodeMessage now, messages per second of one core',
+    median: 1e6 / med('decodeMessage'),
+    unit: '/s',
+  },
+  { metric: 'JSON.parse ceiling, messages per second of one core', median: 1e6 / parseUs, unit: '/s' },
+];
+
+console.log(
+  section('MQTT decode', 'node --expose-gc --import tsx bench/mqtt-decode.bench.ts', rows, [
+    `${fmt(messages.length)} telemetry messages per variant and round (${bytes} bytes each, ${featureNames.length} features, ${DEVICES} devices), ${ROUNDS} rounds interleaved, wall time per message; medians. Baseline of the first rows: UTF-8 decode + JSON.parse in the same rounds.`,
+    `Validation on top of JSON.parse now: ${fmt(med('decodeMessage') - parseUs)} µs per message (before: ${fmt(med('zodDecode') - parseUs)} µs). The validator alone is ${fmt(med('zodOnly') / med('fastOnly'))}x faster than zod; a refused message still goes through zod for its error, so refusals cost what they did.`,
+    '',
+    `_Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC._`,
+  ]),
+);
+if (sink === 0) console.error('unexpected');
