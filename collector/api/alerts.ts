@@ -10,7 +10,13 @@
 // validation), 404 EDGELOOP_ERR_HTTP_NOT_FOUND for an unknown alert id.
 
 import type { WallClock } from '../../shared/platform/clock.ts';
-import { acceptJsonBodies, sendError, type HttpPlugin } from '../adapters/http.ts';
+import {
+  acceptJsonBodies,
+  sendError,
+  type HttpPlugin,
+  type HttpReply,
+  type HttpRequest,
+} from '../adapters/http.ts';
 import type { AlertManager } from '../alerts/manager.ts';
 import { alertView } from '../alerts/payload.ts';
 import type { AlertRecord, AlertState, TelemetryStore } from '../storage/types.ts';
@@ -31,7 +37,8 @@ const listQuery = {
   properties: {
     state: { type: 'string', enum: ['open', 'acknowledged', 'resolved'] },
     deviceId: { type: 'string', minLength: 1, maxLength: 64 },
-    kind: { type: 'string', minLength: 1, maxLength: 64 },
+    // An enum, so a typo (`?kind=drfit`) is a 400 and never an empty list that reads as "no drift alerts".
+    kind: { type: 'string', enum: ['integrity', 'drift', 'environment', 'condition'] },
     severity: { type: 'string', enum: ['info', 'warning', 'critical'] },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
   },
@@ -51,6 +58,27 @@ const ackBody = {
   additionalProperties: false,
 } as const;
 
+const listParams = Object.keys(listQuery.properties);
+
+/**
+ * Names an unknown query parameter (`?status=open`, `?device=x`): Fastify's Ajv drops additional
+ * properties silently, so the filter would be ignored and every alert listed (as collector/api/telemetry.ts
+ * does for its routes; STYLE.md habit 8).
+ */
+function refuseUnknownQuery(req: HttpRequest, reply: HttpReply, done: () => void): void {
+  const unknown = Object.keys(req.query as Record<string, unknown>).filter((k) => !listParams.includes(k));
+  if (unknown.length === 0) {
+    done();
+    return;
+  }
+  void sendError(
+    reply,
+    400,
+    'EDGELOOP_ERR_HTTP_BAD_REQUEST',
+    `unknown query parameter ${unknown.join(', ')} (this route takes ${listParams.join(', ')})`,
+  );
+}
+
 interface ListQuery {
   readonly state?: AlertState;
   readonly deviceId?: string;
@@ -69,22 +97,26 @@ export const alertRoutes: HttpPlugin<AlertRouteOptions> = (app, o) => {
   // curl -d and fetch with a string body send text/plain: read every body as JSON.
   acceptJsonBodies(app);
 
-  app.get('/api/v1/alerts', { schema: { querystring: listQuery } }, (req) => {
-    const q = req.query as ListQuery;
-    const filter = {
-      ...(q.state === undefined ? {} : { state: q.state }),
-      ...(q.deviceId === undefined ? {} : { deviceId: q.deviceId }),
-      ...(q.kind === undefined ? {} : { kind: q.kind }),
-    };
-    const rows =
-      q.severity === undefined
-        ? o.store.alerts({ ...filter, limit: q.limit })
-        : o.store
-            .alerts({ ...filter, limit: SEVERITY_SCAN_LIMIT })
-            .filter((a) => a.severity === q.severity)
-            .slice(0, q.limit);
-    return { alerts: rows.map(alertView) };
-  });
+  app.get(
+    '/api/v1/alerts',
+    { schema: { querystring: listQuery }, preValidation: refuseUnknownQuery },
+    (req) => {
+      const q = req.query as ListQuery;
+      const filter = {
+        ...(q.state === undefined ? {} : { state: q.state }),
+        ...(q.deviceId === undefined ? {} : { deviceId: q.deviceId }),
+        ...(q.kind === undefined ? {} : { kind: q.kind }),
+      };
+      const rows =
+        q.severity === undefined
+          ? o.store.alerts({ ...filter, limit: q.limit })
+          : o.store
+              .alerts({ ...filter, limit: SEVERITY_SCAN_LIMIT })
+              .filter((a) => a.severity === q.severity)
+              .slice(0, q.limit);
+      return { alerts: rows.map(alertView) };
+    },
+  );
 
   app.get('/api/v1/alerts/:id', { schema: { params: idParams } }, (req, reply) => {
     const { id } = req.params as { id: number };
