@@ -12,11 +12,13 @@ export type BaselineState = 'learning' | 'complete' | 'ready' | 'disabled';
 
 export class DeviceBaseline {
   state: BaselineState;
-  /** Device time of the first window learned, or null before it. */
+  /** Sender time (tsMs) of the first window learned, or null before it. */
   startedMs: number | null = null;
-  /** Device time commissioning ended. */
+  /** Sender time (tsMs) of the window that ended commissioning. */
   readyMs: number | null = null;
   rows = 0;
+  /** Device time learned so far, ms (the windows' durations). */
+  learnedMs = 0;
   /** One prepared reference per monitored feature, once ready. */
   references: readonly DriftReference[] = [];
   /** Windows per predicted label index while learning (the device's own class mix). */
@@ -38,14 +40,20 @@ export class DeviceBaseline {
     this.columns = this.state === 'learning' ? names.map(() => new Float32Array(64)) : [];
   }
 
-  /** Adds a window while learning; freezes when commissioningS of device time has passed (or it is full). */
-  add(tsMs: number, row: ArrayLike<number>, label: number, confidence: number): void {
+  /**
+   * Adds a window while learning; freezes when commissioningS of device time has passed (or it is full).
+   * Device time is the sum of the windows' own durations (device clock, `window.endUs - startUs`), not
+   * the sender's wall clock: a replay or a fast simulator covers device time faster than wall time, and
+   * a device clock that resets at a reboot does not stop the count.
+   */
+  add(tsMs: number, windowMs: number, row: ArrayLike<number>, label: number, confidence: number): void {
     if (this.state !== 'learning') return;
     this.startedMs ??= tsMs;
-    if (tsMs - this.startedMs >= this.commissioningMs) {
+    if (this.learnedMs >= this.commissioningMs) {
       this.complete(tsMs);
       return;
     }
+    if (Number.isFinite(windowMs) && windowMs > 0) this.learnedMs += windowMs;
     if (this.rows === (this.columns[0]?.length ?? 0))
       this.columns = this.columns.map((c) => {
         const g = new Float32Array(Math.min(this.maxRows, c.length * 2));

@@ -161,7 +161,7 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
         Math.max(0, ...Object.values(p.prediction.probabilities));
     }
     d.ring.push(p.tsMs, row, label, conf);
-    d.baseline.add(p.tsMs, row, label, conf);
+    d.baseline.add(p.tsMs, (p.window.endUs - p.window.startUs) / 1000, row, label, conf);
   }
 
   function judgeDevice(d: DeviceState, nowMs: number): void {
