@@ -44,6 +44,13 @@ export interface AlertmanagerChannelOptions {
   /** Batches waiting at most. Default 100. */
   readonly capacity?: number;
   readonly backoff?: BackoffOptions;
+  /**
+   * The alert as it is now (AlertManager.liveById), read at each re-send: occurrences, the message and the
+   * evidence move on every evaluation, but only changes of state are events. Without it a re-send repeats
+   * the annotations of the last event (occurrences 1 for ever). Labels stay those of the last event, so
+   * the alert's identity in Alertmanager does not change between events.
+   */
+  readonly current?: (id: number) => AlertRecord | undefined;
 }
 
 const alertNames: Readonly<Record<string, string>> = {
@@ -80,7 +87,9 @@ export function alertAnnotations(a: AlertRecord): Record<string, string> {
     occurrences: String(a.occurrences),
   };
   const e = d.evidence?.[0];
-  if (e !== undefined) {
+  // Evidence without a statistic (a status message: `offline`, `shutdown`) would read "statistic n/a vs
+  // threshold n/a (no origin)"; the summary already says what it is.
+  if (e !== undefined && (e.statistic != null || e.threshold != null)) {
     const effect = [
       e.effectSigma == null ? '' : `${fmt(e.effectSigma)}σ`,
       e.effectPhysical == null ? '' : `${fmt(e.effectPhysical)}${e.unit == null ? '' : ` ${e.unit}`}`,
@@ -103,6 +112,8 @@ export function alertAnnotations(a: AlertRecord): Record<string, string> {
 
 interface Item {
   readonly alert: AlertRecord;
+  /** Annotations from this newer record of the same alert (a re-send); labels stay the alert's. */
+  readonly latest?: AlertRecord;
   /** null: firing (endsAt computed at send time). */
   readonly endsAtMs: number | null;
 }
@@ -114,7 +125,7 @@ export function createAlertmanagerChannel(o: AlertmanagerChannelOptions): AlertC
   const firing = new Map<number, AlertRecord>();
   const postable = (i: Item, nowMs: number): PostableAlert => ({
     labels: alertLabels(i.alert),
-    annotations: alertAnnotations(i.alert),
+    annotations: alertAnnotations(i.latest ?? i.alert),
     startsAt: new Date(i.alert.openedMs).toISOString(),
     endsAt: new Date(i.endsAtMs ?? nowMs + 4 * resendMs).toISOString(),
     ...(o.collectorUrl === undefined
@@ -148,7 +159,13 @@ export function createAlertmanagerChannel(o: AlertmanagerChannelOptions): AlertC
   let closed = false;
   const tick = (): void => {
     if (closed) return;
-    if (firing.size > 0) queue.push([...firing.values()].map((alert) => ({ alert, endsAtMs: null })));
+    if (firing.size > 0)
+      queue.push(
+        [...firing.values()].map((alert) => {
+          const latest = o.current?.(alert.id);
+          return latest === undefined ? { alert, endsAtMs: null } : { alert, latest, endsAtMs: null };
+        }),
+      );
     timer = o.clock.setTimeout(tick, resendMs);
   };
   timer = o.clock.setTimeout(tick, resendMs);

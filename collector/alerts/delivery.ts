@@ -6,6 +6,7 @@ import type { Clock } from '../../shared/platform/clock.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import type { CollectorConfig } from '../config.ts';
 import { createAlertmanagerChannel } from './alertmanager.ts';
+import type { AlertRecord } from '../storage/types.ts';
 import { AlertManager, type AlertStore } from './manager.ts';
 import { createMqttChannel } from './mqtt-channel.ts';
 import {
@@ -32,6 +33,8 @@ export interface AlertDeliveryOptions {
   readonly observer?: DeliveryObserver;
   /** The collector's own base URL, for Alertmanager's generatorURL. */
   readonly collectorUrl?: string;
+  /** The live alert by id, for Alertmanager's re-sends (createAlerting gives the manager's liveById). */
+  readonly current?: (id: number) => AlertRecord | undefined;
 }
 
 export interface AlertDelivery {
@@ -60,6 +63,7 @@ export function createAlertDelivery(o: AlertDeliveryOptions): AlertDelivery {
         ...base,
         url: c.alertmanagerUrl,
         ...(o.collectorUrl === undefined ? {} : { collectorUrl: o.collectorUrl }),
+        ...(o.current === undefined ? {} : { current: o.current }),
       }),
     );
   let closing: Promise<void> | undefined;
@@ -96,7 +100,8 @@ export interface Alerting {
 
 /** Delivery, then the manager (which reads the live alerts back from the store), then a resync. */
 export function createAlerting(o: AlertingOptions): Alerting {
-  const delivery = createAlertDelivery(o);
+  // The channels are built before the manager (it resyncs them); a re-send, always later, reads it.
+  const delivery = createAlertDelivery({ ...o, current: (id) => manager.liveById(id) });
   const manager = new AlertManager({
     store: o.store,
     clearAfter: o.config.alertClearAfter,
