@@ -182,8 +182,9 @@ export function createAlertmanagerChannel(o: AlertmanagerChannelOptions): AlertC
       const before = firing.get(a.id);
       firing.set(a.id, a);
       const items: Item[] = [{ alert: a, endsAtMs: null }];
-      // A new severity is a new label set: end the old one, or Alertmanager shows both until it expires.
-      if (before !== undefined && before.severity !== a.severity)
+      // A new severity or kind is a new label set: end the old one, or Alertmanager shows both until it
+      // expires.
+      if (before !== undefined && (before.severity !== a.severity || before.kind !== a.kind))
         items.push({ alert: before, endsAtMs: e.atMs });
       queue.push(items);
     },

@@ -111,7 +111,8 @@ export class AlertManager implements ObservationSink {
       if (rec.occurrences === 1) this.#emit('opened', rec, nowMs);
       return;
     }
-    const escalated = isHigher(rec.severity, live.alert.severity);
+    // Re-diagnosed (a drift that the evidence now calls a condition change) routes like a rise in severity.
+    const escalated = isHigher(rec.severity, live.alert.severity) || rec.kind !== live.alert.kind;
     live.alert = rec;
     live.inactive = 0;
     if (escalated) this.#emit('escalated', rec, nowMs);

@@ -56,9 +56,9 @@ export function raiseAlertIn(ctx: SqliteContext, a: AlertInput, nowMs: number): 
   );
   if (live !== undefined) {
     ctx.db.run(
-      `UPDATE alerts SET last_seen_ms = MAX(last_seen_ms, ?), occurrences = occurrences + 1, severity = ?,
-         message = ?, details = ? WHERE id = ?`,
-      [nowMs, a.severity, a.message, details, live.id],
+      `UPDATE alerts SET last_seen_ms = MAX(last_seen_ms, ?), occurrences = occurrences + 1, kind = ?,
+         severity = ?, message = ?, details = ? WHERE id = ?`,
+      [nowMs, a.kind, a.severity, a.message, details, live.id],
     );
     return alertById(ctx, live.id) as AlertRecord;
   }

@@ -74,24 +74,30 @@ export interface Diagnosis {
 }
 
 /**
- * The suspected cause of a moved group: environment when temperature, humidity or pressure moved with
- * another of them (or the same one moves across the fleet); calibration drift when this is the only group
- * that moved, it is not an environment sensor, and the prediction mix is steady; unknown otherwise (docs/monitors.md, "Suspected cause").
+ * The suspected cause of a moved group (docs/monitors.md, "Suspected cause"):
+ * - machine condition change when the prediction mix moved and the group is in-class, or is a vibration
+ *   or magnetic sensor: the machine changed state (perhaps to a milder form than the model was trained on),
+ *   and the features follow it;
+ * - environment change when temperature, humidity or pressure moved with another of them (or the same one
+ *   moves across the fleet);
+ * - calibration drift when a vibration or magnetic sensor moved while the prediction mix stayed put and the
+ *   same group is not moving across the fleet (sensors drift one by one; several may, independently);
+ * - unknown otherwise, e.g. one environment sensor moving alone.
  */
 export function diagnose(group: string, e: DeviceEvidence): Diagnosis {
-  // The prediction mix moved and the features are where the predicted classes' references put them: the
-  // machine changed state, and the device baseline (learned in the old state) sees that, not drift.
-  if (e.mixMoved && e.inClass)
+  const environment = ENVIRONMENT_GROUPS.has(group);
+  if (e.mixMoved && (e.inClass || !environment))
     return { kind: 'condition', cause: 'machine_condition_change', action: 'inspect_machine' };
-  if (ENVIRONMENT_GROUPS.has(group)) {
+  if (environment) {
     let env = 0;
     for (const g of e.moved) if (ENVIRONMENT_GROUPS.has(g)) env++;
     if (env >= 2 || e.fleetGroups.has(group))
       return { kind: 'environment', cause: 'environment_change', action: 'request_model_update' };
+    // An environment sensor moving alone is not called calibration drift: the surroundings usually move
+    // humidity before temperature crosses its floor (humidity-season), so it waits for more evidence.
+    return { kind: 'drift', cause: 'unknown', action: 'none' };
   }
-  // An environment sensor moving alone is not called calibration drift: the surroundings usually move
-  // humidity before temperature crosses its floor (humidity-season), so it waits for more evidence.
-  if (e.moved.size === 1 && e.moved.has(group) && !e.mixMoved && !ENVIRONMENT_GROUPS.has(group))
+  if (!e.mixMoved && !e.fleetGroups.has(group))
     return { kind: 'drift', cause: 'calibration_drift', action: 'recalibrate_sensor' };
   return { kind: 'drift', cause: 'unknown', action: 'none' };
 }
