@@ -15,6 +15,7 @@
 // - z.number() refuses NaN and ±Infinity (JSON.parse turns 1e400 into Infinity); .int() means a safe
 //   integer. Nothing else is transformed (no defaults, no coercion).
 
+import { integrityCheckNames } from '../samples.ts';
 import type { TelemetryPayload } from './schemas.ts';
 import { validateDeviceId } from './topics.ts';
 
@@ -22,17 +23,7 @@ type Obj = Record<string, unknown>;
 
 const U32_MAX = 0xffff_ffff;
 const flagStatuses: ReadonlySet<unknown> = new Set(['good', 'suspect', 'fail']);
-// Mirrors samples.ts integrityCheckNames; the differential test fails if they part.
-const checkNames: ReadonlySet<unknown> = new Set([
-  'range',
-  'clipping',
-  'nan',
-  'flatline',
-  'spike',
-  'gap',
-  'jitter',
-  'timestamp',
-]);
+const checkNames: ReadonlySet<unknown> = new Set(integrityCheckNames);
 
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isNum = (x: unknown): x is number => Number.isFinite(x);
