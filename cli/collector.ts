@@ -11,6 +11,8 @@ import {
   type Collector,
 } from '../collector/index.ts';
 import { flagsToOptions, parseCliArgs, type OptionSpec } from '../shared/config.ts';
+import { createFeaturePipeline } from '../shared/features/pipeline.ts';
+import { referenceSensors } from '../shared/sensors.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { createLogger } from '../shared/platform/logger.ts';
 import type { CliIO, Command } from './commands.ts';
@@ -145,6 +147,15 @@ export const collectorCommand: Command = {
     if (!keys.ok) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `trustedKeys: ${keys.message}`);
     const token = io.env.EDGELOOP_REGISTRY_TOKEN;
     const log = createLogger({ stream: io.stderr });
+    // A misspelled --drift-features name is never judged, silently (no telemetry carries it): say so. A
+    // warning, not a refusal: a board with other sensors has other feature names.
+    const known = new Set(createFeaturePipeline().featureNames(referenceSensors));
+    const unknownFeatures = config.driftFeatures.filter((f) => !known.has(f));
+    if (unknownFeatures.length > 0)
+      log.warn('driftFeatures: the reference board makes no feature of these names; they are not judged', {
+        features: unknownFeatures.join(','),
+        example: 'accel.x.mean',
+      });
     const collector: Collector = await startCollector(config, {
       logger: log,
       trustedKeys: keys.value,

@@ -1,13 +1,18 @@
 // What a user reads before running `edgeloop collector` must match what it takes: every option in
 // `edgeloop collector --help` has a row in docs/collector.md's Options table and every row is an option
 // (the table once missed the monitor and alert options), the alert options docs/alerts.md names are
-// options too, and a misspelled or bad option is one line with a stable code and exit status 2.
+// options too, a misspelled or bad option is one line with a stable code and exit status 2, and a
+// misspelled --drift-features name (which no schema can refuse: another board has other features) is
+// named in a warning at start.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/wait.ts';
 
 const bin = fileURLToPath(new URL('../../bin/edgeloop.js', import.meta.url));
 const doc = (name: string): string =>
@@ -106,5 +111,42 @@ test('a bad collector option is one line ending in a stable code, exit status 2'
     assert.equal(lines.length, 1, r.stderr);
     assert.ok(lines[0]?.endsWith(`[${code}]`), r.stderr);
     assert.match(r.stderr, names);
+  }
+});
+
+test('a misspelled --drift-features name is named in a warning at start (it would never be judged)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeloop-collector-user-docs-'));
+  const child = spawn(
+    process.execPath,
+    [bin, 'collector', '--data-dir', join(dir, 'data'), '--http-port', '0', '--broker-port', '0'].concat([
+      '--broker-host',
+      '127.0.0.1',
+      '--drift-features',
+      'accel.x.meen,accel.y.mean',
+    ]),
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    await waitFor(
+      () => `the start line (stderr ${err})`,
+      () => out.includes('collector listening on'),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    const warning = err.split('\n').find((l) => l.includes('WARN') && l.includes('driftFeatures'));
+    assert.ok(warning !== undefined, err);
+    assert.match(warning, /accel\.x\.meen/);
+    assert.doesNotMatch(warning, /accel\.y\.mean/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, err);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   }
 });
