@@ -10,7 +10,13 @@
 // 404 EDGELOOP_ERR_HTTP_NOT_FOUND (unknown device or capture).
 
 import { validateDeviceId } from '../../shared/mqtt/topics.ts';
-import { sendError, type HttpPlugin, type HttpReply, type HttpRequest } from '../adapters/http.ts';
+import {
+  acceptJsonBodies,
+  sendError,
+  type HttpPlugin,
+  type HttpReply,
+  type HttpRequest,
+} from '../adapters/http.ts';
 import type { RawBlockRecord, TelemetryStore, WindowRecord } from '../storage/types.ts';
 
 export interface TelemetryApiOptions {
@@ -161,6 +167,9 @@ const blockJson = (b: RawBlockRecord): Record<string, unknown> => ({
 });
 
 export const telemetryRoutes: HttpPlugin<TelemetryApiOptions> = (app, o) => {
+  // `curl -d '{"fromMs":...}'` sends application/x-www-form-urlencoded and fetch with a string body
+  // text/plain: read every body as JSON, as the alerts API does (it was "400 Unsupported Media Type").
+  acceptJsonBodies(app);
   const { store } = o;
   const maxCaptureMs = o.maxCaptureMs ?? 24 * HOUR_MS;
   const params = (req: HttpRequest): string =>

@@ -5,7 +5,8 @@
 // alert API as curl uses it (a text/plain body), and SIGTERM. Each assertion is a promise the docs make:
 // an integrity alert for a stuck axis opens and resolves, a resolve is followed by an empty retained
 // message, a late subscriber reads every live alert retained, an acknowledgement is delivered, every
-// webhook request verifies with the documented code, the API refuses a filter it would otherwise ignore.
+// webhook request verifies with the documented code, the API refuses a filter it would otherwise ignore,
+// a capture is asked for with `curl -d` as the ack is.
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -313,6 +314,20 @@ test(
       });
       assert.equal(r.stdout.trim(), 'True', r.stderr);
     }
+
+    // A raw capture asked for as `curl -d` sends it (application/x-www-form-urlencoded, a JSON body).
+    const now = Date.now();
+    const cap = await fetch(`${api}/api/v1/devices/sim-01/captures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: JSON.stringify({ fromMs: now, toMs: now + 60_000, note: 'from curl' }),
+    });
+    assert.equal(cap.status, 201, await cap.clone().text());
+    const location = cap.headers.get('location') ?? '';
+    assert.match(location, /^\/api\/v1\/captures\/\d+$/);
+    assert.equal((await fetch(`${api}${location}`)).status, 200);
+    assert.equal((await fetch(`${api}${location}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await fetch(`${api}${location}`)).status, 404);
 
     // A filter the API does not know is refused, never ignored (an empty or full list would mislead).
     for (const q of ['?kind=drfit', '?status=open']) {
