@@ -162,10 +162,11 @@ export function judgeColumn(
   if (!(z >= zGate)) return { ...base, verdict: 'ok', result: null };
   const result = evaluateColumn(ref, col.drift(), method);
   // A reference too short to calibrate the chunk-scored methods (a class profile of a few hundred rows)
-  // leaves fewer than minVotes of them decisive. The mean-shift test this column just passed (AR(1)
-  // standard errors on both sides, above the physical floor) then casts the missing vote.
+  // leaves some of them unable to judge. The mean-shift test this column just passed (AR(1) standard
+  // errors on both sides, above the physical floor) then casts a vote in their place.
   const gateVote =
-    result.verdict === 'insufficient_data' &&
+    result.verdict !== 'drift' &&
+    result.votes.decisive < result.methods.length &&
     result.votes.drift >= 1 &&
     result.votes.drift + 1 >= result.votes.needed &&
     Math.abs(shift) >= method.floorScale;
