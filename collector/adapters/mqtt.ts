@@ -43,6 +43,10 @@ export interface SubscriberOptions {
 
 export type SubscriberEvent =
   | { readonly kind: 'connected'; readonly sessionPresent: boolean }
+  /**
+   * The connection ended, or (reason `cannot connect: ...`) the first attempt of a streak failed: a broker
+   * down, a wrong --mqtt port or refused credentials. Not emitted for our own close().
+   */
   | { readonly kind: 'disconnected'; readonly reason: string }
   | { readonly kind: 'subscribeRefused'; readonly filter: string };
 
@@ -85,6 +89,8 @@ export function startSubscriber(o: SubscriberOptions): Subscriber {
   const client: MqttClient = connect(o.url, opts);
   let isConnected = false;
   let lastError = '';
+  /** A failed connection attempt was reported; the next ones of the streak are not (reconnects ~1 s). */
+  let failureReported = false;
 
   type SendPacket = (packet: { cmd: string }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
   const internals = client as unknown as { _sendPacket?: SendPacket };
@@ -142,6 +148,8 @@ export function startSubscriber(o: SubscriberOptions): Subscriber {
 
   client.on('connect', (connack) => {
     isConnected = true;
+    lastError = '';
+    failureReported = false;
     o.onEvent?.({ kind: 'connected', sessionPresent: connack.sessionPresent });
     client.subscribe([...o.filters], { qos: 1 }, (err, granted) => {
       // MQTT.js reports a SUBACK failure (0x80) as an error carrying the packet.
@@ -164,9 +172,21 @@ export function startSubscriber(o: SubscriberOptions): Subscriber {
   client.on('close', () => {
     generation++;
     held = [];
-    if (!isConnected) return;
+    const was = isConnected;
     isConnected = false;
-    o.onEvent?.({ kind: 'disconnected', reason: lastError === '' ? 'connection closed' : lastError });
+    // Our own close() at shutdown is not news (it read as a WARN in every clean stop's log).
+    if (closing !== undefined) return;
+    if (was) {
+      failureReported = true;
+      o.onEvent?.({ kind: 'disconnected', reason: lastError === '' ? 'connection closed' : lastError });
+    } else if (!failureReported) {
+      // A collector pointed at a broker it cannot reach said nothing at all while MQTT.js retried.
+      failureReported = true;
+      o.onEvent?.({
+        kind: 'disconnected',
+        reason: `cannot connect: ${lastError === '' ? 'connection closed' : lastError}`,
+      });
+    }
   });
 
   let closing: Promise<void> | undefined;
