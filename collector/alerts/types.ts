@@ -4,32 +4,30 @@
 // bounded queue, so no receiver can slow the evaluation or ingest (issue #9 §6 "never blocking ingest").
 
 import type { AlertRecord } from '../storage/types.ts';
-import type { AlertKind, Evidence, RecommendedAction, SuspectedCause } from '../monitor/types.ts';
-import type { ModelRef } from '../../shared/mqtt/schemas.ts';
+import type { Observation } from '../monitor/types.ts';
 
-/** The full explanation of an alert, stored as its `details` JSON (every field: docs/alerts.md §Content). */
-export interface AlertDetails {
-  readonly kind: AlertKind;
-  readonly check: string;
-  readonly subject: string | null;
-  readonly summary: string;
-  /** Collector time of the evaluation that last raised it, ms. */
-  readonly atMs: number;
-  /** When the condition began (device time), or null. */
-  readonly sinceMs: number | null;
-  readonly window: { readonly fromMs: number; readonly toMs: number } | null;
-  readonly evidence: readonly Evidence[];
-  readonly reference: {
-    readonly basis: 'model_reference' | 'device_baseline' | 'none';
-    readonly model: ModelRef | null;
-  } | null;
-  readonly cause: SuspectedCause | null;
-  readonly action: { readonly kind: RecommendedAction; readonly automatic: boolean } | null;
-}
+/**
+ * The full explanation of an alert, stored as its `details` JSON (every field: docs/alerts.md §Content):
+ * the observation that last raised it, without its identity fields the alert row already has.
+ */
+export type AlertDetails = Pick<
+  Observation,
+  | 'kind'
+  | 'check'
+  | 'subject'
+  | 'summary'
+  | 'atMs'
+  | 'sinceMs'
+  | 'window'
+  | 'evidence'
+  | 'reference'
+  | 'cause'
+  | 'action'
+>;
 
 /**
  * What changed. Occurrences of a live alert are not events (they would page on every evaluation);
- * `escalated` is a rise in severity, which routing usually cares about.
+ * `escalated` is a rise in severity or a change of kind (re-diagnosed), which routing usually cares about.
  */
 export type AlertEventType = 'opened' | 'escalated' | 'acknowledged' | 'resolved';
 export const alertEventTypes = ['opened', 'escalated', 'acknowledged', 'resolved'] as const;
