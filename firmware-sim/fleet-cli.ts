@@ -27,8 +27,9 @@ export const fleetOptionSpec = {
 } as const;
 
 export const fleetHelp = `Fleet mode (publishes telemetry over MQTT instead of writing serial bytes):
-  --fleet <n>             simulate n devices in this process, each publishing what an agent with no model
-                          installed publishes (features, integrity flags, counters; prediction null),
+  --fleet <n>             simulate n devices in this process, each publishing the telemetry and status an
+                          agent with no model installed publishes (features, integrity flags, counters;
+                          prediction null; not the agent's integrity-event, alert or raw topics),
                           one MQTT connection per device (client id = device id, retained status, last will)
   --model <bundle>        bundle directory, .tar or .tar.gz: every device runs its ONNX model on each
                           window as an agent serving it does, and publishes prediction {label,

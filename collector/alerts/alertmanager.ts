@@ -75,6 +75,11 @@ export function alertLabels(a: AlertRecord): Record<string, string> {
   return labels;
 }
 
+function sameLabels(x: Readonly<Record<string, string>>, y: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(x);
+  return keys.length === Object.keys(y).length && keys.every((k) => x[k] === y[k]);
+}
+
 const fmt = (v: number | null | undefined): string =>
   v === null || v === undefined ? 'n/a' : String(Number(v.toPrecision(4)));
 
@@ -182,9 +187,9 @@ export function createAlertmanagerChannel(o: AlertmanagerChannelOptions): AlertC
       const before = firing.get(a.id);
       firing.set(a.id, a);
       const items: Item[] = [{ alert: a, endsAtMs: null }];
-      // A new severity or kind is a new label set: end the old one, or Alertmanager shows both until it
-      // expires.
-      if (before !== undefined && (before.severity !== a.severity || before.kind !== a.kind))
+      // A new label set (severity, kind, cause) is a new alert to Alertmanager: end the old one, or it
+      // shows both until the old one expires.
+      if (before !== undefined && !sameLabels(alertLabels(before), alertLabels(a)))
         items.push({ alert: before, endsAtMs: e.atMs });
       queue.push(items);
     },

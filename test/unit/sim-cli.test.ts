@@ -45,12 +45,14 @@ test('--help documents every option with its default', () => {
     '--max-in-flight',
     '--replay',
     '--mqtt-credentials',
+    '--model',
+    '--trusted-key',
   ]) {
     assert.ok(simCommand.help.includes(opt), opt);
   }
   const [serial = '', fleet = ''] = simCommand.help.split('Fleet mode');
   assert.equal(serial.match(/\(default/g)?.length, 9);
-  assert.equal(fleet.match(/\(default/g)?.length, 8);
+  assert.equal(fleet.match(/\(default/g)?.length, 9);
 });
 
 test('--list prints the bundled scenarios', async () => {
