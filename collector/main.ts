@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { EdgeloopError } from '../shared/errors.ts';
 import { fleetFilter, topicKinds, topicSpecs, validateDeviceId } from '../shared/mqtt/topics.ts';
@@ -108,6 +108,12 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   const log = deps.logger;
   const nowMs = deps.nowMs ?? Date.now;
   const clock: Clock = deps.nowMs === undefined ? systemClock : { ...systemClock, nowMs };
+  // Kernel pseudo-filesystems hold no data, and Node 20's recursive mkdir spins forever under /proc.
+  if (/^\/(proc|sys)(\/|$)/.test(resolve(config.dataDir)))
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_PATH',
+      `--data-dir ${config.dataDir}: not a place for data (a kernel filesystem)`,
+    );
   mkdirSync(config.dataDir, { recursive: true });
   const cleanups: (() => Promise<void> | void)[] = [];
   const unwind = async (): Promise<void> => {

@@ -103,6 +103,12 @@ test('a bad collector option is one line ending in a stable code, exit status 2'
       /evaluateIntervalMs/,
     ],
     [['--data-dir', '/nonexistent/x', '--alert-mqtt', 'maybe'], 'EDGELOOP_ERR_CONFIG_INVALID', /alertMqtt/],
+    // Node 20's recursive mkdir never returns under /proc: refused before it is tried.
+    [
+      ['--data-dir', '/proc/edgeloop', '--http-port', '0', '--broker-port', '0'],
+      'EDGELOOP_ERR_PATH',
+      /\/proc\/edgeloop/,
+    ],
   ];
   for (const [args, code, names] of cases) {
     const r = collector(args);
