@@ -63,7 +63,7 @@ export interface DeviceEvidence {
   readonly mixMoved: boolean;
   /** Environment groups moving on many devices at once. */
   readonly fleetGroups: ReadonlySet<string>;
-  /** The features stay inside the class-conditional model reference (judged so, nothing decided there). */
+  /** This group's features sit within IN_CLASS_SIGMA of the predicted class's reference (monitor.ts). */
   readonly inClass: boolean;
 }
 
@@ -75,18 +75,18 @@ export interface Diagnosis {
 
 /**
  * The suspected cause of a moved group (docs/monitors.md, "Suspected cause"):
- * - machine condition change when the prediction mix moved and the group is in-class, or is a vibration
- *   or magnetic sensor: the machine changed state (perhaps to a milder form than the model was trained on),
- *   and the features follow it;
+ * - machine condition change when the prediction mix moved and the group is in-class (its features sit
+ *   where the predicted class's machines are): the machine changed state and the features follow it;
  * - environment change when temperature, humidity or pressure moved with another of them (or the same one
  *   moves across the fleet);
- * - calibration drift when a vibration or magnetic sensor moved while the prediction mix stayed put and the
- *   same group is not moving across the fleet (sensors drift one by one; several may, independently);
+ * - calibration drift when a vibration or magnetic sensor moved on this device alone (not across the fleet)
+ *   and that is not a condition change: the mix stayed put, or the group left its class (a bias of tens of
+ *   σ). Sensors drift one by one; several may, independently;
  * - unknown otherwise, e.g. one environment sensor moving alone.
  */
 export function diagnose(group: string, e: DeviceEvidence): Diagnosis {
   const environment = ENVIRONMENT_GROUPS.has(group);
-  if (e.mixMoved && (e.inClass || !environment))
+  if (e.mixMoved && e.inClass)
     return { kind: 'condition', cause: 'machine_condition_change', action: 'inspect_machine' };
   if (environment) {
     let env = 0;
@@ -97,7 +97,7 @@ export function diagnose(group: string, e: DeviceEvidence): Diagnosis {
     // humidity before temperature crosses its floor (humidity-season), so it waits for more evidence.
     return { kind: 'drift', cause: 'unknown', action: 'none' };
   }
-  if (!e.mixMoved && !e.fleetGroups.has(group))
+  if (!e.fleetGroups.has(group))
     return { kind: 'drift', cause: 'calibration_drift', action: 'recalibrate_sensor' };
   return { kind: 'drift', cause: 'unknown', action: 'none' };
 }

@@ -76,6 +76,9 @@ export interface DeviceState {
   readonly results: ResultThrottle;
 }
 
+/** A group whose columns are all within this many σ of the predicted class's reference is in-class. */
+export const IN_CLASS_SIGMA = 3;
+
 export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
   const o = deps.options;
   const features = monitoredFeatures(o.driftFeatures, o.physicalFloors ?? DEFAULT_PHYSICAL_FLOORS);
@@ -246,9 +249,21 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
     // its features (seen by the baseline) as fast as its predictions.
     const mixMoving = mixMoved || d.mix?.moved === true;
     const model = d.judgements.find((j) => j.basis === 'model_reference');
-    const inClass =
-      model?.classConditional === true &&
-      ![...model.groups.keys()].some((g) => decided(d, `model_reference|${g}`));
+    // A group is in-class when the model judged it class-conditionally and every column's mean sits within
+    // IN_CLASS_SIGMA of the predicted class's reference: statistically distinguishable, perhaps, but where
+    // that class's machines are. A calibration bias (tens of σ) is not; a milder bearing fault is.
+    const inClass = (g: string): boolean => {
+      if (model?.classConditional !== true) return false;
+      let judged = false;
+      for (let i = 0; i < features.length; i++) {
+        if ((features[i] as MonitoredFeature).group !== g) continue;
+        const shift = model.columns[i]?.shiftSigma;
+        if (shift === null || shift === undefined) continue;
+        judged = true;
+        if (Math.abs(shift) > IN_CLASS_SIGMA) return false;
+      }
+      return judged;
+    };
     const span = d.ring.span();
     const window = span === null ? null : { fromMs: span.fromMs, toMs: span.toMs };
     for (const j of d.judgements)
@@ -265,7 +280,12 @@ export function createDriftMonitor(deps: DriftMonitorDeps): DriftMonitor {
         );
         const emit = r.emit(isDecided);
         if (emit === null) continue;
-        const diagnosis = diagnose(g, { moved, mixMoved: mixMoving, fleetGroups: fleetEnv, inClass });
+        const diagnosis = diagnose(g, {
+          moved,
+          mixMoved: mixMoving,
+          fleetGroups: fleetEnv,
+          inClass: inClass(g),
+        });
         let auto = false;
         if (emit && automatic.has(diagnosis.action) && nowMs >= d.cooldownUntilMs) {
           auto = true;
