@@ -27,12 +27,11 @@ import type { Monitor } from '../collector/monitor/types.ts';
 import { openSqliteTelemetryStore } from '../collector/storage/sqlite-store.ts';
 import type { IncomingMessage } from '../collector/storage/types.ts';
 import { createFeaturePipeline } from '../shared/features/pipeline.ts';
-import { decodeMessage, encodeJsonPayload } from '../shared/mqtt/codec.ts';
-import { buildTelemetryPayload } from '../shared/mqtt/telemetry.ts';
-import { buildTopic } from '../shared/mqtt/topics.ts';
+import { decodeMessage } from '../shared/mqtt/codec.ts';
 import { createLogger } from '../shared/platform/logger.ts';
 import { referenceSensors } from '../shared/sensors.ts';
-import { fakeCounters, fakeWindow, startMosquitto } from '../test/integration/agent-mqtt-fixture.ts';
+import { startMosquitto } from '../test/integration/agent-mqtt-fixture.ts';
+import { telemetryMessages } from './telemetry-messages.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { fmt, median, section, type Row } from './lib.ts';
 
@@ -75,42 +74,12 @@ if (!isMainThread) {
 
 const pipeline = createFeaturePipeline();
 const featureNames = pipeline.featureNames(referenceSensors);
-const deviceId = (d: number): string => `dev-${String(d).padStart(5, '0')}`;
-
-function topicOf(id: string): string {
-  const t = buildTopic('telemetry', id);
-  if (!t.ok) throw new Error(t.message);
-  return t.value;
-}
-
 /** MESSAGES telemetry payloads, round-robin over DEVICES, float32 features as an agent sends them. */
 function buildPayloads(runId: number): { topic: string; payload: Buffer }[] {
-  const out: { topic: string; payload: Buffer }[] = [];
-  const tsMs = Date.now();
-  for (let i = 0; i < MESSAGES; i++) {
-    const d = i % DEVICES;
-    const seq = Math.floor(i / DEVICES) + 1;
-    const values = featureNames.map((_, k) => Math.fround(Math.sin(i * 0.013 + k) * (1 + (k % 7))));
-    const r = buildTelemetryPayload(
-      {
-        window: fakeWindow(seq),
-        features: { pipeline: pipeline.id, names: featureNames, values },
-        prediction: {
-          label: 'normal',
-          probabilities: { normal: 0.91, imbalance: 0.05, misalignment: 0.04 },
-          model: { name: 'fan', version: '1.2.0' },
-          latencyMs: 0.42,
-        },
-        counters: fakeCounters(seq),
-      },
-      { deviceId: deviceId(d), runId, tsMs: tsMs + seq * 1000, nextSeq: () => seq },
-    );
-    if (!r.ok) throw new Error(r.message);
-    const e = encodeJsonPayload('telemetry', r.value);
-    if (!e.ok) throw new Error(e.message);
-    out.push({ topic: topicOf(deviceId(d)), payload: Buffer.from(e.value) });
-  }
-  return out;
+  return telemetryMessages({ messages: MESSAGES, devices: DEVICES, runId, tsMs: Date.now() }).map((m) => ({
+    topic: m.topic,
+    payload: Buffer.from(m.payload),
+  }));
 }
 
 const hr = (): bigint => process.hrtime.bigint();

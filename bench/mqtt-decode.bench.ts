@@ -6,13 +6,12 @@
 // float32 features, a prediction, 1,000 devices).
 
 import { createFeaturePipeline } from '../shared/features/pipeline.ts';
-import { decodeMessage, encodeJsonPayload } from '../shared/mqtt/codec.ts';
+import { decodeMessage } from '../shared/mqtt/codec.ts';
 import { fastParseTelemetry } from '../shared/mqtt/fast-telemetry.ts';
 import { telemetrySchema } from '../shared/mqtt/schemas.ts';
-import { buildTelemetryPayload } from '../shared/mqtt/telemetry.ts';
-import { buildTopic, parseTopic } from '../shared/mqtt/topics.ts';
+import { parseTopic } from '../shared/mqtt/topics.ts';
 import { referenceSensors } from '../shared/sensors.ts';
-import { fakeCounters, fakeWindow } from '../test/integration/agent-mqtt-fixture.ts';
+import { telemetryMessages } from './telemetry-messages.ts';
 import { fmt, median, section, type Row } from './lib.ts';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
@@ -21,35 +20,9 @@ const DEVICES = 1000;
 
 const pipeline = createFeaturePipeline();
 const featureNames = pipeline.featureNames(referenceSensors);
-const deviceId = (d: number): string => `dev-${String(d).padStart(5, '0')}`;
 
 function buildMessages(): { topic: string; payload: Uint8Array }[] {
-  const out: { topic: string; payload: Uint8Array }[] = [];
-  for (let i = 0; i < MESSAGES; i++) {
-    const d = i % DEVICES;
-    const seq = Math.floor(i / DEVICES) + 1;
-    const values = featureNames.map((_, k) => Math.fround(Math.sin(i * 0.013 + k) * (1 + (k % 7))));
-    const r = buildTelemetryPayload(
-      {
-        window: fakeWindow(seq),
-        features: { pipeline: pipeline.id, names: featureNames, values },
-        prediction: {
-          label: 'normal',
-          probabilities: { normal: 0.91, imbalance: 0.05, misalignment: 0.04 },
-          model: { name: 'fan', version: '1.2.0' },
-          latencyMs: 0.42,
-        },
-        counters: fakeCounters(seq),
-      },
-      { deviceId: deviceId(d), runId: 7, tsMs: 1_760_000_000_000 + seq * 1000, nextSeq: () => seq },
-    );
-    if (!r.ok) throw new Error(r.message);
-    const e = encodeJsonPayload('telemetry', r.value);
-    const t = buildTopic('telemetry', deviceId(d));
-    if (!e.ok || !t.ok) throw new Error('build failed');
-    out.push({ topic: t.value, payload: e.value });
-  }
-  return out;
+  return telemetryMessages({ messages: MESSAGES, devices: DEVICES, runId: 7, tsMs: 1_760_000_000_000 });
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
