@@ -212,7 +212,7 @@ for (const kind of ['throw', 'slow'] as const) {
       dataDir,
       trustedKeys: pinned,
       loadSession: loader,
-      config: { healthWindows: 6, healthMaxErrorRate: 0.2 },
+      config: { healthWindows: 6, healthMaxErrorRate: 0.2, healthLatencyFactor: 3 },
       // Armed after golden passed: the failure shows only in service, as a real regression would.
       onReport: (r) => {
         if (r.state === 'ACTIVATING' && r.target?.version === '2.0.0') ctl.armed = true;
