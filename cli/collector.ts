@@ -3,6 +3,7 @@
 // runs it until SIGINT/SIGTERM, then drains: stop accepting, write the batch in hand, DISCONNECT the MQTT
 // session without cleaning it, close the store. The CLI's stop grace is raised to the drain bound.
 
+import { fileURLToPath } from 'node:url';
 import {
   collectorDefaults,
   loadCollectorConfig,
@@ -16,6 +17,12 @@ import { referenceSensors } from '../shared/sensors.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { createLogger } from '../shared/platform/logger.ts';
 import type { CliIO, Command } from './commands.ts';
+
+/** The retraining child's entry beside this file: .ts from source (tsx), .js from dist. */
+export function retrainWorkerPath(): string {
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  return fileURLToPath(new URL(`./retrain-worker.${ext}`, import.meta.url));
+}
 
 const d = collectorDefaults;
 const help = `edgeloop collector: receive fleet telemetry over MQTT, store it, serve the API and the registry
@@ -70,6 +77,28 @@ Alerts (docs/alerts.md)
   --alertmanager-url <url>       Prometheus Alertmanager, http://host:9093 (default: none)
   --alert-mqtt <true|false>      publish alert changes on MQTT (default ${String(d.alertMqtt)})
 
+Closing the loop (docs/update-requests.md, docs/retraining.md, docs/rollouts.md; needs --trusted-key)
+  --public-url <url>             URL devices reach this API at; model commands name bundle downloads
+                                 under it (default: the listen address, http://<http-host>:<port>)
+  --signing-key <file.key>       PEM private key retrained models are signed with (default:
+                                 <data-dir>/keys/collector-signing.key, created on first start;
+                                 agents pin the .pub beside it)
+  --auto-rollout <true|false>    start the rollout an update request proposes at once, without an
+                                 operator's approval (default ${String(d.autoRollout)})
+  --retraining <true|false>      let update requests open retraining jobs (default ${String(d.retraining)})
+  --update-fit-window-s <s>      recent data versions are judged on, s (default ${d.updateFitWindowS})
+  --update-fit-margin <share>    a newer version must fit that data better by this share
+                                 (default ${d.updateFitMargin})
+  --update-capture-s <s>         data a retraining job takes from the request's devices, s
+                                 (default ${d.updateCaptureS})
+  --update-require-device-change <true|false>
+                                 raise a request only when the device's own baseline saw the same
+                                 sensor group move, not only a mismatch with the model's reference
+                                 (default ${String(d.updateRequireDeviceChange)})
+  --rollout-canary-bake-s <s>    rollouts requests propose: bake after the canary (the request's
+                                 devices), s (default ${d.rolloutCanaryBakeS})
+  --rollout-bake-s <s>           ... and after half of the rest of the fleet, s (default ${d.rolloutBakeS})
+
   --config <file>                JSON file of options (camelCase keys: {"dataDir": ...})
   -h, --help                     show this help
 
@@ -111,6 +140,16 @@ const options: OptionSpec = {
   'alert-webhook-secret': s,
   'alertmanager-url': s,
   'alert-mqtt': s,
+  'public-url': s,
+  'signing-key': s,
+  'auto-rollout': s,
+  retraining: s,
+  'update-fit-window-s': s,
+  'update-fit-margin': s,
+  'update-capture-s': s,
+  'update-require-device-change': s,
+  'rollout-canary-bake-s': s,
+  'rollout-bake-s': s,
   config: s,
   help: { type: 'boolean', short: 'h' },
 };
@@ -160,6 +199,7 @@ export const collectorCommand: Command = {
       logger: log,
       trustedKeys: keys.value,
       registryTokens: token === undefined || token === '' ? [] : [{ token, actor: 'admin' }],
+      retrainWorkerPath: retrainWorkerPath(),
     });
     io.stdout.write(
       `collector listening on ${collector.httpUrl} (broker ${collector.brokerUrl}, ${

@@ -23,20 +23,6 @@ export interface Command {
 
 type Loader = () => Promise<Command>;
 
-function notYet(name: string, summary: string, issue: string): Loader {
-  return () =>
-    Promise.resolve({
-      summary,
-      help: `edgeloop ${name}: ${summary}\n\nNot available yet: arrives with ${issue}.\n`,
-      run(_argv, io) {
-        io.stderr.write(
-          `edgeloop ${name}: not available yet (EDGELOOP_ERR_NOT_AVAILABLE); arrives with ${issue}.\n`,
-        );
-        return Promise.resolve(3);
-      },
-    });
-}
-
 export interface CommandEntry {
   readonly summary: string;
   readonly load: Loader;
@@ -46,8 +32,8 @@ export interface CommandEntry {
 
 export const commands: Readonly<Record<string, CommandEntry>> = {
   demo: {
-    summary: 'simulate a board onto a virtual serial port and show what the agent sees',
-    load: () => import('./demo.ts').then((m) => m.demoCommand),
+    summary: 'the whole loop on embedded defaults: drift, alerts, update request, retraining, rollout',
+    load: () => import('./demo/command.ts').then((m) => m.demoCommand),
   },
   sim: {
     summary: 'simulate a sensor board (firmware-sim)',
@@ -78,9 +64,8 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     load: () => import('./registry.ts').then((m) => m.registryCommand),
   },
   rollout: {
-    summary: 'roll a model out to the fleet',
-    available: false,
-    load: notYet('rollout', 'fleet rollout', 'the rollout issue'),
+    summary: 'roll a model version out to the fleet: start, status, pause, resume, abort',
+    load: () => import('./rollout.ts').then((m) => m.rolloutCommand),
   },
   drift: {
     summary: 'compare current data with a reference (CSV or bundle), column by column',

@@ -10,7 +10,12 @@ import { EdgeloopError } from '../shared/errors.ts';
 export const firmwareSimLab: LabSimulator = {
   machineStates,
   createBoard(spec) {
-    const { load, severity, shaftHz, ambientC } = spec.conditions;
+    const { load, severity, shaftHz, ambientC, humidityPct, pressureHpa, startHour, offsets } =
+      spec.conditions;
+    // A calibration offset is firmware-sim's bias_ramp reached at once (durationS 0) at t = 0.
+    const events = Object.entries(offsets ?? {})
+      .filter(([, delta]) => delta !== 0)
+      .map(([channel, delta]) => ({ kind: 'bias_ramp', at: 0, channel, delta, durationS: 0 }));
     const parsed = parseScenario(
       {
         name: `lab-${spec.state}`,
@@ -18,9 +23,9 @@ export const firmwareSimLab: LabSimulator = {
         durationS: spec.seconds,
         deviceId: spec.deviceId,
         machine: { state: spec.state, load, severity, shaftHz },
-        ambient: { temperatureC: ambientC },
+        ambient: { temperatureC: ambientC, humidityPct, pressureHpa, startHour },
         heartbeatS: 10,
-        events: [],
+        events,
       },
       `lab scenario ${spec.deviceId}`,
     );

@@ -5,7 +5,7 @@
 
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { intOption, parseCliArgs } from '../shared/config.ts';
+import { boolOption, intOption, listOption, parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError } from '../shared/errors.ts';
 import { DEFAULT_SEARCH_SPACE, type SearchOptions } from '../collector/index.ts';
 import { loadCommandConfig } from './options.ts';
@@ -39,7 +39,35 @@ export const TRAIN_DEFAULTS = Object.freeze({
   registryToken: '',
   /** Alias to move after the push ('' = none). */
   promote: '',
+  /** Collector to read captured windows and operator labels from ('' = lab data only). */
+  collector: '',
+  /** Devices whose captured windows to use, comma-separated (needs --collector). */
+  devices: '',
+  /** Device-time range [from, to) of the captured windows: ISO-8601 or ms since the epoch. */
+  from: '',
+  to: '',
+  /** Label otherwise unlabelled captured windows with the model's confident predictions (flagged `pseudo`). */
+  pseudoLabels: false,
+  /** `auto`: also lab data under the conditions estimated from the captured windows; `off`: not. */
+  labConditions: 'auto',
 });
+
+/** ms since the epoch from an ISO-8601 time or an integer; undefined for ''. */
+function timeOption(what: string) {
+  return z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const s = String(v).trim();
+    if (s === '') return undefined;
+    const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+    if (!Number.isSafeInteger(ms) || ms < 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${what}: expected ISO-8601 (2026-01-05T08:00:00Z) or ms since the epoch`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
 
 const intList = (min: number, max: number) =>
   z.union([z.string(), z.array(z.union([z.number(), z.string()]))]).transform((v, ctx) => {
@@ -85,6 +113,12 @@ const schema = z
     promote: z.enum(['', 'staging', 'canary', 'production'], {
       error: 'must be staging, canary or production',
     }),
+    collector: z.string().refine((v) => v === '' || /^https?:\/\/./.test(v), 'must be an http(s) URL'),
+    devices: listOption,
+    from: timeOption('from'),
+    to: timeOption('to'),
+    pseudoLabels: boolOption,
+    labConditions: z.enum(['auto', 'off'], { error: 'expected auto or off' }),
   })
   .strict();
 
@@ -101,6 +135,17 @@ export interface TrainConfig {
   readonly push: string | undefined;
   readonly token: string | undefined;
   readonly promote: string | undefined;
+  /** Captured data from a collector (issue 10 §2), or undefined for lab data only. */
+  readonly collector:
+    | {
+        readonly url: string;
+        readonly devices: readonly string[];
+        readonly fromMs: number;
+        readonly toMs: number;
+        readonly pseudoLabels: boolean;
+        readonly labConditions: boolean;
+      }
+    | undefined;
 }
 
 export const trainFlags = {
@@ -120,6 +165,12 @@ export const trainFlags = {
   push: { type: 'string' },
   token: { type: 'string' },
   promote: { type: 'string' },
+  collector: { type: 'string' },
+  devices: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'pseudo-labels': { type: 'boolean' },
+  'lab-conditions': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -151,6 +202,25 @@ export function parseTrainArgs(
   if (c.promote !== '' && c.push === '')
     throw new EdgeloopError('EDGELOOP_ERR_USAGE', '--promote needs --push <url>');
   const { hidden, epochs } = c;
+  let collector: TrainConfig['collector'];
+  if (c.collector !== '') {
+    if (c.devices.length === 0 || c.from === undefined || c.to === undefined)
+      throw new EdgeloopError('EDGELOOP_ERR_USAGE', '--collector needs --devices, --from and --to');
+    if (c.from >= c.to)
+      throw new EdgeloopError('EDGELOOP_ERR_USAGE', `--from (${c.from}) must be before --to (${c.to})`);
+    collector = Object.freeze({
+      url: c.collector,
+      devices: Object.freeze([...c.devices]),
+      fromMs: c.from,
+      toMs: c.to,
+      pseudoLabels: c.pseudoLabels,
+      labConditions: c.labConditions === 'auto',
+    });
+  } else if (c.devices.length > 0 || c.from !== undefined || c.to !== undefined || c.pseudoLabels)
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_USAGE',
+      '--devices, --from, --to and --pseudo-labels need --collector <url>',
+    );
   return Object.freeze({
     out: resolve(c.out),
     seed: c.seed,
@@ -176,6 +246,7 @@ export function parseTrainArgs(
     push: orUndefined(c.push),
     token: orUndefined(c.registryToken),
     promote: orUndefined(c.promote),
+    collector,
   });
 }
 
@@ -216,6 +287,19 @@ Registry (optional):
   --push <url>                [push] push the bundle to this registry (e.g. http://127.0.0.1:8470). Default: no push.
   --token <token>             [registryToken, EDGELOOP_REGISTRY_TOKEN] bearer token for --push. Default: none.
   --promote <alias>           [promote] after pushing, move staging|canary|production to this version. Default: none.
+
+Captured data (issue 10; docs/retraining.md):
+  --collector <url>           [collector] read captured windows and operator labels from this collector's API
+                              (e.g. http://127.0.0.1:8080) and add them to the lab data. Default: lab data only.
+  --devices <a,b>             [devices] devices whose windows to read (needs --collector).
+  --from <time>               [from] start of the device-time range, ISO-8601 or ms since the epoch (inclusive).
+  --to <time>                 [to] end of the range (exclusive).
+  --pseudo-labels             [pseudoLabels] label windows no operator label covers with the model's
+                              confident predictions (>= 0.9), flagged \`pseudo\`, train only. Default off.
+  --lab-conditions auto|off   [labConditions] auto: also lab data under the ambient temperature and sensor
+                              offsets estimated from the windows (label source \`lab_conditions\`). Default auto.
+  Windows an operator label covers (POST /api/v1/labels) are rows with label source \`operator\`; each
+  device's newest 30 % of them are held out for the test partition. --token is sent to the collector too.
 
   --config <file>             JSON file of the keys above.
   -h, --help                  show this help.

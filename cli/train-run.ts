@@ -21,6 +21,7 @@ import { classifyUnexpected, isErrorCode } from './errors.ts';
 import { firmwareSimLab } from './lab-simulator.ts';
 import { createProgress, type ProgressStep } from './progress.ts';
 import type { TrainConfig } from './train-config.ts';
+import { collectorRows, fieldLineage } from './train-field.ts';
 import { bundleLines, labLine, summaryTable } from './train-print.ts';
 
 /** A failure that is a value (bad data, unwritable output, a refused push): exit 1 with its code. */
@@ -234,10 +235,14 @@ async function run(
   devices.end(labLine(lab.value.summary));
   if (aborted()) return 130;
 
+  const field = await collectorRows(cfg, io, lab.value, progress);
+  if (aborted()) return 130;
+
   const label = `${cfg.search.kind} search`;
   let bar: ProgressStep | undefined;
   const trained = await trainModel({
-    rows: lab.value.rows,
+    rows: field?.pool ?? lab.value.rows,
+    ...(field === undefined ? {} : { heldOut: field.recent }),
     seed: cfg.seed,
     search: cfg.search,
     testFraction: cfg.testFraction,
@@ -270,6 +275,7 @@ async function run(
     startedAt,
     endedAt: new Date().toISOString(),
     env,
+    ...(field === undefined ? {} : fieldLineage(cfg, field, r)),
   });
   if (!parts.ok) throw new Failed(parts.code, parts.message);
   const bundle = createSignedBundle(parts.value.manifest, parts.value.files, key.pem);

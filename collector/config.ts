@@ -74,6 +74,37 @@ export const collectorDefaults = {
   alertmanagerUrl: '',
   /** Publish alert changes on MQTT (docs/mqtt.md §Alerts). */
   alertMqtt: true,
+
+  // Closing the loop (docs/update-requests.md, docs/retraining.md, docs/rollouts.md); needs the registry
+  /**
+   * The URL devices reach this collector's HTTP API at: model commands name bundle downloads under it.
+   * '' = the address it listens on (http://<http-host>:<port>), which only suits devices on this host.
+   */
+  publicUrl: '',
+  /**
+   * PEM private key (Ed25519) the collector signs retrained models with. '' = <data-dir>/keys/
+   * collector-signing.key, created on first start; agents pin the .pub beside it (docs/retraining.md).
+   */
+  signingKey: '',
+  /** Start the rollout an update request proposes without waiting for an operator's approval. */
+  autoRollout: false,
+  /** Let update requests open retraining jobs (a child process per job, one at a time). */
+  retraining: true,
+  /** Recent device data an update request judges versions on (fit to their reference profiles), s. */
+  updateFitWindowS: 600,
+  /** A newer version must fit the devices' data better by this share to be proposed (0.1 = 10 %). */
+  updateFitMargin: 0.1,
+  /** Device data a retraining job captures from the request's devices, back from the request, s. */
+  updateCaptureS: 3600,
+  /**
+   * A request needs the device's own baseline to confirm the move (a change on the device), not only a
+   * mismatch with the model's reference.
+   */
+  updateRequireDeviceChange: true,
+  /** Rollouts an update request proposes: bake time after the canary (its devices), s ... */
+  rolloutCanaryBakeS: 60,
+  /** ... and after the first half of the rest of the fleet (the second half ends the rollout), s. */
+  rolloutBakeS: 60,
 };
 
 export type CollectorConfig = Readonly<typeof collectorDefaults>;
@@ -119,6 +150,16 @@ const schema = z
       .string()
       .refine((s) => s === '' || /^https?:\/\//.test(s), 'expected http://host:9093'),
     alertMqtt: boolOption,
+    publicUrl: z.string().refine((s) => s === '' || /^https?:\/\/[^/]+/.test(s), 'expected http://host:port'),
+    signingKey: z.string(),
+    autoRollout: boolOption,
+    retraining: boolOption,
+    updateFitWindowS: intOption(10, 7 * 86_400),
+    updateFitMargin: z.coerce.number().min(0).max(1),
+    updateCaptureS: intOption(60, 30 * 86_400),
+    updateRequireDeviceChange: boolOption,
+    rolloutCanaryBakeS: intOption(0, 30 * 86_400),
+    rolloutBakeS: intOption(0, 30 * 86_400),
   })
   .strict();
 

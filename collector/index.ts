@@ -89,3 +89,29 @@ export type {
 // The collector process (issue #9 §1-2, docs/collector.md): options, composition root.
 export { collectorDefaults, loadCollectorConfig, type CollectorConfig } from './config.ts';
 export { startCollector, type Collector, type CollectorDeps } from './main.ts';
+
+// Retraining on captured data (issue 10 §2, docs/retraining.md): the collector-side service, and the job
+// the child process (cli/retrain-worker.ts) runs with firmware-sim's boards injected.
+export { createRetraining, type RetrainingDeps, type RetrainingService } from './retrain/retraining.ts';
+export { runRetrainJob, type WorkerResult as RetrainWorkerResult } from './retrain/worker.ts';
+export type {
+  StartMessage as RetrainStartMessage,
+  WorkerMessage as RetrainWorkerMessage,
+} from './retrain/runner.ts';
+export type {
+  RetrainInput,
+  RetrainSources,
+  Retraining,
+  TrainingJobState,
+  TrainingJobView,
+} from './retrain/types.ts';
+export { trainingRoutes, type TrainingRouteOptions } from './api/training.ts';
+export { buildRetrainRows, type RetrainRows, type RetrainRowsInput } from './retrain/dataset.ts';
+export {
+  capturedDigest,
+  summarizeSources,
+  type CapturedWindow,
+  type LabelInterval,
+  type LabelSource,
+  type SourcedRow,
+} from './retrain/assemble.ts';

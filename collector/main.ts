@@ -23,6 +23,9 @@ import { Ingest } from './ingest/ingest.ts';
 import { alertRoutes } from './api/alerts.ts';
 import { telemetryRoutes } from './api/telemetry.ts';
 import type { MonitorEngine } from './monitor/engine.ts';
+import { registerLoopMetrics } from './loop/metrics.ts';
+import { createLoop, type Loop } from './loop/setup.ts';
+import { loadCollectorSigningKey, type CollectorSigningKey } from './loop/signing-key.ts';
 import { createMonitoring, type Monitoring } from './monitor/setup.ts';
 import { createRegistryAuth, type RegistryToken } from './registry/auth.ts';
 import { openRegistry, type Registry } from './registry/registry.ts';
@@ -37,6 +40,11 @@ export interface CollectorDeps {
   readonly trustedKeys?: readonly string[];
   /** Registry tokens (EDGELOOP_REGISTRY_TOKEN in the CLI). */
   readonly registryTokens?: readonly RegistryToken[];
+  /**
+   * The retraining child's entry (cli/retrain-worker.ts, or dist/cli/retrain-worker.js): collector/ cannot
+   * name it, since the worker runs firmware-sim's lab simulator. Without it no retraining job can start.
+   */
+  readonly retrainWorkerPath?: string;
 }
 
 export interface Collector {
@@ -51,6 +59,10 @@ export interface Collector {
   readonly ingest: Ingest;
   /** The integrity and drift monitors (docs/monitors.md); evaluate() runs a cycle now. */
   readonly monitors: MonitorEngine;
+  /** Update requests, retraining and rollouts; undefined without a registry (no --trusted-key). */
+  readonly loop: Loop | undefined;
+  /** The collector's signing key for retrained models; undefined without a registry. */
+  readonly signingKey: CollectorSigningKey | undefined;
   /** True while the subscriber is connected to the broker (readiness). */
   connected(): boolean;
   /**
@@ -188,10 +200,18 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
 
     const maxBundleBytes = 256 * 1024 * 1024;
     let registry: Registry | undefined;
+    let signingKey: CollectorSigningKey | undefined;
     if ((deps.trustedKeys ?? []).length > 0) {
+      // The registry trusts the collector's own key too: what it retrains is certified like any push.
+      signingKey = loadCollectorSigningKey(config.dataDir, config.signingKey);
+      if (signingKey.created)
+        log.info('created the collector signing key; agents must pin its public key', {
+          key: signingKey.path.replace(/\.key$/, '.pub'),
+          keyId: signingKey.keyId,
+        });
       registry = openRegistry({
         dataDir: join(config.dataDir, 'registry'),
-        trustedKeys: deps.trustedKeys ?? [],
+        trustedKeys: [...(deps.trustedKeys ?? []), signingKey.publicKeyPem],
         maxBundleBytes,
         loadModel: (bytes) => loadOnnxSession(bytes),
       });
@@ -224,6 +244,36 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     });
     late.monitoring = monitoring;
     const monitors = monitoring.engine;
+
+    const httpBase: { url?: string } = {};
+    let loop: Loop | undefined;
+    if (registry !== undefined && signingKey !== undefined) {
+      loop = createLoop({
+        config,
+        store,
+        registry,
+        references: monitoring.references,
+        channelHealth: monitoring.integrity,
+        publish: (topic, payload, options) =>
+          late.subscriber === undefined
+            ? Promise.reject(new Error('the MQTT session is not started'))
+            : late.subscriber.publish(topic, payload, {
+                qos: options.qos === 0 ? 0 : 1,
+                retain: options.retain,
+              }),
+        baseUrl: () =>
+          config.publicUrl === '' ? (httpBase.url ?? '') : config.publicUrl.replace(/\/+$/, ''),
+        signingKey,
+        ...(deps.retrainWorkerPath === undefined ? {} : { retrainWorkerPath: deps.retrainWorkerPath }),
+        clock,
+        logger: log.child({ component: 'loop' }),
+      });
+      const l = loop;
+      registerLoopMetrics(metrics.registry, l);
+      monitoring.setObservationHook((observations, now) => l.handle(observations, now));
+      // Before the registry's cleanup is reached (reverse order): no rollout publishes into a closed store.
+      cleanups.push(() => l.close());
+    }
     // Runs after the subscriber's close (cleanups run in reverse): the queued MQTT alerts had their chance.
     cleanups.push(() => monitoring.alerting.close());
 
@@ -234,6 +284,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       onWritten: (messages) => {
         metrics.committed(messages, nowMs());
         monitors.observe(messages);
+        loop?.observe(messages);
       },
       store,
       deadLetters,
@@ -280,17 +331,20 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       fleetDrift: () => monitoring.drift.snapshot(),
     });
     await app.register(alertRoutes, { manager: monitoring.alerting.manager, store, clock });
+    const registryAuth = createRegistryAuth(deps.registryTokens ?? [], 'open');
     if (registry !== undefined)
       await app.register(registryRoutes, {
         prefix: '/api/v1',
         registry,
-        auth: createRegistryAuth(deps.registryTokens ?? [], 'open'),
+        auth: registryAuth,
         maxBundleBytes,
       });
+    if (loop !== undefined) await loop.register(app, registryAuth);
     // After the registry's cleanup, so it runs before it: no request is in flight when the registry closes.
     cleanups.push(() => app.close());
     await app.ready();
     const http: HttpServerHandle = await listenHttp(app, { port: config.httpPort, host: config.httpHost });
+    httpBase.url = http.url;
 
     const sub = startSubscriber({
       url: brokerUrl,
@@ -333,6 +387,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     cleanups.push(() => {
       monitors.stop();
     });
+    loop?.start();
 
     let closing: Promise<void> | undefined;
     return {
@@ -344,6 +399,8 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       store,
       ingest,
       monitors,
+      loop,
+      signingKey,
       connected: () => sub.connected(),
       close() {
         closing ??= unwind();

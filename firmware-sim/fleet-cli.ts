@@ -4,12 +4,16 @@
 
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EdgeloopError, fail, ok, type Result } from '../shared/errors.ts';
-import { loadFleetModel } from './adapters/fleet-bundle.ts';
+import { trustedKeySet, type TrustedKey } from '../shared/bundle/signing.ts';
+import { EdgeloopError, errorCatalogue, fail, ok, type ErrorCode, type Result } from '../shared/errors.ts';
+import { getBundle } from './adapters/download.ts';
+import { loadFleetModel, stageFleetBundle } from './adapters/fleet-bundle.ts';
 import { connectFleetDevice, readFleetCredentials } from './adapters/mqtt.ts';
 import { loadScenario } from './adapters/scenario-files.ts';
 import { fleetDeviceIds, runFleet, type FleetSummary } from './fleet.ts';
 import type { FleetModel } from './fleet-model.ts';
+import { FleetModelCache } from './fleet-models.ts';
+import { updateDefaults, type FleetUpdateConfig } from './fleet-updates.ts';
 import type { Scenario } from './scenario.ts';
 
 export const fleetOptionSpec = {
@@ -24,12 +28,21 @@ export const fleetOptionSpec = {
   'mqtt-credentials': { type: 'string' },
   model: { type: 'string' },
   'trusted-key': { type: 'string' },
+  'inject-failure-rate': { type: 'string' },
+  'inject-failure-code': { type: 'string' },
+  'inject-rollback-rate': { type: 'string' },
+  'state-latency': { type: 'string' },
+  'state-latency-jitter': { type: 'string' },
+  silent: { type: 'string' },
+  'max-downloads': { type: 'string' },
+  'download-deadline': { type: 'string' },
 } as const;
 
 export const fleetHelp = `Fleet mode (publishes telemetry over MQTT instead of writing serial bytes):
   --fleet <n>             simulate n devices in this process, each publishing the telemetry and status an
                           agent with no model installed publishes (features, integrity flags, counters;
-                          prediction null; not the agent's integrity-event, alert or raw topics),
+                          prediction null; not the agent's integrity-event, alert or raw topics), and
+                          answering model commands on its retained model/state topic (below),
                           one MQTT connection per device (client id = device id, retained status, last will)
   --model <bundle>        bundle directory, .tar or .tar.gz: every device runs its ONNX model on each
                           window as an agent serving it does, and publishes prediction {label,
@@ -38,6 +51,22 @@ export const fleetHelp = `Fleet mode (publishes telemetry over MQTT instead of w
   --trusted-key <file>    pinned Ed25519 public key (PEM) the --model bundle must be signed by, as the
                           agent's --trusted-key; several files comma-separated (required with --model).
                           The bundle is verified, its I/O checked and its golden cases replayed first
+  Model commands: every device subscribes to its model command topic and answers install and rollback
+  commands as an agent does (deploySeq guard, download with retry, digest, signature against the
+  --trusted-key keys, name/version, then STAGED, ACTIVATING, HEALTH_CHECK, COMMITTED), each state
+  retained on its modelState topic; after COMMITTED its telemetry and status name the new model and its
+  windows run the new bundle. Without --trusted-key every install fails its signature check.
+  --inject-failure-rate <p>   share of installs (0..1) that end FAILED after VERIFYING, drawn per device
+                          and deploySeq from --seed (default: 0)
+  --inject-failure-code <c>   the code of an injected failure (default: EDGELOOP_ERR_MODEL_GOLDEN_MISMATCH)
+  --inject-rollback-rate <p>  share of installs (0..1) ROLLED_BACK after HEALTH_CHECK with
+                          EDGELOOP_ERR_MODEL_HEALTH_ERRORS, as a failed health window (default: 0)
+  --state-latency <ms>    time spent in each update state before the next (default: 0)
+  --state-latency-jitter <j>  each state's time is latency x (1 +- j), 0..1, seeded (default: 0)
+  --silent <ids>          devices that never answer model commands (not subscribed), ids or 1-based
+                          indices, comma-separated (default: none)
+  --max-downloads <n>     bundle downloads in flight across the fleet; others wait (default: 8)
+  --download-deadline <s> how long one install retries an unreachable server (default: 1800)
   --mqtt <url>            broker, e.g. mqtt://127.0.0.1:1883 (required with --fleet)
   --prefix <p>            device id prefix; ids are <p>01, <p>02, ... (default: sim-)
   --scenario <name|file>  scenario for every device (default: steady)
@@ -79,6 +108,63 @@ function positiveInt(name: string, v: string | undefined, dflt: number, max: num
   if (!Number.isInteger(n) || n < 1 || n > max)
     throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `--${name} ${v}: expected an integer 1..${max}`);
   return n;
+}
+
+function fraction(name: string, v: string | undefined): number {
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `--${name} ${v}: expected a number 0..1`);
+  return n;
+}
+
+function milliseconds(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400_000)
+    throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', `--${name} ${v}: expected a number >= 0`);
+  return n;
+}
+
+/** `--silent sim-03,7`: device ids or 1-based indices of this fleet. */
+export function parseSilent(spec: string | undefined, ids: readonly string[]): Result<ReadonlySet<string>> {
+  const out = new Set<string>();
+  for (const part of (spec ?? '').split(',')) {
+    const key = part.trim();
+    if (key === '') continue;
+    const id = /^\d+$/.test(key) ? ids[Number(key) - 1] : ids.find((d) => d === key);
+    if (id === undefined)
+      return fail('EDGELOOP_ERR_CONFIG_INVALID', `--silent: no device "${key}" in this fleet`);
+    out.add(id);
+  }
+  return ok(out);
+}
+
+/** The update options of `edgeloop sim --fleet` from its flags (defaults: fleet-updates.ts updateDefaults). */
+export function fleetUpdateConfig(
+  values: Values,
+  seed: number,
+  trustedKeys: ReadonlyMap<string, TrustedKey>,
+): Result<FleetUpdateConfig> {
+  const code = str(values['inject-failure-code']) ?? updateDefaults.failureCode;
+  if (!(code in errorCatalogue))
+    return fail('EDGELOOP_ERR_CONFIG_INVALID', `--inject-failure-code ${code}: not a code of docs/errors.md`);
+  return ok({
+    ...updateDefaults,
+    trustedKeys,
+    seed,
+    failureRate: fraction('inject-failure-rate', str(values['inject-failure-rate'])),
+    failureCode: code as ErrorCode,
+    rollbackRate: fraction('inject-rollback-rate', str(values['inject-rollback-rate'])),
+    stateLatencyMs: milliseconds('state-latency', str(values['state-latency']), 0),
+    stateLatencyJitter: fraction('state-latency-jitter', str(values['state-latency-jitter'])),
+    downloadDeadlineMs:
+      milliseconds(
+        'download-deadline',
+        str(values['download-deadline']),
+        updateDefaults.downloadDeadlineMs / 1000,
+      ) * 1000,
+  });
 }
 
 /** `dev-03=stuck-accel,5=steady` → scenario per device id; keys are ids or 1-based indices. */
@@ -157,8 +243,23 @@ export async function runFleetCommand(
   const noPassword = creds === undefined ? undefined : ids.find((id) => passwordOf(id) === undefined);
   if (noPassword !== undefined)
     return failed(fail('EDGELOOP_ERR_CONFIG_INVALID', `--mqtt-credentials: no password for ${noPassword}`));
-  const model = await loadModel(str(values.model), str(values['trusted-key']));
+  const pems = readTrustedKeys(str(values['trusted-key']));
+  if (!pems.ok) return failed(pems);
+  let keys: ReadonlyMap<string, TrustedKey>;
+  try {
+    keys = trustedKeySet(pems.value);
+  } catch (err) {
+    if (err instanceof EdgeloopError) return failed(err);
+    throw err;
+  }
+  const silent = parseSilent(str(values.silent), ids);
+  if (!silent.ok) return failed(silent);
+  const updateConfig = fleetUpdateConfig(values, common.seed, keys);
+  if (!updateConfig.ok) return failed(updateConfig);
+  const maxDownloads = positiveInt('max-downloads', str(values['max-downloads']), 8, 10_000);
+  const model = await loadModel(str(values.model), pems.value);
   if (!model.ok) return failed(model);
+  const models = new FleetModelCache((contents) => stageFleetBundle(contents, keys));
   const mapped = [...map.value].map(([id, s]) => `${id}=${s.name}`).join(', ');
   log(
     `sim: fleet of ${n} (${ids[0]}..${ids[n - 1]}), scenario ${base.value.name}${mapped === '' ? '' : `; ${mapped}`}, ` +
@@ -176,6 +277,13 @@ export async function runFleetCommand(
       maxInFlight,
       replayWindows: replay,
       ...(model.value === undefined ? {} : { model: model.value }),
+      updates: {
+        config: updateConfig.value,
+        models,
+        get: getBundle,
+        silent: silent.value,
+        maxDownloads,
+      },
       connect: (deviceId, will) =>
         connectFleetDevice({
           url,
@@ -199,26 +307,19 @@ export async function runFleetCommand(
     log(summaryLine(r.value));
     return r.value.errors > 0 ? 1 : 0;
   } finally {
-    // The one session every device shared; released once the fleet is done (or failed to connect).
+    // The sessions devices shared (the --model one and every installed bundle); released once the fleet is
+    // done (or failed to connect).
+    await models.close();
     await model.value?.close();
   }
 }
 
-/** The --model bundle, verified against the --trusted-key files and loaded once; undefined without --model. */
-async function loadModel(
-  path: string | undefined,
-  keyFiles: string | undefined,
-): Promise<Result<FleetModel | undefined>> {
-  if (path === undefined) return ok(undefined);
+/** The --trusted-key files (comma-separated), read. */
+function readTrustedKeys(keyFiles: string | undefined): Result<string[]> {
   const files = (keyFiles ?? '')
     .split(',')
     .map((f) => f.trim())
     .filter((f) => f !== '');
-  if (files.length === 0)
-    return fail(
-      'EDGELOOP_ERR_CONFIG_INVALID',
-      '--model needs --trusted-key <pub.pem> (the key the bundle is signed by, e.g. <out>.signing.pub of edgeloop train)',
-    );
   const pems: string[] = [];
   for (const f of files) {
     try {
@@ -230,6 +331,20 @@ async function loadModel(
       );
     }
   }
+  return ok(pems);
+}
+
+/** The --model bundle, verified against the --trusted-key keys and loaded once; undefined without --model. */
+async function loadModel(
+  path: string | undefined,
+  pems: readonly string[],
+): Promise<Result<FleetModel | undefined>> {
+  if (path === undefined) return ok(undefined);
+  if (pems.length === 0)
+    return fail(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      '--model needs --trusted-key <pub.pem> (the key the bundle is signed by, e.g. <out>.signing.pub of edgeloop train)',
+    );
   return loadFleetModel({ path, trustedKeys: pems });
 }
 
@@ -238,6 +353,9 @@ export function summaryLine(s: FleetSummary): string {
     `sim: fleet done${s.aborted ? ' (interrupted)' : ''}: ${s.devices} devices, ${s.deviceTimeS.toFixed(0)} s of device time ` +
     `in ${(s.wallMs / 1000).toFixed(1)} s, ${s.windows} windows, ${s.messages} messages, ${s.acked} acked, ` +
     `${s.errors} errors${s.inferenceFailures > 0 ? `, ${s.inferenceFailures} windows without prediction` : ''}; ` +
+    (s.updates === undefined || s.updates.committed + s.updates.rolledBack + s.updates.failed === 0
+      ? ''
+      : `model commands: ${s.updates.committed} committed, ${s.updates.rolledBack} rolled back, ${s.updates.failed} failed; `) +
     `max behind pace ${s.maxBehindS.toFixed(1)} s`
   );
 }

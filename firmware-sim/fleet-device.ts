@@ -8,10 +8,15 @@
 // publishes them.
 
 import { EdgeloopError } from '../shared/errors.ts';
-import type { FeaturePipeline } from '../shared/features/pipeline.ts';
+import type { FeaturePipeline, FeaturePipelineRef } from '../shared/features/pipeline.ts';
 import { DeviceStream } from '../shared/ingest/device-stream.ts';
 import { encodeJsonPayload } from '../shared/mqtt/codec.ts';
-import { PAYLOAD_VERSION, type StatusPayload, type TelemetryPayload } from '../shared/mqtt/schemas.ts';
+import {
+  PAYLOAD_VERSION,
+  type ModelStatePayload,
+  type StatusPayload,
+  type TelemetryPayload,
+} from '../shared/mqtt/schemas.ts';
 import { buildTelemetryPayload, type TelemetryCounters } from '../shared/mqtt/telemetry.ts';
 import { deviceTopics } from '../shared/mqtt/topics.ts';
 import type { Window } from '../shared/samples.ts';
@@ -69,14 +74,27 @@ interface Ring {
   readonly last: TelemetryPayload;
   /** Windows replayed so far. */
   replayed: number;
+  /** Each recorded window's input vector and the pipeline that computed it, to predict it again after a model change. */
+  readonly vectors: readonly RecordedVector[];
 }
+
+interface RecordedVector {
+  readonly pipeline: FeaturePipelineRef;
+  readonly values: Float32Array;
+}
+
+/** The body of a modelState payload (fleet-updates.ts reports it; the device adds the envelope). */
+export type ModelStateBody = Omit<ModelStatePayload, 'v' | 'deviceId' | 'runId' | 'msgSeq' | 'tsMs'>;
+
+const samePipeline = (a: FeaturePipelineRef, b: FeaturePipelineRef): boolean =>
+  a.id === b.id && a.paramsHash === b.paramsHash;
 
 export class FleetDevice {
   readonly deviceId: string;
   readonly scenarioName: string;
   readonly runId: number;
   readonly #o: FleetDeviceOptions;
-  readonly #topics: { readonly telemetry: string; readonly status: string };
+  readonly #topics: { readonly telemetry: string; readonly status: string; readonly modelState: string };
   readonly #board: Board;
   readonly #decoder = new FrameDecoder();
   readonly #stream = new DeviceStream();
@@ -89,7 +107,11 @@ export class FleetDevice {
   #samplesMissing = 0;
   #bootId: number | null = null;
   #recorded: TelemetryPayload[] = [];
+  #vectors: RecordedVector[] = [];
+  #lastVector: RecordedVector | undefined;
   #ring: Ring | undefined;
+  /** The model serving now: the fleet's --model at start, then whatever model commands installed. */
+  #model: FleetModel | undefined;
   /** Payloads the shared builder refused (a bug: never published). */
   invalidPayloads = 0;
   /** Windows the model could not predict (published without a prediction, as the agent does). */
@@ -98,11 +120,12 @@ export class FleetDevice {
   constructor(options: FleetDeviceOptions) {
     const t = deviceTopics(options.deviceId);
     if (!t.ok) throw new EdgeloopError('EDGELOOP_ERR_CONFIG_INVALID', t.message);
-    this.#topics = { telemetry: t.value.telemetry, status: t.value.status };
+    this.#topics = { telemetry: t.value.telemetry, status: t.value.status, modelState: t.value.modelState };
     this.deviceId = options.deviceId;
     this.scenarioName = options.scenario.name;
     this.runId = options.runId;
     this.#o = options;
+    this.#model = options.model;
     this.#board = new Board({ scenario: options.scenario, seed: options.seed, deviceId: options.deviceId });
   }
 
@@ -129,12 +152,43 @@ export class FleetDevice {
     return this.#status('offline', 'shutdown', ++this.#seq);
   }
 
+  /** The retained online status after the serving model changed (docs/mqtt.md §status, reason update). */
+  updated(): FleetMessage {
+    return this.#status('online', 'update', ++this.#seq);
+  }
+
+  /** The model serving now (undefined: none). */
+  get model(): FleetModel | undefined {
+    return this.#model;
+  }
+
+  /** Swaps the serving model between two windows (ACTIVATING, a rollback). */
+  setModel(model: FleetModel | undefined): void {
+    this.#model = model;
+  }
+
+  /** One model-state transition as the retained modelState message, validated (a refusal is a bug). */
+  modelState(body: ModelStateBody): FleetMessage {
+    const payload: ModelStatePayload = {
+      v: PAYLOAD_VERSION,
+      deviceId: this.deviceId,
+      runId: this.runId,
+      msgSeq: ++this.#seq,
+      tsMs: Math.floor(this.#o.nowMs()),
+      ...body,
+    };
+    const bytes = encodeJsonPayload('modelState', payload);
+    if (!bytes.ok) throw new EdgeloopError(bytes.code, bytes.message);
+    return { topic: this.#topics.modelState, payload: bytes.value, qos: 1, retain: true };
+  }
+
   /**
    * Simulates the board up to untilUs of device time; one telemetry message per window closed. Windows
    * ending after lastEndUs (the end of the run) are not sent.
    */
   advance(untilUs: number, lastEndUs = Number.POSITIVE_INFINITY): FleetMessage[] {
-    if (this.#ring !== undefined) return this.#replay(this.#ring, untilUs, lastEndUs);
+    if (this.#ring !== undefined)
+      return this.#replay(this.#ring, untilUs, lastEndUs).map((p) => this.#encode('telemetry', p, false));
     const out: FleetMessage[] = [];
     for (const w of this.#closeWindows(untilUs)) {
       if (w.endUs > lastEndUs) continue;
@@ -148,8 +202,9 @@ export class FleetDevice {
    * is built. Without a model it is advance(). Replayed windows repeat the recorded predictions.
    */
   async advanceAsync(untilUs: number, lastEndUs = Number.POSITIVE_INFINITY): Promise<FleetMessage[]> {
-    const model = this.#o.model;
-    if (model === undefined || this.#ring !== undefined) return this.advance(untilUs, lastEndUs);
+    const model = this.#model;
+    if (this.#ring !== undefined) return this.#replayAsync(this.#ring, untilUs, lastEndUs);
+    if (model === undefined) return this.advance(untilUs, lastEndUs);
     const out: FleetMessage[] = [];
     for (const w of this.#closeWindows(untilUs)) {
       if (w.endUs > lastEndUs) continue;
@@ -197,6 +252,7 @@ export class FleetDevice {
     const k = this.#o.replayWindows ?? 0;
     if (k === 0 || this.#recorded.length >= k) return false;
     this.#recorded.push(p);
+    if (this.#lastVector !== undefined) this.#vectors.push(this.#lastVector);
     if (this.#recorded.length < k) return false;
     this.#ring = {
       payloads: this.#recorded,
@@ -205,12 +261,56 @@ export class FleetDevice {
       lagUs: Math.max(0, untilUs - w.endUs),
       last: p,
       replayed: 0,
+      vectors: this.#vectors,
     };
     return true; // windows closed after the ring filled are replayed, not sent as computed
   }
 
-  #replay(ring: Ring, untilUs: number, lastEndUs: number): FleetMessage[] {
+  /**
+   * Replayed windows with the model serving now: the recorded prediction while it is the recorded model;
+   * after a model change, the new model run on the recorded input vector when its pipeline computed that
+   * vector, else no prediction (counted in inferenceFailures).
+   */
+  async #replayAsync(ring: Ring, untilUs: number, lastEndUs: number): Promise<FleetMessage[]> {
     const out: FleetMessage[] = [];
+    const model = this.#model;
+    for (const p of this.#replay(ring, untilUs, lastEndUs)) {
+      const same =
+        (model === undefined && p.model === null) ||
+        (model !== undefined &&
+          p.model?.name === model.model.name &&
+          p.model.version === model.model.version);
+      if (same) {
+        out.push(this.#encode('telemetry', p, false));
+        continue;
+      }
+      const v = ring.vectors[(p.window.index - ring.last.window.index - 1) % ring.payloads.length];
+      const r =
+        model !== undefined && v !== undefined && samePipeline(v.pipeline, model.pipeline.ref)
+          ? await model.predictVector(v.values)
+          : undefined;
+      if (model !== undefined && r?.ok !== true) this.inferenceFailures++;
+      const prediction =
+        r?.ok === true
+          ? {
+              label: r.value.label,
+              probabilities: { ...r.value.probabilities },
+              latencyMs: r.value.latencyMs,
+            }
+          : null;
+      out.push(
+        this.#encode(
+          'telemetry',
+          { ...p, prediction, model: r?.ok === true ? { ...r.value.model } : null },
+          false,
+        ),
+      );
+    }
+    return out;
+  }
+
+  #replay(ring: Ring, untilUs: number, lastEndUs: number): TelemetryPayload[] {
+    const out: TelemetryPayload[] = [];
     const span = ring.last.window.endUs - ring.last.window.startUs;
     for (;;) {
       const m = ring.replayed + 1;
@@ -237,7 +337,7 @@ export class FleetDevice {
         },
       };
       ring.replayed = m;
-      out.push(this.#encode('telemetry', payload, false));
+      out.push(payload);
     }
     return out;
   }
@@ -259,7 +359,7 @@ export class FleetDevice {
 
   #telemetry(w: Window, prediction: FleetPrediction | null): TelemetryPayload | null {
     this.#windows++;
-    const model = this.#o.model;
+    const model = this.#model;
     // As the agent (agent/runtime/telemetry.ts): with a prediction, the vector the model saw under the
     // model pipeline's names; without one, the default pipeline's vector with imputed features as null.
     const features =
@@ -273,6 +373,12 @@ export class FleetDevice {
             const v = this.#o.pipeline.computeDetailed(w, this.#sensors);
             return { pipeline: this.#o.pipeline.id, names: this.#names, values: v.values, valid: v.valid };
           })();
+    // Kept while recording the replay ring, so a model installed later can predict replayed windows.
+    if ((this.#o.replayWindows ?? 0) > this.#recorded.length)
+      this.#lastVector = {
+        pipeline: prediction !== null && model !== undefined ? model.pipeline.ref : this.#o.pipeline.ref,
+        values: features.values,
+      };
     const r = buildTelemetryPayload(
       {
         window: w,
@@ -307,7 +413,7 @@ export class FleetDevice {
       state,
       reason,
       // The serving model, as an agent's status names it (docs/mqtt.md §status).
-      model: this.#o.model === undefined ? null : { ...this.#o.model.model },
+      model: this.#model === undefined ? null : { ...this.#model.model },
       firmwareVersion: FIRMWARE_VERSION,
       agentVersion: FLEET_AGENT_VERSION,
       bootId: this.#bootId,

@@ -28,17 +28,25 @@ export interface FleetPrediction {
 
 export interface FleetModel {
   readonly model: ModelRef;
+  /** The manifest digest (SHA-256 hex of the canonical manifest): the identity of the bundle. */
+  readonly digest: string;
   /** The bundle's feature pipeline (its id and parameters hash were checked against the manifest). */
   readonly pipeline: FeaturePipeline;
   /** Whether these sensors give the model's input vector (width and every reference feature). */
   fits(sensors: readonly SensorDescriptor[]): Result<void>;
   predict(window: Window, sensors: readonly SensorDescriptor[]): Promise<Result<FleetPrediction>>;
+  /** Runs the model on a vector already computed by its pipeline (replayed windows, fleet-device.ts). */
+  predictVector(features: Float32Array, startMs?: number): Promise<Result<FleetPrediction>>;
   /** Releases the session. Idempotent. */
   close(): Promise<void>;
 }
 
 /** Builds the model over a loaded session; the session is closed by close(), or by the caller on failure. */
-export function createFleetModel(manifest: Manifest, session: OnnxSession): Result<FleetModel> {
+export function createFleetModel(
+  manifest: Manifest,
+  session: OnnxSession,
+  digest: string,
+): Result<FleetModel> {
   const bad = (d: string) => fail('EDGELOOP_ERR_MODEL_IO_MISMATCH', d);
   const input = manifest.io.inputs.length === 1 ? manifest.io.inputs[0] : undefined;
   if (input?.dtype !== 'float32' || input.shape.length !== 2)
@@ -74,39 +82,46 @@ export function createFleetModel(manifest: Manifest, session: OnnxSession): Resu
   };
 
   let closed = false;
+  const predictVector = async (
+    features: Float32Array,
+    t0 = performance.now(),
+  ): Promise<Result<FleetPrediction>> => {
+    const out = await session.run({
+      [input.name]: { dtype: 'float32', data: features, dims: [1, features.length] },
+    });
+    if (!out.ok) return out;
+    const p = out.value[probs.name]?.data;
+    if (!(p instanceof Float32Array) || p.length !== labels.length)
+      return fail('EDGELOOP_ERR_ONNX_RUN', `output "${probs.name}" does not hold ${labels.length} scores`);
+    const probabilities: Record<string, number> = {};
+    let best = 0;
+    for (let i = 0; i < labels.length; i++) {
+      const v = p[i] as number;
+      if (!Number.isFinite(v)) return fail('EDGELOOP_ERR_ONNX_RUN', `score ${i} is not finite`);
+      // float32 softmax can overshoot 1 by an ulp; the agent clamps the same way.
+      probabilities[labels[i] as string] = Math.min(1, Math.max(0, v));
+      if (v > (p[best] as number)) best = i;
+    }
+    return ok({
+      model,
+      label: labels[best] as string,
+      probabilities,
+      latencyMs: performance.now() - t0,
+      features,
+    });
+  };
   return ok({
     model,
+    digest,
     pipeline,
     fits,
     async predict(window, sensors) {
       const t0 = performance.now();
       const fit = fits(sensors);
       if (!fit.ok) return fit;
-      const features = pipeline.compute(window, sensors);
-      const out = await session.run({
-        [input.name]: { dtype: 'float32', data: features, dims: [1, features.length] },
-      });
-      if (!out.ok) return out;
-      const p = out.value[probs.name]?.data;
-      if (!(p instanceof Float32Array) || p.length !== labels.length)
-        return fail('EDGELOOP_ERR_ONNX_RUN', `output "${probs.name}" does not hold ${labels.length} scores`);
-      const probabilities: Record<string, number> = {};
-      let best = 0;
-      for (let i = 0; i < labels.length; i++) {
-        const v = p[i] as number;
-        if (!Number.isFinite(v)) return fail('EDGELOOP_ERR_ONNX_RUN', `score ${i} is not finite`);
-        // float32 softmax can overshoot 1 by an ulp; the agent clamps the same way.
-        probabilities[labels[i] as string] = Math.min(1, Math.max(0, v));
-        if (v > (p[best] as number)) best = i;
-      }
-      return ok({
-        model,
-        label: labels[best] as string,
-        probabilities,
-        latencyMs: performance.now() - t0,
-        features,
-      });
+      return predictVector(pipeline.compute(window, sensors), t0);
     },
+    predictVector,
     async close() {
       if (closed) return;
       closed = true;

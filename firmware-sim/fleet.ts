@@ -9,6 +9,7 @@ import { createFeaturePipeline } from '../shared/features/pipeline.ts';
 import { deriveSeed } from '../shared/random.ts';
 import { FleetDevice, type FleetMessage } from './fleet-device.ts';
 import type { FleetModel } from './fleet-model.ts';
+import { startUpdaters, type FleetUpdatesOptions, type FleetUpdateCounts } from './fleet-commands.ts';
 import type { Scenario } from './scenario.ts';
 
 /** One device's broker connection (structurally adapters/mqtt.ts FleetMqttLink). */
@@ -16,9 +17,13 @@ export interface FleetLink {
   publish(m: FleetMessage): Promise<Result<void>>;
   /** force: drop the connection without waiting for unacknowledged publishes. */
   close(force?: boolean): Promise<void>;
+  /** Subscribes to a topic (QoS 1); needed for model commands (FleetOptions.updates). */
+  subscribe?(topic: string, listener: (payload: Uint8Array) => void): Promise<Result<void>>;
 }
 
 export type FleetConnect = (deviceId: string, will: FleetMessage) => Promise<Result<FleetLink>>;
+
+export type { FleetBundleGet, FleetUpdateCounts, FleetUpdatesOptions } from './fleet-commands.ts';
 
 export interface FleetOptions {
   readonly devices: number;
@@ -44,6 +49,8 @@ export interface FleetOptions {
   readonly connect: FleetConnect;
   /** One loaded model for every device (adapters/fleet-bundle.ts loadFleetModel). Default: none. */
   readonly model?: FleetModel;
+  /** Answer model commands (docs/firmware-sim.md §Model commands). Default: not subscribed. */
+  readonly updates?: FleetUpdatesOptions;
   readonly nowMs: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly signal?: AbortSignal;
@@ -77,6 +84,8 @@ export interface FleetSummary extends FleetCounts {
   /** The largest lag behind the requested pace, s: above a window length, the fleet was too big. */
   readonly maxBehindS: number;
   readonly aborted: boolean;
+  /** With FleetOptions.updates: how the model commands ended. */
+  readonly updates?: FleetUpdateCounts;
 }
 
 /** Device ids: prefix + zero-padded 1-based index. */
@@ -153,7 +162,7 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
     }
   }
 
-  const startMs = o.nowMs();
+  let startMs = o.nowMs();
   const lastEndUs = o.durationS * 1e6;
   let maxBehindS = 0;
   let lastProgressMs = startMs;
@@ -192,6 +201,14 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
 
   for (let i = 0; i < devices.length; i++)
     await send(links[i] as FleetLink, (devices[i] as FleetDevice).online());
+  const updaters =
+    o.updates === undefined ? [] : await startUpdaters(o.updates, devices, links, send, o.model);
+  if (!Array.isArray(updaters)) {
+    await closeAll();
+    return updaters;
+  }
+  // Pace from here: subscribing hundreds of devices takes a moment that is not simulation time.
+  if (o.updates !== undefined) startMs = o.nowMs();
   const stepUs = windowMs * 1000;
   let aborted = false;
   for (let t = stepUs; t <= lastEndUs; t += stepUs) {
@@ -213,6 +230,8 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
   // Windows close once their slowest sensor has reported (up to ~2 s of device time after their end):
   // run the boards a little past the end, unpaced, so every window inside the duration is sent.
   if (!aborted) await publishAll(lastEndUs + 2 * stepUs + 2e6);
+  // Commands still running end FAILED (closed) before the devices say offline.
+  await Promise.all(updaters.map((u) => u.close()));
   for (let i = 0; i < devices.length; i++)
     await send(links[i] as FleetLink, (devices[i] as FleetDevice).offline());
   const unacked = await drain();
@@ -227,5 +246,17 @@ export async function runFleet(o: FleetOptions): Promise<Result<FleetSummary>> {
     wallMs: o.nowMs() - startMs,
     maxBehindS,
     aborted,
+    ...(o.updates === undefined
+      ? {}
+      : {
+          updates: updaters.reduce(
+            (a, u) => ({
+              committed: a.committed + u.outcomes.committed,
+              rolledBack: a.rolledBack + u.outcomes.rolledBack,
+              failed: a.failed + u.outcomes.failed,
+            }),
+            { committed: 0, rolledBack: 0, failed: 0 },
+          ),
+        }),
   });
 }

@@ -29,6 +29,14 @@ export const simDefaults = {
   mqttCredentials: '',
   model: '',
   trustedKey: '',
+  injectFailureRate: '',
+  injectFailureCode: '',
+  injectRollbackRate: '',
+  stateLatency: '',
+  stateLatencyJitter: '',
+  silent: '',
+  maxDownloads: '',
+  downloadDeadline: '',
 };
 
 // A config file may hold numbers (seed: 7); flags and variables are strings. All end up as strings.

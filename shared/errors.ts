@@ -35,6 +35,8 @@ export const errorCatalogue = {
   EDGELOOP_ERR_SCENARIO_INVALID: 'The scenario file is not valid. The message names the field at fault.',
   EDGELOOP_ERR_SCENARIO_NOT_FOUND: 'No bundled scenario or file has that name. Run `edgeloop sim --list`.',
   EDGELOOP_ERR_PTY: 'A virtual serial port could not be created. Install socat (apt-get install socat).',
+  EDGELOOP_ERR_DEMO_FAILED:
+    "A part of edgeloop demo (the baseline training, the collector, a device's agent or simulator) failed or stopped. The message names it and where its log is.",
   EDGELOOP_ERR_INPUT_READ: 'The input file could not be read.',
   EDGELOOP_ERR_DECODE_EMPTY:
     'The input held no valid frame or CSV line. The message says what was found instead (invalid frames by code, or the protocol version the device speaks); check that the file is a capture of the serial port at the right baud rate.',
@@ -96,7 +98,7 @@ export const errorCatalogue = {
     'A key file already exists at that path. Pass --force to overwrite it, or choose another --name.',
   // HTTP layer (collector/adapters/http.ts) and the model registry (collector/registry/).
   EDGELOOP_ERR_HTTP_NOT_FOUND:
-    'No endpoint has that path. Check the URL: the agent serves /metrics and /healthz (docs/agent.md); the collector and registry serve /api/v1 (docs/registry-api.md).',
+    'No endpoint has that path, or nothing has that id at it (a device, alert, capture, rollout, job or label). Check the URL and the id: the agent serves /metrics and /healthz (docs/agent.md); the collector and registry serve /api/v1 (docs/collector.md, docs/registry-api.md).',
   EDGELOOP_ERR_HTTP_METHOD_NOT_ALLOWED:
     'The endpoint does not accept that method; the Allow header lists the ones it does.',
   EDGELOOP_ERR_HTTP_BODY_TOO_LARGE:
@@ -185,11 +187,50 @@ export const errorCatalogue = {
     'A drift input CSV has no header row or no data rows. Give a CSV with a header of column names and at least one row.',
   EDGELOOP_ERR_DRIFT_COLUMN_MISSING:
     'A column to compare is not in the reference or current input (--columns, or a current column the reference lacks). Check the header names; they are case-sensitive.',
+  // Retraining on captured data (issue 10, docs/retraining.md).
+  EDGELOOP_ERR_TRAINING_JOB_INVALID:
+    'The training job request is unusable: unknown model or version, no production model to improve, an empty or inverted time range, no devices, or a version that already exists. Fix the field named in the message.',
+  EDGELOOP_ERR_TRAINING_JOB_STATE:
+    'The training job has already ended (succeeded, refused, failed or cancelled); it cannot be cancelled. List jobs with GET /api/v1/training-jobs.',
+  EDGELOOP_ERR_TRAINING_WORKER_CRASHED:
+    'The training child process exited or was killed before it reported a result. The job failed; check the collector log for the child output, then open a new job.',
+  EDGELOOP_ERR_TRAINING_CANCELLED:
+    'The training job was cancelled by an operator; its child process was stopped.',
+  EDGELOOP_ERR_TRAINING_INTERRUPTED:
+    'The collector stopped (or restarted) while the training job ran; the job was ended. Open a new job.',
+  EDGELOOP_ERR_TRAINING_NO_RECENT_DATA:
+    'No captured window of the job carries a label (operator labels over the range, GET /api/v1/labels), so there is no recent data to test the candidate on. Record what the machines were doing with POST /api/v1/labels and retrain.',
+  EDGELOOP_ERR_TRAINING_GATE_REFUSED:
+    'The retrained candidate did not beat the production model on the same test rows (recent captured data included). It was registered but not staged; the reasons are in the job.',
+  EDGELOOP_ERR_TRAINING_COLLECTOR_UNREACHABLE:
+    'edgeloop train --collector could not read windows or labels from the collector (refused connection, HTTP error, or a reply that is not the collector API). Check --collector, --token and that the devices exist.',
+  EDGELOOP_ERR_LABEL_INVALID:
+    'An operator label is unusable: unknown state, bad device id, or from not before to. Fix the field named in the message.',
   // Collector storage (docs/storage.md).
   EDGELOOP_ERR_STORE_SCHEMA_NEWER:
     'The collector database was written by a newer edgeloop (its schema version is higher than this build knows). Upgrade edgeloop, or point the collector at another database file.',
   EDGELOOP_ERR_STORE_OPEN:
     'The collector database could not be opened or migrated (missing directory, permissions, disk full or a corrupt file). Check the path in the message.',
+  // Model-update requests (docs/update-requests.md).
+  EDGELOOP_ERR_UPDATE_NOT_FOUND:
+    'No model-update request has that id. List them with GET /api/v1/update-requests.',
+  EDGELOOP_ERR_UPDATE_STATE:
+    'The model-update request is not in a state that allows this (an ended request cannot be dismissed; only a proposed rollout can be approved). Check its state with GET /api/v1/update-requests/<id>.',
+  EDGELOOP_ERR_UPDATE_CANNOT_ACT:
+    'The model-update request cannot act: the collector has no registry, rollout controller or retraining service configured for it, or starting one failed. The request names the reason; fix the configuration, then dismiss it.',
+  // Rollouts (docs/rollouts.md).
+  EDGELOOP_ERR_ROLLOUT_INVALID_PLAN:
+    'The rollout plan is unusable: unknown model or version, a percentage outside (0, 100], a last phase that is not 100 %, a negative bake or timeout, or an unknown analysis option. Fix the field named in the message.',
+  EDGELOOP_ERR_ROLLOUT_NO_DEVICES:
+    'The rollout has no device to update: no known device reports the model, and the plan names none. Name the devices, or wait until they report.',
+  EDGELOOP_ERR_ROLLOUT_NOT_FOUND:
+    'No rollout has that id. List them with GET /api/v1/rollouts or `edgeloop rollout status`.',
+  EDGELOOP_ERR_ROLLOUT_STATE:
+    'The rollout is not in a state that allows this (only a running rollout pauses, only a paused one resumes, an ended one cannot be aborted). Check its state with `edgeloop rollout status <id>`.',
+  EDGELOOP_ERR_ROLLOUT_CONFLICT:
+    'Another rollout of this model, or of some of these devices, is still running, paused or rolling back. Wait for it to end or abort it first.',
+  EDGELOOP_ERR_ROLLOUT_UNREACHABLE:
+    'The collector did not answer (not running, wrong --url, or a network problem). Check --url and that `edgeloop collector` is running.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

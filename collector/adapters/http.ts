@@ -75,6 +75,27 @@ export function sendError(
 }
 
 /**
+ * A preValidation hook that names an unknown query parameter (`?form=`, `?status=open`) with 400
+ * EDGELOOP_ERR_HTTP_BAD_REQUEST: Fastify's Ajv drops additional properties silently, so a misspelled
+ * filter would otherwise be ignored and read as "no filter" (STYLE.md habit 8).
+ */
+export function refuseUnknownQuery(allowed: readonly string[]) {
+  return (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    const unknown = Object.keys(req.query as Record<string, unknown>).filter((k) => !allowed.includes(k));
+    if (unknown.length === 0) {
+      done();
+      return;
+    }
+    void sendError(
+      reply,
+      400,
+      'EDGELOOP_ERR_HTTP_BAD_REQUEST',
+      `unknown query parameter ${unknown.join(', ')} (this route takes ${allowed.join(', ') || 'none'})`,
+    );
+  };
+}
+
+/**
  * Declared body bytes at or below which a refused request is drained to keep its keep-alive connection;
  * above it (or chunked) the reply carries `Connection: close`, so a refused 256 MiB upload is cut off
  * instead of read and thrown away.

@@ -15,6 +15,7 @@ export const alertKinds = [
   'drift',
   'environment',
   'condition',
+  'model_update',
 ] as const satisfies readonly AlertKind[];
 
 const severityRank: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };

@@ -10,13 +10,8 @@
 // validation), 404 EDGELOOP_ERR_HTTP_NOT_FOUND for an unknown alert id.
 
 import type { WallClock } from '../../shared/platform/clock.ts';
-import {
-  acceptJsonBodies,
-  sendError,
-  type HttpPlugin,
-  type HttpReply,
-  type HttpRequest,
-} from '../adapters/http.ts';
+import { acceptJsonBodies, sendError, type HttpPlugin, refuseUnknownQuery } from '../adapters/http.ts';
+import { alertKinds } from '../alerts/details.ts';
 import type { AlertManager } from '../alerts/manager.ts';
 import { alertView } from '../alerts/payload.ts';
 import type { AlertRecord, AlertState, TelemetryStore } from '../storage/types.ts';
@@ -38,7 +33,7 @@ const listQuery = {
     state: { type: 'string', enum: ['open', 'acknowledged', 'resolved'] },
     deviceId: { type: 'string', minLength: 1, maxLength: 64 },
     // An enum, so a typo (`?kind=drfit`) is a 400 and never an empty list that reads as "no drift alerts".
-    kind: { type: 'string', enum: ['integrity', 'drift', 'environment', 'condition'] },
+    kind: { type: 'string', enum: [...alertKinds] },
     severity: { type: 'string', enum: ['info', 'warning', 'critical'] },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
   },
@@ -57,27 +52,6 @@ const ackBody = {
   required: ['by'],
   additionalProperties: false,
 } as const;
-
-const listParams = Object.keys(listQuery.properties);
-
-/**
- * Names an unknown query parameter (`?status=open`, `?device=x`): Fastify's Ajv drops additional
- * properties silently, so the filter would be ignored and every alert listed (as collector/api/telemetry.ts
- * does for its routes; STYLE.md habit 8).
- */
-function refuseUnknownQuery(req: HttpRequest, reply: HttpReply, done: () => void): void {
-  const unknown = Object.keys(req.query as Record<string, unknown>).filter((k) => !listParams.includes(k));
-  if (unknown.length === 0) {
-    done();
-    return;
-  }
-  void sendError(
-    reply,
-    400,
-    'EDGELOOP_ERR_HTTP_BAD_REQUEST',
-    `unknown query parameter ${unknown.join(', ')} (this route takes ${listParams.join(', ')})`,
-  );
-}
 
 interface ListQuery {
   readonly state?: AlertState;
@@ -99,7 +73,10 @@ export const alertRoutes: HttpPlugin<AlertRouteOptions> = (app, o) => {
 
   app.get(
     '/api/v1/alerts',
-    { schema: { querystring: listQuery }, preValidation: refuseUnknownQuery },
+    {
+      schema: { querystring: listQuery },
+      preValidation: refuseUnknownQuery(Object.keys(listQuery.properties)),
+    },
     (req) => {
       const q = req.query as ListQuery;
       const filter = {

@@ -16,6 +16,7 @@ import {
   type HttpPlugin,
   type HttpReply,
   type HttpRequest,
+  refuseUnknownQuery,
 } from '../adapters/http.ts';
 import type { RawBlockRecord, TelemetryStore, WindowRecord } from '../storage/types.ts';
 
@@ -86,19 +87,7 @@ function routeSchema(
   const names = Object.keys(properties);
   return {
     schema: { querystring: { type: 'object', properties }, ...more },
-    preValidation: (req: HttpRequest, reply: HttpReply, done: () => void): void => {
-      const unknown = Object.keys(req.query as Query).filter((k) => !names.includes(k));
-      if (unknown.length > 0) {
-        void sendError(
-          reply,
-          400,
-          'EDGELOOP_ERR_HTTP_BAD_REQUEST',
-          `unknown query parameter ${unknown.join(', ')} (this route takes ${names.join(', ') || 'none'})`,
-        );
-        return;
-      }
-      done();
-    },
+    preValidation: refuseUnknownQuery(names),
   };
 }
 

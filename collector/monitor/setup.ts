@@ -16,7 +16,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { TelemetryStore } from '../storage/types.ts';
 import { MonitorEngine, type MonitorEngineObserver } from './engine.ts';
 import { registryReferences } from './registry-references.ts';
-import type { ReferenceSource } from './types.ts';
+import type { Observation, ReferenceSource } from './types.ts';
 
 export interface MonitoringDeps {
   readonly config: CollectorConfig;
@@ -33,11 +33,18 @@ export interface MonitoringDeps {
   readonly collectorUrl?: string;
 }
 
+/** Sees every cycle's observations before the alert manager, and adds its own (update requests). */
+export type ObservationHook = (observations: readonly Observation[], nowMs: number) => readonly Observation[];
+
 export interface Monitoring {
   readonly engine: MonitorEngine;
   readonly integrity: IntegrityMonitor;
   readonly drift: DriftMonitor;
   readonly alerting: Alerting;
+  /** Reference profiles of registry models (none without a registry), shared with the loop. */
+  readonly references: ReferenceSource;
+  /** Installs the hook (built later than the monitors, since it reads them). */
+  setObservationHook(hook: ObservationHook): void;
 }
 
 const noReferences: ReferenceSource = { reference: () => undefined };
@@ -85,15 +92,39 @@ export function createMonitoring(d: MonitoringDeps): Monitoring {
     observer: d.deliveryObserver,
     ...(d.collectorUrl === undefined ? {} : { collectorUrl: d.collectorUrl }),
   });
+  let hook: ObservationHook | undefined;
+  let hookFailures = 0;
+  const sink = {
+    handle(observations: readonly Observation[], nowMs: number): void {
+      let extra: readonly Observation[] = [];
+      try {
+        extra = hook?.(observations, nowMs) ?? [];
+      } catch (err) {
+        // The monitors' own alerts still go out; the hook's failure is logged (bounded).
+        if (hookFailures++ < 10)
+          logger.error('the observation hook failed (update requests)', { error: (err as Error).message });
+      }
+      alerting.manager.handle(extra.length === 0 ? observations : [...observations, ...extra], nowMs);
+    },
+  };
   const engine = new MonitorEngine({
     // Integrity first: drift reads this batch's channel health.
     monitors: [integrity, drift],
     store: d.store,
-    sink: alerting.manager,
+    sink,
     intervalMs: config.evaluateIntervalMs,
     nowMs: () => d.clock.nowMs(),
     logger,
     observer: d.engineObserver,
   });
-  return { engine, integrity, drift, alerting };
+  return {
+    engine,
+    integrity,
+    drift,
+    alerting,
+    references,
+    setObservationHook(h) {
+      hook = h;
+    },
+  };
 }

@@ -15,9 +15,10 @@ export type QcStatus = FlagStatus;
  * - `integrity`: the data cannot be trusted (broken sensor, loss, stale or offline device, clock);
  * - `drift`: the data moved away from the reference (model validity) or from the device's own baseline;
  * - `environment`: drift explained by the surroundings (temperature, humidity, pressure moved together);
- * - `condition`: the machine's condition changed (the prediction mix moved; features still in-class).
+ * - `condition`: the machine's condition changed (the prediction mix moved; features still in-class);
+ * - `model_update`: a model-update request (issue #10 §1): the model no longer fits these devices' data.
  */
-export type AlertKind = 'integrity' | 'drift' | 'environment' | 'condition';
+export type AlertKind = 'integrity' | 'drift' | 'environment' | 'condition' | 'model_update';
 
 export type SuspectedCause =
   'broken_sensor' | 'calibration_drift' | 'environment_change' | 'machine_condition_change' | 'unknown';

@@ -364,6 +364,10 @@ export function openRegistry(options: RegistryOptions): Registry {
           endedAt: lin.endedAt,
           libraries: lin.libraries,
         },
+        // How the lab data was generated, and what a retraining job used: the update request, the captured
+        // data (devices, time range, digests) and the label sources (docs/retraining.md); null when absent.
+        labData: lin.labData ?? null,
+        retraining: lin.retraining ?? null,
         metrics: v.manifest.metrics,
         aliases: { current: v.aliases, history },
       });

@@ -14,7 +14,7 @@ import {
   GOLDEN_FILE,
   type GoldenData,
 } from '../../shared/bundle/golden.ts';
-import type { IoSignature, Metrics } from '../../shared/bundle/manifest.ts';
+import type { DatasetRef, IoSignature, Lineage, Metrics } from '../../shared/bundle/manifest.ts';
 import {
   buildReferenceProfile,
   encodeReferenceProfile,
@@ -83,6 +83,10 @@ export interface TrainBundleInput {
   readonly startedAt: string;
   readonly endedAt: string;
   readonly env: LineageEnv;
+  /** More dataset references for lineage (retraining: one per label source and partition). */
+  readonly extraDatasets?: readonly DatasetRef[];
+  /** Retraining provenance for lineage.retraining (docs/retraining.md). */
+  readonly retraining?: Lineage['retraining'];
 }
 
 const digestHex = (d: string): string => d.replace(/^sha256:/, '');
@@ -209,6 +213,7 @@ export function trainBundleFiles(
           splitSeed: p.seed,
           partition: 'test',
         },
+        ...(input.extraDatasets ?? []),
       ],
       code: input.env.code,
       hyperparameters: { ...result.hyperparameters },
@@ -223,6 +228,15 @@ export function trainBundleFiles(
       startedAt: input.startedAt,
       endedAt: input.endedAt,
       libraries: { ...input.env.libraries },
+      // Enough to regenerate the lab rows byte for byte (retraining does: docs/retraining.md).
+      labData: {
+        seed: lab.summary.seed,
+        states: [...lab.summary.states],
+        devicesPerState: lab.summary.devicesPerState,
+        secondsPerDevice: lab.summary.secondsPerDevice,
+        windowMs: lab.summary.windowMs,
+      },
+      ...(input.retraining === undefined ? {} : { retraining: input.retraining }),
     },
     onnx: {
       opset: result.onnx.opsetVersion,

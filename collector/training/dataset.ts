@@ -88,6 +88,11 @@ export function partitionDigest(rows: readonly DatasetRow[]): string {
   return `sha256:${hash.digest('hex')}`;
 }
 
+/** The partition with `extra` rows added (held-out recent data forced into test), re-sorted and re-digested. */
+export function withExtraRows(p: Partition, extra: readonly DatasetRow[]): Partition {
+  return extra.length === 0 ? p : makePartition([...p.rows, ...extra]);
+}
+
 function makePartition(rows: DatasetRow[]): Partition {
   const keyed = rows.map((r) => ({ r, k: canonicalRow(r) }));
   keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));

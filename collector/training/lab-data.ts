@@ -36,6 +36,13 @@ export interface LabDataOptions {
   readonly windowMs?: number;
   /** Feature pipeline; default createFeaturePipeline() (default params). */
   readonly pipeline?: FeaturePipeline;
+  /**
+   * Field conditions applied to every device (retraining under estimated conditions): a fixed ambient
+   * temperature in place of the drawn one, and constant per-channel sensor offsets. Default none.
+   */
+  readonly conditions?: { readonly ambientC?: number; readonly offsets?: Readonly<Record<string, number>> };
+  /** Device id prefix, `<prefix>-<state>-<k>`; also salts the device seeds when not `lab`. Default `lab`. */
+  readonly devicePrefix?: string;
   /** Called after each device. */
   readonly onProgress?: (p: LabProgress) => void;
   /**
@@ -63,12 +70,18 @@ export interface LabDevice {
   readonly severity: number;
   readonly shaftHz: number;
   readonly ambientC: number;
+  readonly humidityPct: number;
+  readonly pressureHpa: number;
+  readonly startHour: number;
   readonly windows: number;
   readonly rows: number;
 }
 
 export interface LabDataSummary {
   readonly seed: number;
+  /** The states simulated and devices per state (with seed and secondsPerDevice: enough to regenerate). */
+  readonly states: readonly string[];
+  readonly devicesPerState: number;
   readonly windowMs: number;
   readonly secondsPerDevice: number;
   readonly devices: readonly LabDevice[];
@@ -103,16 +116,32 @@ function deviceSpec(
   deviceId: string,
   seed: number,
   seconds: number,
+  conditions: LabDataOptions['conditions'],
 ): { spec: LabBoardSpec; device: Omit<LabDevice, 'windows' | 'rows'> } {
   const prng = new Prng(deriveSeed(seed, 'operating-point'));
   const between = (lo: number, hi: number): number => Number((lo + (hi - lo) * prng.next()).toFixed(3));
   const load = between(0.6, 0.95);
   const severity = state === 'normal' ? 1 : between(0.6, 1);
   const shaftHz = between(23.5, 26);
-  const ambientC = between(19, 25);
+  const drawnC = between(19, 25);
+  // The environment varies across lab devices and never with the class: a model that sees only one
+  // humidity and pressure (30-s runs at the scenario defaults) learns spurious levels in them, and a steady
+  // machine read for hours in the field, where both wander, left that range and was called overheating.
+  const humidityPct = between(35, 60);
+  const pressureHpa = between(1000, 1025);
+  const startHour = between(0, 23.9);
+  const ambientC = conditions?.ambientC ?? drawnC;
+  const offsets = conditions?.offsets;
+  const env = { ambientC, humidityPct, pressureHpa, startHour };
   return {
-    spec: { deviceId, state, seed, seconds, conditions: { load, severity, shaftHz, ambientC } },
-    device: { deviceId, state, seed, load, severity, shaftHz, ambientC },
+    spec: {
+      deviceId,
+      state,
+      seed,
+      seconds,
+      conditions: { load, severity, shaftHz, ...env, ...(offsets === undefined ? {} : { offsets }) },
+    },
+    device: { deviceId, state, seed, load, severity, shaftHz, ...env },
   };
 }
 
@@ -247,6 +276,12 @@ export async function generateLabData(options: LabDataOptions): Promise<Result<L
       `states must be among ${machineStates.join(', ')}`,
     );
   const pipeline = options.pipeline ?? createFeaturePipeline();
+  const prefix = options.devicePrefix ?? 'lab';
+  if (!/^[a-z][a-z0-9-]{0,15}$/.test(prefix))
+    throw new EdgeloopError(
+      'EDGELOOP_ERR_CONFIG_INVALID',
+      `devicePrefix "${prefix}": expected [a-z][a-z0-9-]{0,15}`,
+    );
 
   const rows: DatasetRow[] = [];
   const devices: LabDevice[] = [];
@@ -262,9 +297,9 @@ export async function generateLabData(options: LabDataOptions): Promise<Result<L
   for (const state of states) {
     for (let k = 1; k <= perState; k++) {
       options.signal?.throwIfAborted();
-      const deviceId = `lab-${state.replace(/_/g, '-')}-${k}`;
-      const seed = deriveSeed(options.seed, 'lab', state, k);
-      const { spec, device } = deviceSpec(state, deviceId, seed, seconds);
+      const deviceId = `${prefix}-${state.replace(/_/g, '-')}-${k}`;
+      const seed = deriveSeed(options.seed, prefix, state, k);
+      const { spec, device } = deviceSpec(state, deviceId, seed, seconds, options.conditions);
       const board = options.simulator.createBoard(spec);
       const r = simulateDevice(board, deviceId, seconds, windowMs, pipeline);
       if (featureNames.length === 0) featureNames = pipeline.featureNames(r.sensors);
@@ -291,6 +326,8 @@ export async function generateLabData(options: LabDataOptions): Promise<Result<L
     pipeline,
     summary: {
       seed: options.seed,
+      states: [...states],
+      devicesPerState: perState,
       windowMs,
       secondsPerDevice: seconds,
       devices,

@@ -13,6 +13,18 @@ export interface LabConditions {
   readonly shaftHz: number;
   /** Ambient temperature, degrees C. */
   readonly ambientC: number;
+  /** Ambient relative humidity, %RH. */
+  readonly humidityPct: number;
+  /** Barometric pressure, hPa. */
+  readonly pressureHpa: number;
+  /** Hour of day at t = 0 (0..24): where the run sits on the daily temperature and humidity cycle. */
+  readonly startHour: number;
+  /**
+   * Constant sensor offsets per channel (`accel.x`, `gyro.z`, `humidity`, ...) in the channel's unit, present
+   * from the first sample: what a calibration drift looks like once it has happened (retraining under
+   * estimated conditions, docs/retraining.md). Default none.
+   */
+  readonly offsets?: Readonly<Record<string, number>>;
 }
 
 export interface LabBoardSpec {

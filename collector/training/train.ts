@@ -8,6 +8,7 @@ import {
   type DatasetRow,
   type Partition,
   splitDataset,
+  withExtraRows,
   toMatrix,
   validateRows,
 } from './dataset.ts';
@@ -41,6 +42,11 @@ export interface TrainModelOptions {
   readonly search: SearchOptions;
   /** Share of groups held out for the test partition, in (0, 1). Default 0.2. */
   readonly testFraction?: number;
+  /**
+   * Rows always placed in the test partition, never trained on (retraining's held-out recent captured
+   * data, docs/retraining.md). Their labels must be among the classes of `rows`. Default none.
+   */
+  readonly heldOut?: readonly DatasetRow[];
   /** Feature pipeline id and parameter hash, written into the ONNX metadata. Default 'unknown'. */
   readonly pipelineId?: string;
   readonly pipelineHash?: string;
@@ -108,7 +114,7 @@ const summary = (p: Partition): PartitionSummary => ({
   classCounts: p.classCounts,
 });
 
-async function runOnnx(model: OnnxSession, x: Float64Array, n: number, f: number) {
+export async function runOnnx(model: OnnxSession, x: Float64Array, n: number, f: number) {
   const r = await model.run({ [INPUT_NAME]: { dtype: 'float32', data: Float32Array.from(x), dims: [n, f] } });
   if (!r.ok) return r;
   const probs = r.value[PROBABILITIES_NAME]?.data;
@@ -145,7 +151,16 @@ export async function trainModel(options: TrainModelOptions): Promise<Result<Tra
   const classes = classOrder(options.rows);
   const split = splitDataset(options.rows, options.seed, options.testFraction ?? 0.2);
   if (!split.ok) return split;
-  const { train, test } = split.value;
+  const heldOut = options.heldOut ?? [];
+  if (heldOut.length > 0) {
+    const all = validateRows([...options.rows, ...heldOut]);
+    if (!all.ok) return all;
+    const unknown = heldOut.find((r) => !classes.includes(r.label));
+    if (unknown !== undefined)
+      return fail('EDGELOOP_ERR_TRAINING_DATA', `held-out row label ${unknown.label} is not a trained class`);
+  }
+  const { train } = split.value;
+  const test = withExtraRows(split.value.test, heldOut);
 
   const tm = toMatrix(train.rows, classes);
   const search = await runSearch(

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { resolveGolden } from '../../shared/bundle/golden.ts';
 import { ioProblems } from '../../shared/bundle/io-check.ts';
 import { MANIFEST_FILE, modelFile, parseManifest, SIGNATURE_FILE } from '../../shared/bundle/manifest.ts';
-import { trustedKeySet } from '../../shared/bundle/signing.ts';
+import { trustedKeySet, type TrustedKey } from '../../shared/bundle/signing.ts';
 import { decodeManifestBytes, verifyBundle, type BundleContents } from '../../shared/bundle/verify.ts';
 import { EdgeloopError, fail, ok, type Result } from '../../shared/errors.ts';
 import { replayGolden } from '../../shared/platform/golden.ts';
@@ -60,12 +60,25 @@ export async function loadFleetModel(o: LoadFleetModelOptions): Promise<Result<F
     ? await readBundleArchiveFile(o.path)
     : await readBundleDirectory(o.path);
   if (!contents.ok) return contents;
-  const verified = verifyBundle({ ...contents.value, trustedKeys: keys });
+  return stageFleetBundle(contents.value, keys, o.loadSession);
+}
+
+/**
+ * From bundle contents to a model that may serve, as the agent stages one: signature by a pinned key and
+ * every file hash, one session, its I/O against the manifest, the golden cases replayed. Also used for
+ * the bundles fleet devices install by command (fleet-updates.ts, through fleet-models.ts).
+ */
+export async function stageFleetBundle(
+  contents: BundleContents,
+  keys: ReadonlyMap<string, TrustedKey>,
+  loadSession?: OnnxSessionLoader,
+): Promise<Result<FleetModel>> {
+  const verified = verifyBundle({ ...contents, trustedKeys: keys });
   if (!verified.ok) return verified;
   const manifest = verified.value.manifest;
-  const bytes = contents.value.files.get(modelFile(manifest).path);
+  const bytes = contents.files.get(modelFile(manifest).path);
   if (bytes === undefined) return fail('EDGELOOP_ERR_BUNDLE_MISSING_FILE', 'model file is missing');
-  const loaded = await (o.loadSession ?? ((b) => loadOnnxSession(b)))(bytes);
+  const loaded = await (loadSession ?? ((b) => loadOnnxSession(b)))(bytes);
   if (!loaded.ok) return loaded;
   const session = loaded.value;
   const refuse = async (f: { code: Parameters<typeof fail>[0]; message: string }) => {
@@ -78,11 +91,11 @@ export async function loadFleetModel(o: LoadFleetModelOptions): Promise<Result<F
   ];
   if (problems.length > 0)
     return refuse({ code: 'EDGELOOP_ERR_MODEL_IO_MISMATCH', message: problems.join('; ') });
-  const golden = resolveGolden(manifest, contents.value.files);
+  const golden = resolveGolden(manifest, contents.files);
   if (!golden.ok) return refuse(golden);
   const replay = await replayGolden(manifest, golden.value, session, 'EDGELOOP_ERR_MODEL_GOLDEN_MISMATCH');
   if (!replay.ok) return refuse(replay);
-  const model = createFleetModel(manifest, session);
+  const model = createFleetModel(manifest, session, verified.value.digest);
   if (!model.ok) return refuse(model);
   return model;
 }

@@ -37,6 +37,11 @@ export interface FleetMqttLink {
    * at once (the broker then publishes the will). Idempotent.
    */
   close(force?: boolean): Promise<void>;
+  /**
+   * Subscribes (QoS 1) to one topic, e.g. the device's model command topic; every message on it goes to
+   * the listener. MQTT.js subscribes again after a reconnect. Resolves once the SUBACK arrived.
+   */
+  subscribe(topic: string, listener: (payload: Uint8Array) => void): Promise<Result<void>>;
 }
 
 function asBuffer(u: Uint8Array): Buffer {
@@ -83,7 +88,28 @@ export async function connectFleetDevice(o: FleetMqttOptions): Promise<Result<Fl
   // Later errors (a dropped connection) are retried by MQTT.js; publishes report their own failures.
   client.on('error', () => undefined);
   let closing: Promise<void> | undefined;
+  const listeners = new Map<string, (payload: Uint8Array) => void>();
+  client.on('message', (topic, payload) => {
+    // A copy: MQTT.js payloads may share a larger buffer at an unaligned offset.
+    listeners.get(topic)?.(new Uint8Array(payload));
+  });
   return ok({
+    subscribe(topic, listener) {
+      listeners.set(topic, listener);
+      return new Promise((resolve) => {
+        client.subscribe(topic, { qos: 1 }, (err, granted) => {
+          // A broker ACL refusing the filter answers SUBACK 0x80 (MQTT-3.9.3), not an error.
+          const refused = granted?.some((g) => g.qos === 128) === true;
+          resolve(
+            err != null
+              ? fail('EDGELOOP_ERR_MQTT_CONNECT', `subscribe ${topic}: ${err.message}`)
+              : refused
+                ? fail('EDGELOOP_ERR_MQTT_CONNECT', `subscribe ${topic}: refused by the broker (ACL)`)
+                : ok(undefined),
+          );
+        });
+      });
+    },
     publish(m) {
       return new Promise((resolve) => {
         client.publish(m.topic, asBuffer(m.payload), { qos: m.qos, retain: m.retain }, (err) => {

@@ -158,6 +158,11 @@ export const lineageSchema = z.strictObject({
   endedAt: isoTime,
   /** Library name -> version (zod, onnx-proto, onnxruntime-node, torch, skl2onnx, ...). */
   libraries: z.record(z.string(), z.string()),
+  // Issue 10 (docs/retraining.md): how the lab data was generated, so a retraining job can regenerate it
+  // ({seed, devicesPerState, secondsPerDevice, windowMs, states}), and, for a retrained model, the update
+  // request, the captured data's time ranges and digests, and the label sources with their row counts.
+  labData: jsonRecord.optional(),
+  retraining: jsonRecord.optional(),
 });
 export type Lineage = z.infer<typeof lineageSchema>;
 

@@ -1,4 +1,4 @@
-// The README's run command (the interim demo, issue #8 §7) and the offline decoder, through the real CLI
+// The first demo (`edgeloop demo board`, issue #8 §7) and the offline decoder, through the real CLI
 // entry (main()).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../cli/main.ts';
-import { createDemoView, plan } from '../../cli/demo-view.ts';
+import { createDemoView, plan } from '../../cli/demo/board-view.ts';
 import type { Window } from '../../shared/samples.ts';
 
 function io() {
@@ -26,7 +26,7 @@ function io() {
 
 test('edgeloop demo: the default run reaches every fault it announces and says whether the agent caught it', async () => {
   const t = io();
-  const code = await main(['demo', '--speed', 'max'], t.io);
+  const code = await main(['demo', 'board', '--speed', 'max'], t.io);
   assert.equal(code, 0, t.err());
   const out = t.out();
   assert.match(out, /virtual serial port: \S+\/port/);
@@ -64,7 +64,7 @@ test('edgeloop demo: the default run reaches every fault it announces and says w
 
 test('edgeloop demo: a shorter run announces only the faults it reaches and names the rest', async () => {
   const t = io();
-  assert.equal(await main(['demo', '--duration', '240', '--speed', 'max'], t.io), 0, t.err());
+  assert.equal(await main(['demo', 'board', '--duration', '240', '--speed', 'max'], t.io), 0, t.err());
   const out = t.out();
   assert.match(out, /^ +60 s {2}spikes on accel\.x/m);
   assert.match(out, /^ +180 s {2}clipping on gyro\.y/m);

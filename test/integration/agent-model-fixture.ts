@@ -14,6 +14,7 @@ import { resolveModelManagerConfig, type ModelManagerConfig } from '../../agent/
 import { ModelManager } from '../../agent/models/manager.ts';
 import type { ModelStateReport } from '../../agent/models/report.ts';
 import type { SignedBundle } from '../../shared/bundle/build.ts';
+import type { ReferenceProfile } from '../../shared/bundle/reference.ts';
 import { sha256Hex, type SigningKeyPair } from '../../shared/bundle/signing.ts';
 import { encodeBundleArchive } from '../../shared/platform/tar.ts';
 import { createFeaturePipeline } from '../../shared/features/pipeline.ts';
@@ -87,6 +88,8 @@ export interface BundleOptions {
   readonly seed?: number;
   /** Add this to every golden probability (the model then fails its golden test). */
   readonly goldenShift?: number;
+  /** The bundle's reference profile (reference.json). Default: sine columns over the first 4 features. */
+  readonly reference?: ReferenceProfile;
 }
 
 export function makeModelBundle(key: SigningKeyPair, o: BundleOptions = {}): Promise<SignedBundle> {
@@ -98,7 +101,7 @@ export function makeModelBundle(key: SigningKeyPair, o: BundleOptions = {}): Pro
     ...(o.goldenShift === undefined ? {} : { goldenShift: o.goldenShift }),
     io: softmaxIo(WIDTH, LABELS.length),
     labels: LABELS,
-    reference,
+    reference: o.reference ?? reference,
     pipeline: { ...pipeline.ref },
   });
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../cli/main.ts';
-import { plan } from '../../cli/demo-view.ts';
+import { plan } from '../../cli/demo/board-view.ts';
 import { firmwareSimLab } from '../../cli/lab-simulator.ts';
 import { handleStopSignals, stopNoticeFormat } from '../../cli/signals.ts';
 import { generateLabData } from '../../collector/index.ts';
@@ -51,9 +51,12 @@ test('configuration, usage, path and port errors exit 2, naming the option as gi
       /--port abc: .*CONFIG_INVALID/,
     ],
     [['registry', 'serve', '--config', join(dir, 'missing.json')], {}, /missing\.json.*CONFIG_INVALID/],
-    [['demo', '--duration', '-5'], {}, /--duration -5: expected seconds > 0/],
+    [['demo', 'board', '--duration', '-5'], {}, /--duration -5: expected seconds > 0/],
+    [['demo', '--duration', '-5'], {}, /--duration -5: expected seconds of device time/],
+    [['demo', '--speed', '50'], {}, /--speed 50: expected 1\.\.10/],
+    [['demo', '--devices', '0'], {}, /--devices 0: expected an integer 1\.\.8/],
     [
-      ['demo', '--speed', '0'],
+      ['demo', 'board', '--speed', '0'],
       {},
       /--speed 0: expected a positive number \(device seconds per wall second\) or max/,
     ],

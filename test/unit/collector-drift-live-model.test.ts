@@ -183,3 +183,49 @@ test('the collector config is the monitor options (wiring: createDriftMonitor({ 
   assert.ok(c.results.some((r) => r.monitor === 'drift.device_baseline' && r.channel === 'accel'));
   assert.equal(m.snapshot().features.length, 27);
 });
+
+test('a model sure of no class (a bias makes it hesitate): the pooled profile judges, and the bias is drift', () => {
+  const profile = profileWithClasses();
+  const m = createDriftMonitor({
+    health: healthStub(),
+    references: {
+      reference: (r) => (r.name === model.name && r.version === model.version ? profile : undefined),
+    },
+    options: {
+      driftWindow: 300,
+      driftFeatures: [],
+      commissioningS: 600,
+      driftPersistence: 3,
+      driftCooldownS: 1800,
+    },
+  });
+  const change = 900;
+  const stream = new FeatureStream(13, 0.5);
+  const seen: Observation[] = [];
+  for (let s = 0; s < 1500; s++) {
+    const biased = s >= change;
+    m.observe(
+      telemetry(
+        'dev-2',
+        s + 1,
+        T0 + s * 1000,
+        stream.next((n) => (n === 'accel.x.mean' && biased ? 0.03 : 0)),
+        biased ? { label: 'normal', probabilities: { normal: 0.55, imbalance: 0.45 } } : confident('normal'),
+        model,
+      ),
+    );
+    if (s % 10 === 9) for (const o of m.evaluate(T0 + s * 1000).observations) if (o.active) seen.push(o);
+  }
+  const ref = seen.find((o) => o.check === 'drift.model_reference' && o.subject === 'accel');
+  assert.ok(
+    ref !== undefined,
+    `no drift against the model reference: ${seen.map((o) => o.check).join(', ')}`,
+  );
+  assert.equal(ref.cause, 'calibration_drift');
+  const group = m
+    .snapshot('dev-2')
+    .devices[0]?.groups.find((g) => g.basis === 'model_reference' && g.group === 'accel');
+  assert.equal(group?.status, 'drift');
+  // Judged on the pooled profile: no class named.
+  assert.ok(group.features.every((f) => f.label === null));
+});

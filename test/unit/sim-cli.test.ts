@@ -47,12 +47,20 @@ test('--help documents every option with its default', () => {
     '--mqtt-credentials',
     '--model',
     '--trusted-key',
+    '--inject-failure-rate',
+    '--inject-failure-code',
+    '--inject-rollback-rate',
+    '--state-latency',
+    '--state-latency-jitter',
+    '--silent',
+    '--max-downloads',
+    '--download-deadline',
   ]) {
     assert.ok(simCommand.help.includes(opt), opt);
   }
   const [serial = '', fleet = ''] = simCommand.help.split('Fleet mode');
   assert.equal(serial.match(/\(default/g)?.length, 9);
-  assert.equal(fleet.match(/\(default/g)?.length, 9);
+  assert.equal(fleet.match(/\(default/g)?.length, 17);
 });
 
 test('--list prints the bundled scenarios', async () => {

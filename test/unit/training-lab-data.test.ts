@@ -59,6 +59,20 @@ test('one labelled row per clean 1 s window, grouped by device-minute', async ()
   };
   assert.ok(mean('bearing_wear') > 2 * mean('normal'), `${mean('bearing_wear')} vs ${mean('normal')}`);
   assert.equal(new Set(summary.devices.map((d) => d.seed)).size, 4);
+  // The room differs per device in the documented ranges (docs/training.md), and the features read it.
+  for (const d of summary.devices) {
+    assert.ok(d.humidityPct >= 35 && d.humidityPct <= 60, `humidity ${d.humidityPct}`);
+    assert.ok(d.pressureHpa >= 1000 && d.pressureHpa <= 1025, `pressure ${d.pressureHpa}`);
+    assert.ok(d.startHour >= 0 && d.startHour < 24, `start hour ${d.startHour}`);
+  }
+  assert.equal(new Set(summary.devices.map((d) => d.humidityPct)).size, 4);
+  const hum = featureNames.indexOf('humidity.mean');
+  for (const d of summary.devices) {
+    const v = rows.filter((x) => x.group.startsWith(`${d.deviceId}@`)).map((x) => x.features[hum] as number);
+    const m = v.reduce((a, b) => a + b, 0) / v.length;
+    // Within the daily cycle (±6 %RH) and the slow walk of the drawn level.
+    assert.ok(Math.abs(m - d.humidityPct) < 8, `${d.deviceId}: humidity.mean ${m} vs drawn ${d.humidityPct}`);
+  }
 });
 
 test('deterministic by seed, and a different seed gives different data', async () => {

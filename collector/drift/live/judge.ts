@@ -235,7 +235,8 @@ function combineClasses(parts: readonly ColumnJudgement[]): ColumnJudgement {
 
 /**
  * Judges against the model's reference: class-conditionally when the profile has classes (classes with
- * fewer than minSamples confident windows are not judged), else against the pooled profile.
+ * fewer than minSamples confident windows are not judged), else against the pooled profile. A profile with
+ * classes where no class has minSamples confident windows is judged against the pooled profile too.
  */
 export function judgeModel(
   input: JudgeInput,
@@ -246,7 +247,13 @@ export function judgeModel(
   minSamples: number,
   scratch: Float64Array,
 ): BasisJudgement {
-  const byClass = model.hasClasses() ? confidentSlots(ring, minConfidence) : null;
+  const confident = model.hasClasses() ? confidentSlots(ring, minConfidence) : null;
+  // A model sure of no class often enough to judge one is itself a sign the inputs left its data (a
+  // calibration bias makes it hesitate): then the pooled profile judges, rather than nothing at all.
+  const byClass =
+    confident !== null && [...confident.values()].some((slots) => slots.length >= minSamples)
+      ? confident
+      : null;
   const columns = input.features.map((f, i): ColumnJudgement => {
     const cur = input.currents[i];
     if (cur === null || cur === undefined) return SUPPRESSED;

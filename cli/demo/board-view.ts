@@ -4,10 +4,10 @@
 // first flagged and a progress line every 60 s of device time. Never one line per window (except with
 // --all-windows).
 
-import type { Window } from '../shared/samples.ts';
-import type { IntegrityConfig } from '../shared/integrity/config.ts';
-import { channelNames, type SensorDescriptor } from '../shared/sensors.ts';
-import type { ScenarioEvent } from '../firmware-sim/index.ts';
+import type { Window } from '../../shared/samples.ts';
+import type { IntegrityConfig } from '../../shared/integrity/config.ts';
+import { channelNames, type SensorDescriptor } from '../../shared/sensors.ts';
+import type { ScenarioEvent } from '../../firmware-sim/index.ts';
 
 /** An injected fault the run will reach, and the integrity check that should catch it. */
 export interface WatchedFault {

@@ -1,19 +1,24 @@
-// `edgeloop demo`, the interim version (issues #2, #8 §7): one simulated sensor board on a virtual serial
+// `edgeloop demo board`, the first demo (issues #2, #8 §7): one simulated sensor board on a virtual serial
 // port (a real pseudo-terminal made by socat), the agent (its composition root, print mode) reading the
 // other end through the real serialport binding, a compact live view of the faults the scenario injects
-// and whether the agent caught them, then what the agent saw compared with what the simulator did. The
-// full demo (broker, collector, registry, fleet rollout) replaces this as those pieces land.
+// and whether the agent caught them, then what the agent saw compared with what the simulator did.
 
 import { z } from 'zod';
-import { CaptureSummary, formatWindowLine, loadAgentConfig, noticeLine, startAgent } from '../agent/index.ts';
-import { loadScenario, ptyOutput, runSim } from '../firmware-sim/index.ts';
-import { boolOption, intOption, parseCliArgs } from '../shared/config.ts';
-import { EdgeloopError } from '../shared/errors.ts';
-import type { Command } from './commands.ts';
-import { createDemoView, defaultDurationS, plan } from './demo-view.ts';
-import { loadCommandConfig } from './options.ts';
-import { defaultIntegrityConfig } from '../shared/integrity/config.ts';
-import { referenceSensors } from '../shared/sensors.ts';
+import {
+  CaptureSummary,
+  formatWindowLine,
+  loadAgentConfig,
+  noticeLine,
+  startAgent,
+} from '../../agent/index.ts';
+import { loadScenario, ptyOutput, runSim } from '../../firmware-sim/index.ts';
+import { boolOption, intOption, parseCliArgs } from '../../shared/config.ts';
+import { EdgeloopError } from '../../shared/errors.ts';
+import type { Command } from '../commands.ts';
+import { createDemoView, defaultDurationS, plan } from './board-view.ts';
+import { loadCommandConfig } from '../options.ts';
+import { defaultIntegrityConfig } from '../../shared/integrity/config.ts';
+import { referenceSensors } from '../../shared/sensors.ts';
 
 export const demoDefaults = {
   /** Bundled scenario name or scenario file. */
@@ -56,9 +61,9 @@ const schema = z
 
 export type DemoConfig = Readonly<z.output<typeof schema>>;
 
-const help = `edgeloop demo: simulate a sensor board onto a virtual serial port and show what the agent sees
+const help = `edgeloop demo board: simulate a sensor board onto a virtual serial port and show what the agent sees
 
-Usage: edgeloop demo [options]
+Usage: edgeloop demo board [options]
 
 Creates a pseudo-terminal pair with socat, runs firmware-sim on one end and the agent (print mode, real
 serialport binding) on the other. Lists the faults the scenario injects within the run and, live, whether
@@ -79,8 +84,8 @@ Options (each also a config-file key and an EDGELOOP_* variable; flag > variable
   --config <file>         JSON file of the keys above
   -h, --help              show this help
 
-Needs socat (apt-get install socat). The full demo (MQTT broker, collector, registry, rollout) arrives with
-later issues.
+Needs socat (apt-get install socat). \`edgeloop demo\` (no \`board\`) runs the whole loop: collector, registry,
+update request, retraining and rollout.
 `;
 
 const options = {
@@ -108,7 +113,7 @@ export function loadDemoConfig(argv: readonly string[], env: Record<string, stri
   );
 }
 
-export const demoCommand: Command = {
+export const boardDemoCommand: Command = {
   summary: 'simulate a board onto a virtual serial port and show what the agent sees',
   help,
   async run(argv, io) {

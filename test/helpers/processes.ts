@@ -1,0 +1,20 @@
+// The processes still running whose command line names a path: what a command that must clean up after
+// itself (edgeloop demo's agents, socat guards, the fleet simulator) may not leave behind.
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** "pid: command line" of every live process (not zombies) whose command line contains `text`. */
+export function processesNaming(text: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      const status = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (/^\d+ \(.*\) Z /.test(status)) continue;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmd.includes(text)) out.push(`${pid}: ${cmd}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
