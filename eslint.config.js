@@ -110,4 +110,30 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The dashboard's browser modules: plain ES modules served as they are (no build step), so no type
+    // information; they run in the page, with the browser's globals.
+    files: ['collector/dashboard/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'document',
+          'location',
+          'addEventListener',
+          'removeEventListener',
+          'requestAnimationFrame',
+          'fetch',
+          'EventSource',
+          'localStorage',
+          'ResizeObserver',
+          'console',
+          'setInterval',
+          'clearInterval',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

@@ -30,6 +30,9 @@ import { createMonitoring, type Monitoring } from './monitor/setup.ts';
 import { createRegistryAuth, type RegistryToken } from './registry/auth.ts';
 import { openRegistry, type Registry } from './registry/registry.ts';
 import { registryRoutes } from './registry/routes.ts';
+import { dashboardChannels } from './dashboard/channels.ts';
+import type { FleetSources } from './dashboard/fleet.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
 import { openSqliteTelemetryStore } from './storage/sqlite-store.ts';
 import type { TelemetryStore } from './storage/types.ts';
 
@@ -340,6 +343,33 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
         maxBundleBytes,
       });
     if (loop !== undefined) await loop.register(app, registryAuth);
+    const fleet: FleetSources = {
+      devices: () => store.devices(),
+      health: (id) => monitoring.integrity.deviceHealth(id),
+      drift: () => monitoring.drift.snapshot(),
+      liveAlerts: () => monitoring.alerting.manager.live(),
+    };
+    await app.register(dashboardRoutes, {
+      fleet,
+      channels: dashboardChannels({
+        fleet,
+        store,
+        rollouts: loop?.rollouts,
+        updates: loop?.updates,
+        retraining: loop?.retraining,
+      }),
+      clock,
+      store,
+      references: monitoring.references,
+      mounted: {
+        registry: registry !== undefined,
+        loop: loop !== undefined,
+        retraining: loop?.retraining !== undefined,
+      },
+      onError: (err) => {
+        log.warn('dashboard feed source failed', { error: (err as Error).message });
+      },
+    });
     // After the registry's cleanup, so it runs before it: no request is in flight when the registry closes.
     cleanups.push(() => app.close());
     await app.ready();

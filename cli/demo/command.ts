@@ -67,7 +67,7 @@ a real \`edgeloop agent\` process. Then it plays a story, faster than real time:
           no update request
   pump-4+ steady; --fleet devices are steady (60 computed windows each, replayed
           in a ring, in real time)
-It prints the collector's URL first, then milestones and a live status, and ends with a summary table
+It prints the dashboard's URL first (the collector serves it at /), then milestones and a live status, and ends with a summary table
 once the update request has ended and the drift alert resolved (or --duration runs out).
 
 Options (each also a config-file key and an EDGELOOP_* variable; flag > variable > file > default):
@@ -81,7 +81,7 @@ Options (each also a config-file key and an EDGELOOP_* variable; flag > variable
   --seed <n>              seed of the boards; the same seed gives the same alerts; key seed,
                           EDGELOOP_SEED (default: ${String(d.seed)})
   --summary-json <file>   also write the summary as JSON; key summaryJson, EDGELOOP_SUMMARY_JSON
-  --keep-running          keep the collector (API, metrics) up after the summary until Ctrl-C; key
+  --keep-running          keep the dashboard, API and metrics up after the summary until Ctrl-C; key
                           keepRunning, EDGELOOP_KEEP_RUNNING (default: false)
   --data-dir <dir>        keep the collector's database, the agents' state and every log here (default:
                           a temporary directory, removed at the end); key dataDir, EDGELOOP_DATA_DIR

@@ -152,7 +152,7 @@ export async function runDemo(
     await running?.stop();
     if (collector !== undefined) {
       if (cfg.keepRunning && played && !io.signal.aborted) {
-        out(`\nkeeping the collector up at ${collector.httpUrl} (Ctrl-C to stop)`);
+        out(`\nkeeping the dashboard up at ${collector.httpUrl}/ (Ctrl-C to stop)`);
         await sleep(2 ** 31 - 1, io.signal);
       }
       await collector.close();
@@ -225,7 +225,7 @@ async function start(
   let running: RunningDevices | undefined;
   try {
     view.line(
-      `collector ${collector.httpUrl}  (API ${collector.httpUrl}/api/v1, metrics ${collector.httpUrl}/metrics; log ${logFile})`,
+      `dashboard ${collector.httpUrl}/  (open it in a browser; API ${collector.httpUrl}/api/v1, metrics ${collector.httpUrl}/metrics; log ${logFile})`,
     );
     view.line(`broker    ${collector.brokerUrl}  (embedded; per-device credentials in ${credentialsFile})`);
     await pushBaseline(baseline.bundle, collector.httpUrl, token, io);

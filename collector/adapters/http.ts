@@ -8,6 +8,7 @@
 // - timeouts against slow or idle clients (HTTP_TIMEOUTS below);
 // - a listen error (port in use, not permitted) as an EdgeloopError with the address and a hint.
 
+import fastifyStatic from '@fastify/static';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -286,6 +287,81 @@ export async function listenHttp(
     close() {
       closing ??= app.close();
       return closing;
+    },
+  };
+}
+
+/**
+ * Serves the files under `root` at `prefix` (the dashboard's assets) through @fastify/static: ETag and
+ * Last-Modified, 304s, HEAD, no directory listing, nothing outside root. `maxAgeS` sets Cache-Control.
+ */
+export async function serveStatic(
+  app: FastifyInstance,
+  options: { readonly root: string; readonly prefix: string; readonly maxAgeS?: number },
+): Promise<void> {
+  await app.register(fastifyStatic, {
+    root: options.root,
+    prefix: options.prefix,
+    // Several static roots share the one app: only the first may decorate the reply.
+    decorateReply: false,
+    index: false,
+    list: false,
+    wildcard: true,
+    cacheControl: true,
+    maxAge: (options.maxAgeS ?? 0) * 1000,
+  });
+}
+
+/** One open server-sent-events stream (text/event-stream). */
+export interface EventStream {
+  /** Sends `event: <name>` with JSON data; false once the client has gone. */
+  send(event: string, data: unknown, id?: string): boolean;
+  /** A comment line: keeps proxies and the idle timeout from closing a quiet stream. */
+  heartbeat(): void;
+  /** Ends the stream (idempotent). */
+  end(): void;
+  readonly closed: boolean;
+}
+
+/**
+ * Takes the reply over as an SSE stream. `onClose` runs once when the client goes or end() is called.
+ * Fastify no longer manages the reply, so the caller must end open streams before the app closes (see
+ * the dashboard's preClose hook): a hijacked stream would otherwise hold app.close() open.
+ */
+export function openEventStream(reply: FastifyReply, onClose: () => void, retryMs = 3000): EventStream {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    // nginx buffers responses unless told not to.
+    'x-accel-buffering': 'no',
+  });
+  res.write(`retry: ${retryMs}\n\n`);
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    onClose();
+  };
+  res.on('close', close);
+  return {
+    send(event, data, id) {
+      if (closed) return false;
+      const lines = JSON.stringify(data);
+      res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${lines}\n\n`);
+      return true;
+    },
+    heartbeat() {
+      if (!closed) res.write(`: ${Date.now()}\n\n`);
+    },
+    end() {
+      if (!closed) res.end();
+      close();
+    },
+    get closed() {
+      return closed;
     },
   };
 }

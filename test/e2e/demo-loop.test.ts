@@ -76,9 +76,9 @@ test(
       `first run: ${String(s.wallS)} s wall, ${String(s.deviceTimeS)} s device time, outcome ${s.outcome}`,
     );
     assert.equal(first.code, 0, `${first.out}\n${first.err}`);
-    // The collector's URL comes before the story.
+    // The dashboard's URL comes before the story.
     const lines = first.out.split('\n');
-    const urlAt = lines.findIndex((l) => /^collector http:\/\/127\.0\.0\.1:\d+/.test(l));
+    const urlAt = lines.findIndex((l) => /^dashboard http:\/\/127\.0\.0\.1:\d+\//.test(l));
     assert.ok(urlAt >= 0 && urlAt < lines.findIndex((l) => l.startsWith('the story')), first.out);
     assert.match(first.out, /baseline model pump-condition@1\.0\.0: trained/);
 
