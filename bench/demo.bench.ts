@@ -5,35 +5,17 @@
 // the cheapest device the demo runs, in the same run.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { liveProcessesNaming as processesNaming } from '../test/helpers/processes.ts';
 import { median, section, type Row } from './lib.ts';
 
 const FLEET = 200;
 const DEVICES = 3;
 const SAMPLE_S = 30;
 const TICK = 100; // USER_HZ
-
-interface Proc {
-  readonly pid: number;
-  readonly cmd: string;
-}
-
-function processesNaming(text: string): Proc[] {
-  const out: Proc[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmd.includes(text)) out.push({ pid: Number(p), cmd });
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 /** CPU seconds (user + system) and resident MiB of a process. */
 function usage(pid: number): { cpuS: number; rssMiB: number } {

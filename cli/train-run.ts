@@ -5,7 +5,6 @@
 
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Writable } from 'node:stream';
 import { createSignedBundle } from '../shared/bundle/build.ts';
 import { generateSigningKeyPair, keyIdFromPem, manifestDigest } from '../shared/bundle/signing.ts';
 import { EdgeloopError, type ErrorCode } from '../shared/errors.ts';
@@ -23,6 +22,7 @@ import { createProgress, type ProgressStep } from './progress.ts';
 import type { TrainConfig } from './train-config.ts';
 import { collectorRows, fieldLineage } from './train-field.ts';
 import { bundleLines, labLine, summaryTable } from './train-print.ts';
+import { textSink } from './text-sink.ts';
 
 /** A failure that is a value (bad data, unwritable output, a refused push): exit 1 with its code. */
 export class Failed extends Error {
@@ -162,14 +162,10 @@ async function registryStep(argv: string[], io: CliIO): Promise<void> {
   // message carries the server's reason, not a generic one.
   const { registryCommand } = await import('./registry.ts');
   let code: ErrorCode | undefined;
-  const stderr = new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      const text = chunk.toString();
-      const printed = /\[(EDGELOOP_ERR_[A-Z0-9_]+)\]/.exec(text)?.[1];
-      if (isErrorCode(printed)) code = printed;
-      io.stderr.write(text);
-      done();
-    },
+  const stderr = textSink((text) => {
+    const printed = /\[(EDGELOOP_ERR_[A-Z0-9_]+)\]/.exec(text)?.[1];
+    if (isErrorCode(printed)) code = printed;
+    io.stderr.write(text);
   });
   const exit = await registryCommand.run(argv, { ...io, stderr });
   if (exit !== 0)

@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { EdgeloopError } from '../../shared/errors.ts';
 import type { CliIO } from '../commands.ts';
 import { trainCommand } from '../train.ts';
 import { DEMO_MODEL } from './plan.ts';
+import { textSink } from '../text-sink.ts';
 
 export const BASELINE_VERSION = '1.0.0';
 
@@ -89,16 +89,12 @@ export async function demoBaseline(io: CliIO, onLine: (line: string) => void): P
   }
   let pending = '';
   let text = '';
-  const lines = new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      const s = chunk.toString();
-      text += s;
-      pending += s;
-      const parts = pending.split(/\r|\n/);
-      pending = parts.pop() ?? '';
-      for (const p of parts) if (p.trim() !== '') onLine(p.trim());
-      done();
-    },
+  const lines = textSink((s) => {
+    text += s;
+    pending += s;
+    const parts = pending.split(/\r|\n/);
+    pending = parts.pop() ?? '';
+    for (const p of parts) if (p.trim() !== '') onLine(p.trim());
   });
   try {
     const code = await trainCommand.run(['--out', join(tmp, 'bundle'), ...TRAIN_ARGS], {

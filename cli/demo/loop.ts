@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { loadCollectorConfig, startCollector, type Collector } from '../../collector/index.ts';
 import { EdgeloopError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/platform/logger.ts';
@@ -23,6 +22,7 @@ import { Story } from './story.ts';
 import { buildSummary, type DemoSummary } from './summary.ts';
 import { createLiveView, type LiveView } from './view.ts';
 import { collectorClient, readSnapshot, type CollectorClient, type Snapshot } from './watch.ts';
+import { textSink } from '../text-sink.ts';
 
 export interface DemoRunConfig {
   readonly devices: number;
@@ -81,12 +81,7 @@ async function until(
 
 async function pushBaseline(bundle: string, httpUrl: string, token: string, io: CliIO): Promise<void> {
   let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer | string, _e, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
+  const sink = textSink((s) => (text += s));
   const code = await registryCommand.run(['push', bundle, '--url', httpUrl, '--token', token], {
     ...io,
     stdout: sink,
