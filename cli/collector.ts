@@ -98,6 +98,8 @@ Closing the loop (docs/update-requests.md, docs/retraining.md, docs/rollouts.md;
   --rollout-canary-bake-s <s>    rollouts requests propose: bake after the canary (the request's
                                  devices), s (default ${d.rolloutCanaryBakeS})
   --rollout-bake-s <s>           ... and after half of the rest of the fleet, s (default ${d.rolloutBakeS})
+  --rollout-max-latency-ratio <x>  their analysis fails a phase whose p95 inference latency rose above x
+                                 times its baseline (and by 10 ms) (default ${d.rolloutMaxLatencyRatio})
 
   --config <file>                JSON file of options (camelCase keys: {"dataDir": ...})
   -h, --help                     show this help
@@ -150,6 +152,7 @@ const options: OptionSpec = {
   'update-require-device-change': s,
   'rollout-canary-bake-s': s,
   'rollout-bake-s': s,
+  'rollout-max-latency-ratio': s,
   config: s,
   help: { type: 'boolean', short: 'h' },
 };

@@ -105,6 +105,11 @@ export const collectorDefaults = {
   rolloutCanaryBakeS: 60,
   /** ... and after the first half of the rest of the fleet (the second half ends the rollout), s. */
   rolloutBakeS: 60,
+  /**
+   * Their analysis fails a phase whose p95 inference latency rose above this ratio (and by more than 10 ms)
+   * over its baseline (docs/rollouts.md "Analysis"). Raise it where latency is noisy (a loaded host).
+   */
+  rolloutMaxLatencyRatio: 1.5,
 };
 
 export type CollectorConfig = Readonly<typeof collectorDefaults>;
@@ -160,6 +165,7 @@ const schema = z
     updateRequireDeviceChange: boolOption,
     rolloutCanaryBakeS: intOption(0, 30 * 86_400),
     rolloutBakeS: intOption(0, 30 * 86_400),
+    rolloutMaxLatencyRatio: z.coerce.number().min(1).max(1_000_000),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EdgeloopError } from '../../shared/errors.ts';
 import type { CliIO } from '../commands.ts';
+import { keygenCommand } from '../keygen.ts';
 import { trainCommand } from '../train.ts';
 import { DEMO_MODEL } from './plan.ts';
 import { textSink } from '../text-sink.ts';
@@ -32,6 +33,47 @@ const TRAIN_ARGS = [
   '--trials',
   '4',
 ];
+
+/** The key pair the demo signs its baseline with (edgeloop keygen), made once and cached. */
+export interface SigningKey {
+  readonly keyPath: string;
+  readonly publicKeyPath: string;
+}
+
+/**
+ * The demo's signing key, made on first run under the cache directory. It exists before the baseline does,
+ * so the collector can start trusting it (and serve the dashboard) while a first run still trains.
+ */
+export async function demoSigningKey(io: CliIO): Promise<SigningKey> {
+  const dir = join(demoCacheDir(io.env), 'demo-signing');
+  const key = { keyPath: join(dir, 'demo.key'), publicKeyPath: join(dir, 'demo.pub') };
+  if (existsSync(key.keyPath) && existsSync(key.publicKeyPath)) return key;
+  const tmp = `${dir}.tmp-${String(process.pid)}`;
+  rmSync(tmp, { recursive: true, force: true });
+  let text = '';
+  const sink = textSink((s) => (text += s));
+  try {
+    const code = await keygenCommand.run(['--out', tmp, '--name', 'demo'], {
+      ...io,
+      stdout: sink,
+      stderr: sink,
+    });
+    if (code !== 0)
+      throw new EdgeloopError(
+        'EDGELOOP_ERR_DEMO_FAILED',
+        `making the demo's signing key failed: ${text.trim()}`,
+      );
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      // Another demo made the key meanwhile and won the rename: use its key.
+      if (!existsSync(key.publicKeyPath)) throw err;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return key;
+}
 
 export interface Baseline {
   /** The bundle directory. */
@@ -64,19 +106,23 @@ function packageVersion(): string {
 }
 
 /** The cached baseline, or trains it (progress lines go to onLine); undefined when interrupted. */
-export async function demoBaseline(io: CliIO, onLine: (line: string) => void): Promise<Baseline | undefined> {
+export async function demoBaseline(
+  io: CliIO,
+  signing: SigningKey,
+  onLine: (line: string) => void,
+): Promise<Baseline | undefined> {
+  // The public key is part of the key: a bundle signed by another key is never reused.
   const key = createHash('sha256')
-    .update(JSON.stringify([packageVersion(), TRAIN_ARGS]))
+    .update(JSON.stringify([packageVersion(), TRAIN_ARGS, readFileSync(signing.publicKeyPath, 'utf8')]))
     .digest('hex')
     .slice(0, 12);
   const dir = join(demoCacheDir(io.env), `demo-baseline-${key}`);
   const found = (d: string): Baseline => ({
     bundle: join(d, 'bundle'),
-    publicKeyPath: join(d, 'bundle.signing.pub'),
+    publicKeyPath: signing.publicKeyPath,
     trained: d !== dir,
   });
-  if (existsSync(join(dir, 'bundle', 'manifest.json')) && existsSync(join(dir, 'bundle.signing.pub')))
-    return found(dir);
+  if (existsSync(join(dir, 'bundle', 'manifest.json'))) return found(dir);
   const tmp = `${dir}.tmp-${String(process.pid)}`;
   rmSync(tmp, { recursive: true, force: true });
   try {
@@ -97,11 +143,14 @@ export async function demoBaseline(io: CliIO, onLine: (line: string) => void): P
     for (const p of parts) if (p.trim() !== '') onLine(p.trim());
   });
   try {
-    const code = await trainCommand.run(['--out', join(tmp, 'bundle'), ...TRAIN_ARGS], {
-      ...io,
-      stdout: lines,
-      stderr: lines,
-    });
+    const code = await trainCommand.run(
+      ['--out', join(tmp, 'bundle'), '--key', signing.keyPath, ...TRAIN_ARGS],
+      {
+        ...io,
+        stdout: lines,
+        stderr: lines,
+      },
+    );
     if (io.signal.aborted) return undefined;
     if (code !== 0)
       throw new EdgeloopError(

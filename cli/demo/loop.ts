@@ -14,7 +14,13 @@ import { createLogger } from '../../shared/platform/logger.ts';
 import { retrainWorkerPath } from '../collector.ts';
 import type { CliIO } from '../commands.ts';
 import { registryCommand } from '../registry.ts';
-import { BASELINE_VERSION, demoBaseline } from './baseline.ts';
+import {
+  BASELINE_VERSION,
+  demoBaseline,
+  demoSigningKey,
+  type Baseline,
+  type SigningKey,
+} from './baseline.ts';
 import { startDevices, type RunningDevices } from './devices.ts';
 import { DEMO_MODEL, demoDevices, demoTimeline, FLEET_PREFIX, type DemoDevice } from './plan.ts';
 import { fleetDeviceIds } from '../../firmware-sim/index.ts';
@@ -124,18 +130,22 @@ export async function runDemo(
       `edgeloop demo: ${String(cfg.devices)} devices${cfg.fleet > 0 ? ` + ${String(cfg.fleet)} fleet devices` : ''}, seed ${String(cfg.seed)}, device time up to ${String(cfg.durationS)} s at ${String(cfg.speed)}x real time (faster than real time, so the story fits in a few minutes)`,
     );
     out(`data directory ${dataDir}${temp ? ' (temporary, removed at the end)' : ''}`);
+    const signing = await demoSigningKey(io);
     let training = false;
-    const baseline = await demoBaseline(io, (l) => {
-      if (!training)
-        view.line('training the baseline model (first run only, about 25 s here; cached for later runs)');
-      training = true;
-      view.note(`  ${l.slice(0, 110)}`);
-    });
-    if (baseline === undefined) return undefined;
-    view.line(
-      `baseline model ${DEMO_MODEL}@${BASELINE_VERSION}: ${baseline.trained ? 'trained' : 'from the cache'} (${baseline.bundle})`,
-    );
-    const started = await start(cfg, io, dataDir, baseline, view, failure);
+    const baseline = async (): Promise<Baseline | undefined> => {
+      const b = await demoBaseline(io, signing, (l) => {
+        if (!training)
+          view.line('training the baseline model (first run only, about 25 s here; cached for later runs)');
+        training = true;
+        view.note(`  ${l.slice(0, 110)}`);
+      });
+      if (b !== undefined)
+        view.line(
+          `baseline model ${DEMO_MODEL}@${BASELINE_VERSION}: ${b.trained ? 'trained' : 'from the cache'} (${b.bundle})`,
+        );
+      return b;
+    };
+    const started = await start(cfg, io, dataDir, signing, baseline, view, failure);
     if (started === undefined) return undefined;
     ({ collector, running } = started);
     const summary = await play(cfg, io, started, view, failure, startedMs);
@@ -160,7 +170,8 @@ async function start(
   cfg: DemoRunConfig,
   io: CliIO,
   dataDir: string,
-  baseline: { bundle: string; publicKeyPath: string },
+  signing: SigningKey,
+  baseline: () => Promise<Baseline | undefined>,
   view: LiveView,
   failure: { error?: EdgeloopError },
 ): Promise<Started | undefined> {
@@ -197,7 +208,7 @@ async function start(
         brokerPort: 0,
         brokerHost: '127.0.0.1',
         credentialsFile,
-        trustedKeys: [baseline.publicKeyPath],
+        trustedKeys: [signing.publicKeyPath],
         evaluateIntervalMs: Math.max(100, Math.round(2500 / cfg.speed)),
         driftWindow: 60,
         driftPersistence: 6,
@@ -212,7 +223,7 @@ async function start(
     ),
     {
       logger: log,
-      trustedKeys: [readFileSync(baseline.publicKeyPath, 'utf8')],
+      trustedKeys: [readFileSync(signing.publicKeyPath, 'utf8')],
       registryTokens: [{ token, actor: 'demo' }],
       retrainWorkerPath: retrainWorkerPath(),
     },
@@ -223,12 +234,18 @@ async function start(
       `dashboard ${collector.httpUrl}/  (open it in a browser; API ${collector.httpUrl}/api/v1, metrics ${collector.httpUrl}/metrics; log ${logFile})`,
     );
     view.line(`broker    ${collector.brokerUrl}  (embedded; per-device credentials in ${credentialsFile})`);
-    await pushBaseline(baseline.bundle, collector.httpUrl, token, io);
-    const signing = collector.signingKey;
-    if (signing === undefined)
+    // Trained (first run) or read from the cache once the dashboard is up, so the URL comes first.
+    const model = await baseline();
+    if (model === undefined) {
+      await collector.close();
+      return undefined;
+    }
+    await pushBaseline(model.bundle, collector.httpUrl, token, io);
+    const collectorKey = collector.signingKey;
+    if (collectorKey === undefined)
       throw new EdgeloopError('EDGELOOP_ERR_INTERNAL', 'the collector has no signing key');
     const collectorPub = join(dataDir, 'collector-signing.pub');
-    writeFileSync(collectorPub, signing.publicKeyPem);
+    writeFileSync(collectorPub, collectorKey.publicKeyPem);
     view.line('the story, in device time:');
     for (const d of devices) view.line(`  ${d.deviceId} ${d.role}: ${d.expect}`);
     running = await startDevices(
@@ -240,7 +257,7 @@ async function start(
         registryUrl: `${collector.httpUrl}/api/v1`,
         passwords,
         credentialsFile,
-        trustedKeys: [baseline.publicKeyPath, collectorPub],
+        trustedKeys: [signing.publicKeyPath, collectorPub],
         dataDir,
         speed: cfg.speed,
         durationS: cfg.durationS,

@@ -121,6 +121,7 @@ export function createLoop(d: LoopDeps): Loop {
           { percent: 50, bakeS: d.config.rolloutBakeS },
           { percent: 100, bakeS: 0 },
         ],
+        maxLatencyP95Ratio: d.config.rolloutMaxLatencyRatio,
       },
     },
   });

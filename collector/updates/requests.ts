@@ -108,7 +108,13 @@ export function createUpdateRequests(deps: UpdateRequestDeps): UpdateRequests {
       canary: { devices: canary },
       ...(deps.policy.rollout === undefined
         ? {}
-        : { canaryBakeS: deps.policy.rollout.canaryBakeS, phases: deps.policy.rollout.phases }),
+        : {
+            canaryBakeS: deps.policy.rollout.canaryBakeS,
+            phases: deps.policy.rollout.phases,
+            ...(deps.policy.rollout.maxLatencyP95Ratio === undefined
+              ? {}
+              : { analysis: { maxLatencyP95Ratio: deps.policy.rollout.maxLatencyP95Ratio } }),
+          }),
       reason: `update request ${r.id}: ${why}`,
       updateRequestId: r.id,
     };

@@ -62,6 +62,8 @@ export interface UpdatePolicy {
   readonly rollout?: {
     readonly canaryBakeS: number;
     readonly phases: readonly { readonly percent: number; readonly bakeS: number }[];
+    /** The analysis' latency ratio (the controller's default when absent). */
+    readonly maxLatencyP95Ratio?: number;
   };
 }
 
@@ -133,6 +135,7 @@ export interface RolloutPlanPort {
   readonly canary?: { readonly devices?: readonly string[]; readonly percent?: number };
   readonly canaryBakeS?: number;
   readonly phases?: readonly { readonly percent: number; readonly bakeS: number }[];
+  readonly analysis?: { readonly maxLatencyP95Ratio?: number };
   readonly reason?: string;
   readonly updateRequestId?: string | null;
 }
