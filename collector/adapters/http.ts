@@ -312,6 +312,9 @@ export async function serveStatic(
   });
 }
 
+/** Unsent bytes an event stream may hold for a slow client before it is closed. */
+export const MAX_EVENT_BACKLOG_BYTES = 4 * 1024 * 1024;
+
 /** One open server-sent-events stream (text/event-stream). */
 export interface EventStream {
   /** Sends `event: <name>` with JSON data; false once the client has gone. */
@@ -349,6 +352,13 @@ export function openEventStream(reply: FastifyReply, onClose: () => void, retryM
   return {
     send(event, data, id) {
       if (closed) return false;
+      // A client that stopped reading would make the server buffer without bound: cut it off; a browser
+      // reconnects by itself and reads the state afresh.
+      if (res.writableLength > MAX_EVENT_BACKLOG_BYTES) {
+        res.destroy();
+        close();
+        return false;
+      }
       const lines = JSON.stringify(data);
       res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${lines}\n\n`);
       return true;
