@@ -14,6 +14,7 @@ import type { BackoffOptions } from '../../shared/backoff.ts';
 import type { Clock, ClockTimer } from '../../shared/platform/clock.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import type { AlertRecord } from '../storage/types.ts';
+import type { AlertKind } from '../monitor/types.ts';
 import { checkOf, detailsOf } from './details.ts';
 import { DeliveryQueue, type SendOutcome } from './queue.ts';
 import type { AlertChannel, AlertEvent, DeliveryObserver } from './types.ts';
@@ -53,18 +54,21 @@ export interface AlertmanagerChannelOptions {
   readonly current?: (id: number) => AlertRecord | undefined;
 }
 
-const alertNames: Readonly<Record<string, string>> = {
+// Every kind has its name: a new kind that is not added here does not compile.
+const alertNames: Readonly<Record<AlertKind, string>> = {
   integrity: 'EdgeloopIntegrity',
   drift: 'EdgeloopDrift',
   environment: 'EdgeloopEnvironment',
   condition: 'EdgeloopCondition',
+  model_update: 'EdgeloopModelUpdate',
 };
 
 /** Routing labels of an alert (docs/alerts.md §Alertmanager). */
 export function alertLabels(a: AlertRecord): Record<string, string> {
   const d = detailsOf(a);
   const labels: Record<string, string> = {
-    alertname: alertNames[a.kind] ?? 'EdgeloopAlert',
+    // A stored kind this version does not know (a newer collector wrote it) still gets a name.
+    alertname: (alertNames as Readonly<Record<string, string | undefined>>)[a.kind] ?? 'EdgeloopAlert',
     severity: a.severity,
     kind: a.kind,
     check: checkOf(a),
