@@ -66,8 +66,8 @@ Monitors (docs/monitors.md, docs/integrity.md "Central checks")
   --drift-persistence <n>        consecutive drift evaluations before a decision (default ${d.driftPersistence})
   --drift-cooldown-s <s>         after an automatic action on a device, none for this long, s
                                  (default ${d.driftCooldownS})
-  --stale-after-s <s>            a device silent this long is stale, s (default ${d.staleAfterS})
-  --clock-skew-max-ms <ms>       sender clock this far from receive time is skewed, ms
+  --stale-after-s <s>            a device silent this long is stale, 1..300 s (default ${d.staleAfterS})
+  --clock-skew-max-ms <ms>       sender clock this far from receive time is skewed, 1..60000 ms
                                  (default ${d.clockSkewMaxMs})
 
 Alerts (docs/alerts.md)

@@ -143,8 +143,10 @@ const schema = z
     commissioningS: intOption(0, 30 * 86_400),
     driftPersistence: intOption(1, 1000),
     driftCooldownS: intOption(0, 30 * 86_400),
-    staleAfterS: intOption(1, 86_400),
-    clockSkewMaxMs: intOption(1, 86_400_000),
+    // At most the fixed fail limits (collector/integrity/options.ts staleFailAfterS 300 s, clockSkewFailMs
+    // 60 s): a suspect limit above its fail limit is refused here, not at start.
+    staleAfterS: intOption(1, 300),
+    clockSkewMaxMs: intOption(1, 60_000),
     alertClearAfter: intOption(1, 1000),
     alertWebhooks: listOption.refine(
       (l) => l.every((u) => /^https?:\/\//.test(u)),

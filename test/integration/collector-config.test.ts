@@ -36,6 +36,16 @@ test('the loader: data dir required, scoped variables win, credentials only with
     /credentialsFile: is for the embedded broker/,
   );
   assert.throws(() => loadCollectorConfig({ dataDir: '/tmp/x', mqtt: 'http://h' }, {}), /mqtt/);
+  // Suspect limits above the fixed fail limits (300 s stale, 60 s skew) are refused here, not at start.
+  assert.throws(
+    () => loadCollectorConfig({ dataDir: '/tmp/x', staleAfterS: 301 }, {}),
+    /staleAfterS: .*1\.\.300/,
+  );
+  assert.throws(
+    () => loadCollectorConfig({ dataDir: '/tmp/x', clockSkewMaxMs: 60_001 }, {}),
+    /clockSkewMaxMs/,
+  );
+  assert.equal(loadCollectorConfig({ dataDir: '/tmp/x', staleAfterS: 300 }, {}).staleAfterS, 300);
 });
 
 test('credentials file: devices by valid id, the collector apart from them', () => {
