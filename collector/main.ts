@@ -241,9 +241,12 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
         },
         failed: () => undefined,
       },
-      ...(config.httpPort === 0
-        ? {}
-        : { collectorUrl: `http://${config.httpHost}:${String(config.httpPort)}` }),
+      // The URL others reach us at (--public-url), else the listen address: a link to 0.0.0.0 helps nobody.
+      ...(config.publicUrl !== ''
+        ? { collectorUrl: config.publicUrl }
+        : config.httpPort === 0
+          ? {}
+          : { collectorUrl: `http://${config.httpHost}:${String(config.httpPort)}` }),
     });
     late.monitoring = monitoring;
     const monitors = monitoring.engine;
