@@ -23,15 +23,7 @@ import {
 } from '../adapters/http.ts';
 import type { RolloutController, RolloutPlanInput, RolloutState } from '../rollout/types.ts';
 import { rolloutStates } from '../rollout/types.ts';
-
-/**
- * Decides whether a write may go ahead: returns the actor, or undefined after it has sent the refusal
- * (401/403) itself.
- */
-export type WriteAuthorizer = (
-  req: HttpRequest,
-  reply: HttpReply,
-) => string | undefined | Promise<string | undefined>;
+import type { WriteAuthorizer } from './write-auth.ts';
 
 export interface RolloutRouteOptions {
   readonly controller: Pick<

@@ -9,7 +9,7 @@
 //   DELETE /api/v1/labels/:id
 //
 // Writes go through `authorize` (the registry's write-token check in the collector); it returns the
-// actor, or null once it has sent the refusal. Errors are `{error:{code,message}}`: 400
+// actor, or undefined once it has sent the refusal. Errors are `{error:{code,message}}`: 400
 // EDGELOOP_ERR_HTTP_BAD_REQUEST (schema, unknown query parameter), 404 EDGELOOP_ERR_HTTP_NOT_FOUND, 409
 // EDGELOOP_ERR_TRAINING_JOB_STATE (cancel of an ended job), 422 EDGELOOP_ERR_TRAINING_JOB_INVALID and
 // EDGELOOP_ERR_LABEL_INVALID, 503 EDGELOOP_ERR_TRAINING_INTERRUPTED (the collector is stopping).
@@ -30,12 +30,13 @@ import {
   type Retraining,
   type TrainingJobState,
 } from '../retrain/types.ts';
+import type { WriteAuthorizer } from './write-auth.ts';
 
 export interface TrainingRouteOptions {
   readonly retraining: Retraining;
   readonly labels: LabelStore;
-  /** The actor of a write, or null after it has replied with the refusal (401/403). */
-  readonly authorize: (req: HttpRequest, reply: HttpReply) => string | null | Promise<string | null>;
+  /** The write check (the registry's write token in the collector). */
+  readonly authorize: WriteAuthorizer;
   /** Collector clock, ms (label creation time). Default Date.now. */
   readonly nowMs?: () => number;
 }
@@ -186,7 +187,7 @@ export const trainingRoutes: HttpPlugin<TrainingRouteOptions> = (app, o) => {
 
   app.post('/api/v1/training-jobs', strictBody(jobBody), async (req, reply) => {
     const actor = await o.authorize(req, reply);
-    if (actor === null) return reply;
+    if (actor === undefined) return reply;
     const body = req.body as RetrainInput & { requestId?: string | null };
     const r = o.retraining.open({ ...body, requestId: body.requestId ?? null }, actor);
     if (!r.ok) return sendError(reply, statusOf(r.code), r.code, r.message);
@@ -208,7 +209,7 @@ export const trainingRoutes: HttpPlugin<TrainingRouteOptions> = (app, o) => {
 
   app.post('/api/v1/training-jobs/:id/cancel', { schema: { params: jobParams } }, async (req, reply) => {
     const actor = await o.authorize(req, reply);
-    if (actor === null) return reply;
+    if (actor === undefined) return reply;
     const { id } = req.params as { id: string };
     const r = o.retraining.cancel(id, actor);
     if (!r.ok) return sendError(reply, statusOf(r.code), r.code, r.message);
@@ -238,7 +239,7 @@ export const trainingRoutes: HttpPlugin<TrainingRouteOptions> = (app, o) => {
 
   app.post('/api/v1/labels', strictBody(labelBody), async (req, reply) => {
     const actor = await o.authorize(req, reply);
-    if (actor === null) return reply;
+    if (actor === undefined) return reply;
     const r = o.labels.add(req.body as Parameters<LabelStore['add']>[0], actor, nowMs());
     if (!r.ok) return sendError(reply, 422, r.code, r.message);
     return reply.code(201).send({ label: r.value });
@@ -246,7 +247,7 @@ export const trainingRoutes: HttpPlugin<TrainingRouteOptions> = (app, o) => {
 
   app.delete('/api/v1/labels/:id', { schema: { params: labelParams } }, async (req, reply) => {
     const actor = await o.authorize(req, reply);
-    if (actor === null) return reply;
+    if (actor === undefined) return reply;
     const { id } = req.params as { id: string };
     if (!o.labels.remove(id)) return sendError(reply, 404, 'EDGELOOP_ERR_HTTP_NOT_FOUND', `no label ${id}`);
     return { deleted: id };

@@ -16,22 +16,16 @@ import {
   sendError,
   type HttpPlugin,
   type HttpReply,
-  type HttpRequest,
   refuseUnknownQuery,
 } from '../adapters/http.ts';
 import type { UpdateRequests } from '../updates/requests.ts';
 import { updateRequestStates } from '../updates/types.ts';
+import type { WriteAuthorizer } from './write-auth.ts';
 
 export interface UpdateRequestRouteOptions {
   readonly requests: Pick<UpdateRequests, 'list' | 'get' | 'dismiss' | 'approve'>;
-  /**
-   * The write check (the registry's write token in the collector): returns the actor, or undefined after
-   * it sent the refusal itself.
-   */
-  readonly authorize: (
-    req: HttpRequest,
-    reply: HttpReply,
-  ) => string | undefined | Promise<string | undefined>;
+  /** The write check (the registry's write token in the collector). */
+  readonly authorize: WriteAuthorizer;
 }
 
 const listQuery = {

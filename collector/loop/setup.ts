@@ -142,7 +142,7 @@ export function createLoop(d: LoopDeps): Loop {
         await app.register(trainingRoutes, {
           retraining,
           labels: retraining.labels,
-          authorize: async (req, reply) => (await authorize(req, reply)) ?? null,
+          authorize,
         });
     },
     start() {

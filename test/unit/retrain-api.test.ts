@@ -63,7 +63,7 @@ async function app(t: TestContext) {
     authorize: (req, reply) => {
       if (req.headers.authorization === 'Bearer good') return 'ops';
       void reply.code(401).send({ error: { code: 'EDGELOOP_ERR_REGISTRY_UNAUTHORIZED', message: 'no' } });
-      return null;
+      return undefined;
     },
   });
   t.after(() => a.close());
