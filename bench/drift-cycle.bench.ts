@@ -10,7 +10,12 @@ import { buildReferenceProfile } from '../shared/bundle/reference.ts';
 import { createDriftMonitor } from '../collector/drift/live/monitor.ts';
 import { createIntegrityMonitor } from '../collector/integrity/monitor.ts';
 import { WindowRing } from '../collector/drift/live/ring.ts';
-import { FEATURES, FeatureStream, healthStub, telemetry } from '../test/unit/collector-drift-live-fixture.ts';
+import {
+  FEATURES,
+  FeatureStream,
+  fixedChannelHealth,
+  telemetry,
+} from '../test/unit/collector-drift-live-fixture.ts';
 import { median, section, timeRuns, type Row } from './lib.ts';
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
@@ -29,7 +34,7 @@ if (!built.ok) throw new Error(built.message);
 const profile = built.value;
 
 const monitor = createDriftMonitor({
-  health: healthStub(),
+  health: fixedChannelHealth(),
   references: { reference: (m) => (m.name === model.name ? profile : undefined) },
   options: {
     driftWindow: WINDOW,

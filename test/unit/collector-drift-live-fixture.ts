@@ -1,6 +1,8 @@
 // Telemetry for the live drift monitor's tests and benchmark: schema-shaped messages with the monitored
 // features, generated as stationary AR(1) streams (shared/random.ts fillAr1) around plausible levels.
 
+import assert from 'node:assert/strict';
+import { binIndex, buildReferenceProfile, type ReferenceProfile } from '../../shared/bundle/reference.ts';
 import type { TelemetryPayload } from '../../shared/mqtt/schemas.ts';
 import { Prng } from '../../shared/random.ts';
 import type { IncomingMessage } from '../../collector/storage/types.ts';
@@ -88,10 +90,71 @@ export class FeatureStream {
 }
 
 /** Channel health from a fixed map of failing channels per device (everything else good). */
-export function healthStub(fail: Record<string, readonly string[]> = {}): ChannelHealth {
+export function fixedChannelHealth(fail: Record<string, readonly string[]> = {}): ChannelHealth {
   return {
     channelStatus(deviceId: string, channel: string): QcStatus {
       return fail[deviceId]?.includes(channel) === true ? 'fail' : 'good';
     },
   };
 }
+
+/** The imbalance state's signature in these tests: gyro means up by 0.05. */
+export const imbalance = (n: string): number => (n.startsWith('gyro.') && n.endsWith('.mean') ? 0.05 : 0);
+
+/** One class's part of a reference profile, in its stored shape (binned on the pooled profile's edges). */
+export function classPart(label: string, rows: Record<string, number>[], pooled: ReferenceProfile) {
+  return {
+    label,
+    rows: rows.length,
+    features: pooled.features.map((f) => {
+      const v = rows.map((r) => r[f.name] as number);
+      const sorted = [...v].sort((a, b) => a - b);
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      const std = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
+      const med = sorted[sorted.length >> 1] as number;
+      const mad = [...v.map((x) => Math.abs(x - med))].sort((a, b) => a - b)[v.length >> 1] as number;
+      let cross = 0;
+      for (let i = 1; i < v.length; i++) cross += ((v[i - 1] as number) - mean) * ((v[i] as number) - mean);
+      const counts = new Array<number>(f.binEdges.length + 1).fill(0);
+      for (const x of v) counts[binIndex(f.binEdges, x)]! += 1;
+      return {
+        name: f.name,
+        count: v.length,
+        nonFinite: 0,
+        counts,
+        mean,
+        std,
+        mad,
+        min: sorted[0] as number,
+        max: sorted[sorted.length - 1] as number,
+        lag1Autocorr: std > 0 ? cross / (std * std * v.length) : 0,
+        sample: Array.from(
+          { length: 500 },
+          (_, i) => sorted[Math.floor(((i + 0.5) * v.length) / 500)] as number,
+        ),
+      };
+    }),
+  };
+}
+
+/** A pooled reference of 8,000 normal and 2,000 imbalance rows, with both class parts. */
+export function profileWithClasses(): ReferenceProfile {
+  const s = new FeatureStream(7, 0.5);
+  const normal = Array.from({ length: 8000 }, () => s.next());
+  const imb = Array.from({ length: 2000 }, () => s.next(imbalance));
+  const rows = [...normal, ...imb];
+  const built = buildReferenceProfile(
+    FEATURES.map((name) => ({ name, values: rows.map((r) => r[name] as number) })),
+  );
+  assert.ok(built.ok);
+  const classes = [classPart('imbalance', imb, built.value), classPart('normal', normal, built.value)];
+  // Typed loosely: the `classes` field is optional in reference.json (older profiles lack it).
+  const withClasses: unknown = { ...built.value, classes };
+  return withClasses as ReferenceProfile;
+}
+
+/** A prediction of `label` at 0.95. */
+export const confident = (label: string) => ({
+  label,
+  probabilities: label === 'normal' ? { normal: 0.95, imbalance: 0.05 } : { normal: 0.05, imbalance: 0.95 },
+});

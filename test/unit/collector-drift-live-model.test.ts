@@ -4,75 +4,25 @@
 // model's reference. The profile's `classes` part is built here in its stored shape (pooled bins).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binIndex, buildReferenceProfile, type ReferenceProfile } from '../../shared/bundle/reference.ts';
 import { collectorDefaults } from '../../collector/config.ts';
 import { createDriftMonitor } from '../../collector/drift/live/monitor.ts';
 import type { Observation } from '../../collector/monitor/types.ts';
-import { FEATURES, FeatureStream, healthStub, telemetry } from './collector-drift-live-fixture.ts';
+import {
+  confident,
+  FeatureStream,
+  fixedChannelHealth,
+  imbalance,
+  profileWithClasses,
+  telemetry,
+} from './collector-drift-live-fixture.ts';
 
 const T0 = 1_700_000_000_000;
 const model = { name: 'pump', version: '3' };
-const imbalance = (n: string): number => (n.startsWith('gyro.') && n.endsWith('.mean') ? 0.05 : 0);
-
-function classPart(label: string, rows: Record<string, number>[], pooled: ReferenceProfile) {
-  return {
-    label,
-    rows: rows.length,
-    features: pooled.features.map((f) => {
-      const v = rows.map((r) => r[f.name] as number);
-      const sorted = [...v].sort((a, b) => a - b);
-      const mean = v.reduce((a, b) => a + b, 0) / v.length;
-      const std = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
-      const med = sorted[sorted.length >> 1] as number;
-      const mad = [...v.map((x) => Math.abs(x - med))].sort((a, b) => a - b)[v.length >> 1] as number;
-      let cross = 0;
-      for (let i = 1; i < v.length; i++) cross += ((v[i - 1] as number) - mean) * ((v[i] as number) - mean);
-      const counts = new Array<number>(f.binEdges.length + 1).fill(0);
-      for (const x of v) counts[binIndex(f.binEdges, x)]! += 1;
-      return {
-        name: f.name,
-        count: v.length,
-        nonFinite: 0,
-        counts,
-        mean,
-        std,
-        mad,
-        min: sorted[0] as number,
-        max: sorted[sorted.length - 1] as number,
-        lag1Autocorr: std > 0 ? cross / (std * std * v.length) : 0,
-        sample: Array.from(
-          { length: 500 },
-          (_, i) => sorted[Math.floor(((i + 0.5) * v.length) / 500)] as number,
-        ),
-      };
-    }),
-  };
-}
-
-function profileWithClasses(): ReferenceProfile {
-  const s = new FeatureStream(7, 0.5);
-  const normal = Array.from({ length: 8000 }, () => s.next());
-  const imb = Array.from({ length: 2000 }, () => s.next(imbalance));
-  const rows = [...normal, ...imb];
-  const built = buildReferenceProfile(
-    FEATURES.map((name) => ({ name, values: rows.map((r) => r[name] as number) })),
-  );
-  assert.ok(built.ok);
-  const classes = [classPart('imbalance', imb, built.value), classPart('normal', normal, built.value)];
-  // Typed loosely: the `classes` field is optional in reference.json (older profiles lack it).
-  const withClasses: unknown = { ...built.value, classes };
-  return withClasses as ReferenceProfile;
-}
-
-const confident = (label: string) => ({
-  label,
-  probabilities: label === 'normal' ? { normal: 0.95, imbalance: 0.05 } : { normal: 0.05, imbalance: 0.95 },
-});
 
 test('a machine entering a trained state: condition change (prediction mix), not drift against the model', () => {
   const profile = profileWithClasses();
   const m = createDriftMonitor({
-    health: healthStub(),
+    health: fixedChannelHealth(),
     references: {
       reference: (r) => (r.name === model.name && r.version === model.version ? profile : undefined),
     },
@@ -148,7 +98,7 @@ test('a machine entering a trained state: condition change (prediction mix), not
 
 test('a model unknown to the reference source: only the device baseline applies', () => {
   const m = createDriftMonitor({
-    health: healthStub(),
+    health: fixedChannelHealth(),
     references: { reference: () => undefined },
     options: {
       driftWindow: 300,
@@ -172,7 +122,7 @@ test('a model unknown to the reference source: only the device baseline applies'
 
 test('the collector config is the monitor options (wiring: createDriftMonitor({ health, references, options: config }))', () => {
   const m = createDriftMonitor({
-    health: healthStub(),
+    health: fixedChannelHealth(),
     references: { reference: () => undefined },
     options: { ...collectorDefaults, driftWindow: 50, commissioningS: 30 },
   });
@@ -187,7 +137,7 @@ test('the collector config is the monitor options (wiring: createDriftMonitor({ 
 test('a model sure of no class (a bias makes it hesitate): the pooled profile judges, and the bias is drift', () => {
   const profile = profileWithClasses();
   const m = createDriftMonitor({
-    health: healthStub(),
+    health: fixedChannelHealth(),
     references: {
       reference: (r) => (r.name === model.name && r.version === model.version ? profile : undefined),
     },

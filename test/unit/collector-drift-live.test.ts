@@ -10,7 +10,7 @@ import { WindowRing } from '../../collector/drift/live/ring.ts';
 import type { DriftMonitorOptions } from '../../collector/drift/live/types.ts';
 import type { ChannelHealth, Observation } from '../../collector/monitor/types.ts';
 import type { MonitorResultInput } from '../../collector/storage/types.ts';
-import { FeatureStream, healthStub, telemetry } from './collector-drift-live-fixture.ts';
+import { FeatureStream, fixedChannelHealth, telemetry } from './collector-drift-live-fixture.ts';
 
 const T0 = 1_700_000_000_000;
 const base: DriftMonitorOptions = {
@@ -23,7 +23,7 @@ const base: DriftMonitorOptions = {
 
 function monitor(
   options: Partial<DriftMonitorOptions> = {},
-  health: ChannelHealth = healthStub(),
+  health: ChannelHealth = fixedChannelHealth(),
 ): DriftMonitor {
   return createDriftMonitor({
     health,
@@ -129,7 +129,7 @@ test('a bias on accel.x is named on accel against the device baseline, cause cal
 test('a failing channel is suppressed: the same bias on a failing accel.x raises nothing', () => {
   const onset = 900;
   const shift = (_d: number, n: string, t: number): number => (n === 'accel.x.mean' && t >= onset ? 0.03 : 0);
-  const m = monitor({}, healthStub({ 'dev-0': ['accel.x'] }));
+  const m = monitor({}, fixedChannelHealth({ 'dev-0': ['accel.x'] }));
   const r = drive(m, 1, 1500, shift);
   assert.deepEqual(active(r), []);
   const accel = m.snapshot('dev-0').devices[0]?.groups.find((g) => g.group === 'accel');
@@ -138,7 +138,7 @@ test('a failing channel is suppressed: the same bias on a failing accel.x raises
   assert.equal(verdict('accel.magnitude.mean'), 'suppressed', 'magnitude is computed from the failing axis');
   assert.equal(verdict('accel.y.mean'), 'ok');
   // Every accel channel failing: the group's row says suppressed.
-  const all = monitor({}, healthStub({ 'dev-0': ['accel.x', 'accel.y', 'accel.z'] }));
+  const all = monitor({}, fixedChannelHealth({ 'dev-0': ['accel.x', 'accel.y', 'accel.z'] }));
   const r2 = drive(all, 1, 1000, shift);
   assert.deepEqual(active(r2), []);
   const rows = r2.results.filter((x) => x.monitor === 'drift.device_baseline' && x.channel === 'accel');

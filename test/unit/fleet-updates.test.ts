@@ -26,14 +26,19 @@ const key = generateSigningKeyPair();
 const keys = trustedKeySet([key.publicKeyPem]);
 const NAME = 'pump-condition';
 
-function stubModel(digest: string, version: string, closed: string[]): FleetModel {
+/**
+ * What the fake session loader hands out: the state machine only loads, swaps and closes sessions, so
+ * inference throws (a test that reached it would fail). Real onnxruntime sessions answering model commands
+ * are test/integration/fleet-model-commands.test.ts.
+ */
+function fakeSessionModel(digest: string, version: string, closed: string[]): FleetModel {
   return {
     model: { name: NAME, version },
     digest,
     pipeline: undefined as never,
     fits: () => ok(undefined),
-    predict: () => Promise.resolve(fail('EDGELOOP_ERR_ONNX_RUN', 'stub')),
-    predictVector: () => Promise.resolve(fail('EDGELOOP_ERR_ONNX_RUN', 'stub')),
+    predict: () => Promise.reject(new Error('the update tests never run inference')),
+    predictVector: () => Promise.reject(new Error('the update tests never run inference')),
     close: () => {
       closed.push(version);
       return Promise.resolve();
@@ -67,7 +72,7 @@ function harness(
     assert.ok(m.ok);
     const version = (m.value.value as { version: string }).version;
     loads.push(version);
-    return Promise.resolve(ok(stubModel(m.value.digest, version, closed)));
+    return Promise.resolve(ok(fakeSessionModel(m.value.digest, version, closed)));
   });
   if (o.initial !== undefined) models.adopt(o.initial);
   const download = async (r: DownloadRequest): Promise<Result<Uint8Array>> => {

@@ -6,7 +6,6 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binIndex, buildReferenceProfile, type ReferenceProfile } from '../../shared/bundle/reference.ts';
 import { ManualClock } from '../../shared/platform/clock.ts';
 import { MemoryLogger } from '../../shared/platform/logger.ts';
 import { openSqliteDatabase } from '../../shared/platform/sqlite.ts';
@@ -14,68 +13,19 @@ import { createDriftMonitor } from '../../collector/drift/live/monitor.ts';
 import type { Observation } from '../../collector/monitor/types.ts';
 import type { WindowRecord } from '../../collector/storage/types.ts';
 import { createUpdateRequests } from '../../collector/updates/requests.ts';
-import { FEATURES, FeatureStream, healthStub, telemetry } from './collector-drift-live-fixture.ts';
+import {
+  confident,
+  FEATURES,
+  FeatureStream,
+  fixedChannelHealth,
+  imbalance,
+  profileWithClasses,
+  telemetry,
+} from './collector-drift-live-fixture.ts';
 import { FakeRetraining, FakeRollouts, MemoryStore } from './update-requests-fixture.ts';
 
 const T0 = 1_700_000_000_000;
 const model = { name: 'pump', version: '3' };
-const imbalance = (n: string): number => (n.startsWith('gyro.') && n.endsWith('.mean') ? 0.05 : 0);
-
-function classPart(label: string, rows: Record<string, number>[], pooled: ReferenceProfile) {
-  return {
-    label,
-    rows: rows.length,
-    features: pooled.features.map((f) => {
-      const v = rows.map((r) => r[f.name] as number);
-      const sorted = [...v].sort((a, b) => a - b);
-      const mean = v.reduce((a, b) => a + b, 0) / v.length;
-      const std = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
-      const med = sorted[sorted.length >> 1] as number;
-      const mad = [...v.map((x) => Math.abs(x - med))].sort((a, b) => a - b)[v.length >> 1] as number;
-      let cross = 0;
-      for (let i = 1; i < v.length; i++) cross += ((v[i - 1] as number) - mean) * ((v[i] as number) - mean);
-      const counts = new Array<number>(f.binEdges.length + 1).fill(0);
-      for (const x of v) counts[binIndex(f.binEdges, x)] = (counts[binIndex(f.binEdges, x)] ?? 0) + 1;
-      return {
-        name: f.name,
-        count: v.length,
-        nonFinite: 0,
-        counts,
-        mean,
-        std,
-        mad,
-        min: sorted[0] as number,
-        max: sorted[sorted.length - 1] as number,
-        lag1Autocorr: std > 0 ? cross / (std * std * v.length) : 0,
-        sample: Array.from(
-          { length: 500 },
-          (_, i) => sorted[Math.floor(((i + 0.5) * v.length) / 500)] as number,
-        ),
-      };
-    }),
-  };
-}
-
-function profileWithClasses(): ReferenceProfile {
-  const s = new FeatureStream(7, 0.5);
-  const normal = Array.from({ length: 8000 }, () => s.next());
-  const imb = Array.from({ length: 2000 }, () => s.next(imbalance));
-  const rows = [...normal, ...imb];
-  const built = buildReferenceProfile(
-    FEATURES.map((name) => ({ name, values: rows.map((r) => r[name] as number) })),
-  );
-  assert.ok(built.ok);
-  const withClasses: unknown = {
-    ...built.value,
-    classes: [classPart('imbalance', imb, built.value), classPart('normal', normal, built.value)],
-  };
-  return withClasses as ReferenceProfile;
-}
-
-const confident = (label: string) => ({
-  label,
-  probabilities: label === 'normal' ? { normal: 0.95, imbalance: 0.05 } : { normal: 0.05, imbalance: 0.95 },
-});
 
 function windowOf(
   deviceId: string,
@@ -111,7 +61,7 @@ test('real drift observations: a calibration bias raises a request; a condition 
       r.name === model.name && r.version === model.version ? profile : undefined,
   };
   // dev-2's accel.x fails integrity (a broken sensor with the same bias as dev-1).
-  const health = healthStub({ 'dev-2': ['accel.x'] });
+  const health = fixedChannelHealth({ 'dev-2': ['accel.x'] });
   const monitor = createDriftMonitor({
     health,
     references,
