@@ -113,7 +113,10 @@ export async function pushOnnx(c: Client, values: Values, io: CliIO): Promise<nu
   io.stdout.write(
     values.json === true
       ? `${JSON.stringify(r, null, 2)}\n`
-      : `${r.created ? 'packaged and pushed' : 'already present (identical)'} ${name}@${r.version} manifest ${r.manifestDigest} (${signed.value.manifest.golden.cases} golden cases)\n`,
+      : `${r.created ? 'packaged and pushed' : 'already present (identical)'} ${name}@${r.version} manifest ${r.manifestDigest} (${signed.value.manifest.golden.cases} golden cases)\n` +
+          (packaged.value.files.has('report.json')
+            ? '  report.json: permutation importance and per-state performance on the labelled dataset\n'
+            : '  no report.json: the dataset has no label column, so permutation importance was not computed\n'),
   );
   return 0;
 }

@@ -42,7 +42,8 @@ Usage:
   edgeloop registry pull <model> <version|alias> --out <new dir> [--trusted-key <pub.pem>]
   edgeloop registry verify <bundle dir|.tar|.tar.gz> --trusted-key <pub.pem> [--trusted-key ...]
   edgeloop registry promote <model> <version> [--to production] [--expect <version|none>] [--reason <text>]
-  edgeloop registry policy <model> [--min-macro-f1 <0..1>] [--max-regression <0..1>] [--require-staging-first]
+  edgeloop registry policy <model> [--min-macro-f1 <0..1>] [--max-regression <0..1>] [--max-group-gap <0..1>]
+                  [--require-staging-first]
   edgeloop registry history <model> [--alias staging|canary|production]
 
 Client options (also a --config file key and an EDGELOOP_* variable; flag > variable > file > default):
@@ -97,6 +98,7 @@ const options = {
   alias: { type: 'string' },
   'min-macro-f1': { type: 'string' },
   'max-regression': { type: 'string' },
+  'max-group-gap': { type: 'string' },
   'require-staging-first': { type: 'boolean' },
   'data-dir': { type: 'string' },
   'tokens-file': { type: 'string' },
@@ -306,13 +308,14 @@ async function runSub(sub: string, positionals: string[], values: Values, io: Cl
       const [model] = need(
         positionals,
         1,
-        'policy <model> [--min-macro-f1 x] [--max-regression y] [--require-staging-first]',
+        'policy <model> [--min-macro-f1 x] [--max-regression y] [--max-group-gap z] [--require-staging-first]',
       );
       const num = (k: string): number | undefined =>
         typeof values[k] === 'string' ? Number(values[k]) : undefined;
       const policy = {
         ...(num('min-macro-f1') === undefined ? {} : { minMacroF1: num('min-macro-f1') }),
         ...(num('max-regression') === undefined ? {} : { maxRegressionVsProduction: num('max-regression') }),
+        ...(num('max-group-gap') === undefined ? {} : { maxGroupGap: num('max-group-gap') }),
         ...(values['require-staging-first'] === true ? { requireStagingFirst: true } : {}),
       };
       const r =

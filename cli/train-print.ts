@@ -18,6 +18,22 @@ export function summaryTable(r: TrainModelResult): string {
         `  ${c.label.padEnd(w)}  ${f3(c.precision).padStart(9)}  ${f3(c.recall).padStart(6)}  ${String(c.support).padStart(7)}`,
     ),
   ];
+  const imp = r.report.json.importance;
+  if (imp !== undefined)
+    lines.push(
+      `  importance (macro-F1 drop when shuffled): ${imp.groups.map((g) => `${g.name} ${f3(g.mean)}`).join(', ')}`,
+    );
+  const gp = r.report.json.groupPerformance;
+  if (gp?.worstDevice != null) {
+    const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+    lines.push(
+      `  worst device ${gp.worstDevice.name} ${pct(gp.worstDevice.accuracy)}, worst state ${gp.worstState?.name ?? '-'} ` +
+        `${gp.worstState === null ? '' : pct(gp.worstState.accuracy)}; ` +
+        (gp.flagged.length === 0
+          ? `no group more than ${pct(gp.margin)} below overall`
+          : `FLAGGED: ${gp.flagged.map((g) => `${g.kind} ${g.name} (${pct(g.gap)} below)`).join(', ')}`),
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 

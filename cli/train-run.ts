@@ -236,6 +236,7 @@ async function run(
 
   const label = `${cfg.search.kind} search`;
   let bar: ProgressStep | undefined;
+  let explainBar: ProgressStep | undefined;
   const trained = await trainModel({
     rows: field?.pool ?? lab.value.rows,
     ...(field === undefined ? {} : { heldOut: field.recent }),
@@ -245,6 +246,12 @@ async function run(
     pipelineId: lab.value.pipeline.id,
     pipelineHash: lab.value.pipeline.paramsHash,
     producerVersion: collectLineageEnv().edgeloopVersion,
+    featureNames: lab.value.featureNames,
+    onExplainProgress: (done, total) => {
+      explainBar ??= progress.step('permutation importance on the test partition', total);
+      explainBar.update(done);
+      if (done === total) explainBar.end();
+    },
     onProgress: (p) => {
       bar ??= progress.step(label, p.of);
       bar.update(p.trial, `best macro-F1 ${p.best.toFixed(3)} (trial ${p.bestTrial + 1})`);

@@ -38,31 +38,53 @@ export function onnxPredictor(
     return fail('EDGELOOP_ERR_MODEL_IO_MISMATCH', 'an explanation needs one float32 [batch, features] input');
   if (output === undefined)
     return fail('EDGELOOP_ERR_MODEL_IO_MISMATCH', 'the model has no float32 probabilities output');
-  const classes = manifest.labels.length;
-  const chunk = input.shape[0] === 1 ? 1 : CHUNK_ROWS;
+  return ok(
+    sessionPredictor(session, {
+      input: input.name,
+      output: output.name,
+      width,
+      classes: manifest.labels.length,
+      rowsPerRun: input.shape[0] === 1 ? 1 : CHUNK_ROWS,
+    }),
+  );
+}
+
+export interface SessionBinding {
+  readonly input: string;
+  readonly output: string;
+  readonly width: number;
+  readonly classes: number;
+  /** Rows per run: 1 for a model with a fixed batch of 1. */
+  readonly rowsPerRun?: number;
+}
+
+/** A predictor over a session whose tensor names are known (the trainer's own export). */
+export function sessionPredictor(session: OnnxSession, b: SessionBinding): BatchPredictor {
+  const { width, classes } = b;
+  const chunk = b.rowsPerRun ?? CHUNK_ROWS;
   const predict = async (rows: Float32Array, n: number): Promise<Result<Float32Array>> => {
     const out = new Float32Array(n * classes);
     for (let start = 0; start < n; start += chunk) {
       const m = Math.min(chunk, n - start);
       const r = await session.run({
-        [input.name]: {
+        [b.input]: {
           dtype: 'float32',
           data: rows.subarray(start * width, (start + m) * width),
           dims: [m, width],
         },
       });
       if (!r.ok) return r;
-      const p = r.value[output.name]?.data;
+      const p = r.value[b.output]?.data;
       if (!(p instanceof Float32Array) || p.length !== m * classes)
         return fail(
           'EDGELOOP_ERR_ONNX_RUN',
-          `output "${output.name}" did not hold ${m} x ${classes} float32 scores`,
+          `output "${b.output}" did not hold ${m} x ${classes} float32 scores`,
         );
       out.set(p, start * classes);
     }
     return ok(out);
   };
-  return ok({ width, classes, predict });
+  return { width, classes, predict };
 }
 
 /** Index of the largest of `classes` values at `offset`. */

@@ -28,7 +28,15 @@ import { resolveFeaturePipeline, type FeaturePipeline } from '../../shared/featu
 // The dataset file is the feature CSV that `edgeloop features` writes (one reader for both).
 export { parseFeatureCsv } from '../../shared/features/csv.ts';
 import { referenceSensors, type SensorDescriptor } from '../../shared/sensors.ts';
-import type { OnnxOutput, OnnxSessionLoader, OnnxValueInfo } from '../../shared/platform/onnx.ts';
+import type {
+  OnnxOutput,
+  OnnxSession,
+  OnnxSessionLoader,
+  OnnxValueInfo,
+} from '../../shared/platform/onnx.ts';
+import { argmaxAt, sessionPredictor } from '../explain/predictor.ts';
+import { explainTestSet, type TestExplanations } from '../explain/test-report.ts';
+import { classificationMetrics } from '../training/metrics.ts';
 
 const { onnx } = onnxProto;
 
@@ -44,7 +52,13 @@ export interface ByoModelInput {
     readonly name: string;
     readonly featureNames: readonly string[];
     readonly rows: readonly (readonly number[])[];
+    /** Per row, when the dataset has a `label` column: then report.json gets permutation importance. */
+    readonly labels?: readonly string[];
   };
+  /** Permutation-importance repeats over a labelled dataset. Default 5; 0 skips it. */
+  readonly importanceRepeats?: number;
+  /** Seeds the permutations. Default 1. */
+  readonly seed?: number;
   /** Golden cases taken from the first dataset rows: an integer >= 1. Default 8. */
   readonly goldenRows?: number;
   /** Test metrics measured elsewhere (e.g. { macroF1: 0.91 }); the promotion gate reads macroF1. */
@@ -53,6 +67,79 @@ export interface ByoModelInput {
   /** ISO-8601 time for createdAt and the lineage times. */
   readonly createdAt: string;
   readonly libraries?: Readonly<Record<string, string>>;
+}
+
+/** report.json of an imported model: permutation importance and per-state performance on its dataset. */
+export interface ByoReport {
+  readonly schema: 'edgeloop-byo-report-v1';
+  readonly dataset: string;
+  readonly rows: number;
+  readonly accuracy: number;
+  readonly macroF1: number;
+  readonly importance: TestExplanations['importance'];
+  readonly groupPerformance: TestExplanations['groupPerformance'];
+}
+
+/** The explanations of a labelled dataset (docs/explanations.md), or undefined when it has no labels. */
+async function byoReport(
+  input: ByoModelInput,
+  model: OnnxSession,
+  only: { readonly name: string; readonly shape: readonly (number | string)[] },
+  outputs: readonly TensorSpec[],
+): Promise<Result<ByoReport | undefined>> {
+  const truth = input.dataset.labels;
+  const repeats = input.importanceRepeats ?? 5;
+  const out = probabilitiesOutput(outputs);
+  if (truth === undefined || repeats === 0 || out === undefined) return ok(undefined);
+  const index = new Map(input.labels.map((l, i) => [l, i]));
+  const unknown = truth.find((l) => !index.has(l));
+  if (unknown !== undefined)
+    return fail(
+      'EDGELOOP_ERR_REGISTRY_LABELS_MISMATCH',
+      `dataset label "${unknown}" is not one of the model's labels (${input.labels.join(', ')})`,
+    );
+  const { featureNames, rows } = input.dataset;
+  const width = featureNames.length;
+  const predictor = sessionPredictor(model, {
+    input: only.name,
+    output: out.name,
+    width,
+    classes: input.labels.length,
+    ...(only.shape[0] === 1 ? { rowsPerRun: 1 } : {}),
+  });
+  const x = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => {
+    x.set(r, i * width);
+  });
+  const y = Int32Array.from(truth, (l) => index.get(l) as number);
+  const explained = await explainTestSet({
+    predictor,
+    x,
+    y,
+    // No device column in a feature CSV: the whole dataset is one device group.
+    rows: truth.map((label) => ({ group: input.dataset.name, label })),
+    labels: input.labels,
+    featureNames,
+    seed: input.seed ?? 1,
+    repeats,
+  });
+  if (!explained.ok) return explained;
+  const probs = await predictor.predict(x, rows.length);
+  if (!probs.ok) return probs;
+  const c = input.labels.length;
+  const m = classificationMetrics(
+    y,
+    Int32Array.from({ length: rows.length }, (_, i) => argmaxAt(probs.value, i * c, c)),
+    input.labels,
+  );
+  return ok({
+    schema: 'edgeloop-byo-report-v1',
+    dataset: input.dataset.name,
+    rows: rows.length,
+    accuracy: m.accuracy,
+    macroF1: m.macroF1,
+    ...explained.value,
+  });
 }
 
 const bad = (detail: string): Result<never> => fail('EDGELOOP_ERR_REGISTRY_IO_MISMATCH', detail);
@@ -218,6 +305,10 @@ export async function packageOnnxModel(
       [REFERENCE_FILE, encodeReferenceProfile(profile.value)],
       [GOLDEN_FILE, encodeGolden({ schemaVersion: 1, cases })],
     ]);
+    const report = await byoReport(input, model, only, outputs);
+    if (!report.ok) return report;
+    if (report.value !== undefined)
+      files.set('report.json', new TextEncoder().encode(`${JSON.stringify(report.value, null, 2)}\n`));
     const manifest: ManifestInput = {
       name: input.name,
       version: input.version,

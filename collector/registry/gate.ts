@@ -10,6 +10,11 @@ export const promotionPolicySchema = z.strictObject({
   maxRegressionVsProduction: z.number().min(0).max(1).optional(),
   /** The candidate must have been pointed at by staging or canary before (alias history). Default false. */
   requireStagingFirst: z.boolean().optional(),
+  /**
+   * The worst device group's accuracy may be at most this far below the overall test accuracy (manifest
+   * metrics.worstDeviceGap, from the test report's per-group performance).
+   */
+  maxGroupGap: z.number().min(0).max(1).optional(),
 });
 export type PromotionPolicy = z.infer<typeof promotionPolicySchema>;
 
@@ -38,6 +43,13 @@ export function macroF1Of(metrics: unknown): number | undefined {
   return undefined;
 }
 
+/** Reads manifest metrics.worstDeviceGap. */
+export function worstDeviceGapOf(metrics: unknown): number | undefined {
+  if (typeof metrics !== 'object' || metrics === null) return undefined;
+  const gap = (metrics as Record<string, unknown>).worstDeviceGap;
+  return typeof gap === 'number' ? gap : undefined;
+}
+
 /** Returns the reasons the candidate fails the gate; empty means it passes. */
 export function evaluateGate(input: GateInput): string[] {
   const { policy, candidate, production } = input;
@@ -63,6 +75,15 @@ export function evaluateGate(input: GateInput): string[] {
         `macroF1 ${f1.toFixed(4)} is ${(prodF1 - f1).toFixed(4)} below production ${production.version} (${prodF1.toFixed(4)}); at most ${policy.maxRegressionVsProduction} is allowed`,
       );
     }
+  }
+  if (policy.maxGroupGap !== undefined) {
+    const gap = worstDeviceGapOf(candidate.metrics);
+    if (gap === undefined)
+      reasons.push(`version ${candidate.version} has no worstDeviceGap metric to check maxGroupGap against`);
+    else if (gap > policy.maxGroupGap)
+      reasons.push(
+        `its worst device group is ${(gap * 100).toFixed(1)} points of accuracy below overall; at most ${(policy.maxGroupGap * 100).toFixed(1)} is allowed`,
+      );
   }
   if (policy.requireStagingFirst === true && !input.wasStaged) {
     reasons.push(`version ${candidate.version} was never in staging or canary`);

@@ -158,8 +158,12 @@ export async function runRetrainJob(dir: string, deps: WorkerDeps): Promise<Resu
     pipelineId: lab.value.pipeline.id,
     pipelineHash: lab.value.pipeline.paramsHash,
     producerVersion: collectLineageEnv().edgeloopVersion,
+    featureNames: lab.value.featureNames,
     onProgress: (p) => {
       progress('search', p.trial, p.of, `best macro-F1 ${p.best.toFixed(3)}`);
+    },
+    onExplainProgress: (done, total) => {
+      progress('importance', done, total, 'permutation importance on the test partition');
     },
   });
   if (!trained.ok) return trained;

@@ -115,6 +115,10 @@ export function manifestMetrics(result: TrainModelResult): Metrics {
     ece: r.calibration.ece,
     testRows: r.rows,
     latencyMs: { p50: r.latency.p50Ms, p99: r.latency.p99Ms },
+    // The promotion gate's maxGroupGap reads this (docs/explanations.md, "Per-group performance").
+    ...(r.groupPerformance?.worstDevice == null
+      ? {}
+      : { worstDeviceGap: r.groupPerformance.worstDevice.gap }),
   };
 }
 

@@ -1,6 +1,9 @@
 // The held-out test report (issue #3 §3) as JSON and as a Markdown page.
 import type { Calibration, ClassificationMetrics } from './metrics.ts';
 import type { Hyperparameters } from './model.ts';
+import type { GroupPerformance } from '../explain/group-performance.ts';
+import type { PermutationImportance } from '../explain/permutation.ts';
+import { barChart } from '../explain/render.ts';
 
 export interface LatencyReport {
   /** 'onnxruntime-node' when the exported model was timed, else 'typescript' (the in-process model). */
@@ -33,6 +36,10 @@ export interface TestReport {
   readonly latency: LatencyReport;
   /** Present when the exported model was run in onnxruntime-node. */
   readonly onnxParity?: ParityReport;
+  /** Permutation importance on the test partition (docs/explanations.md); absent when skipped. */
+  readonly importance?: PermutationImportance;
+  /** Metrics per device and per machine state, with the worst and the flagged groups. */
+  readonly groupPerformance?: GroupPerformance;
 }
 
 const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
@@ -122,5 +129,75 @@ export function renderMarkdown(r: TestReport): string {
       '',
     );
   }
+  out.push(...explanationSections(r));
   return out.join('\n');
+}
+
+/** Top features shown in the readable report; report.json has them all. */
+const TOP_FEATURES = 15;
+
+function explanationSections(r: TestReport): string[] {
+  const out: string[] = [];
+  const imp = r.importance;
+  if (imp !== undefined) {
+    const spread = (m: number, s: number) => `${m.toFixed(3)} ± ${s.toFixed(3)}`;
+    out.push('## Permutation importance', '');
+    out.push(
+      `Drop in macro-F1 (from ${imp.baseline.toFixed(3)}) when a sensor group's or a feature's values are shuffled ` +
+        `across the ${imp.rows} test rows; mean ± standard deviation over ${imp.repeats} seeded repeats (seed ${imp.seed}).`,
+      '',
+      'By sensor group:',
+      '',
+      '```',
+      ...barChart(imp.groups.map((g) => ({ label: g.name, value: g.mean, text: spread(g.mean, g.std) }))),
+      '```',
+      '',
+      `Top ${Math.min(TOP_FEATURES, imp.features.length)} of ${imp.features.length} features:`,
+      '',
+      '```',
+      ...barChart(
+        imp.features
+          .slice(0, TOP_FEATURES)
+          .map((g) => ({ label: g.name, value: g.mean, text: spread(g.mean, g.std) })),
+      ),
+      '```',
+      '',
+    );
+  }
+  const gp = r.groupPerformance;
+  if (gp !== undefined) {
+    out.push('## Performance by group', '');
+    out.push(
+      `Overall accuracy ${pct(gp.accuracy)}. A group more than ${pct(gp.margin)} below it is flagged.`,
+      '',
+    );
+    for (const [title, list] of [
+      ['Device', gp.devices],
+      ['Machine state', gp.states],
+    ] as const) {
+      out.push(
+        table(
+          [title, 'Rows', 'Accuracy', 'Macro-F1', 'Gap', ''],
+          list.map((g) => [
+            g.name,
+            String(g.rows),
+            pct(g.accuracy),
+            f3(g.macroF1),
+            pct(g.gap),
+            gp.flagged.includes(g) ? '**flagged**' : '',
+          ]),
+        ),
+        '',
+      );
+    }
+    const worst = [gp.worstDevice, gp.worstState].filter((g) => g !== null);
+    out.push(
+      `Worst groups: ${worst.map((g) => `${g.kind} ${g.name} (${pct(g.accuracy)})`).join(', ')}.`,
+      gp.flagged.length === 0
+        ? 'No group is flagged.'
+        : `Flagged: ${gp.flagged.map((g) => `${g.kind} ${g.name}, ${pct(g.gap)} below overall`).join('; ')}.`,
+      '',
+    );
+  }
+  return out;
 }

@@ -31,6 +31,8 @@ import {
   PROBABILITIES_NAME,
 } from './onnx-export.ts';
 import { deriveSeed } from '../../shared/random.ts';
+import { sessionPredictor, type BatchPredictor } from '../explain/predictor.ts';
+import { explainTestSet, type TestExplanations } from '../explain/test-report.ts';
 import { type LatencyReport, type ParityReport, renderMarkdown, type TestReport } from './report.ts';
 import { runSearch, type SearchOptions, type SearchProgress, type Trial } from './search.ts';
 import { systemClock, type WallClock } from '../../shared/platform/clock.ts';
@@ -59,6 +61,14 @@ export interface TrainModelOptions {
   /** Test rows kept as golden inputs/outputs. Default 8. */
   readonly goldenRows?: number;
   readonly onProgress?: (p: SearchProgress) => void;
+  /** Input feature names, for the report's permutation importance (default `f0`, `f1`, ...). */
+  readonly featureNames?: readonly string[];
+  /** Permutation-importance repeats on the test partition (docs/explanations.md). Default 5; 0 skips it. */
+  readonly importanceRepeats?: number;
+  /** Accuracy gap from which a device or state group is flagged in the report. Default 0.1. */
+  readonly groupMargin?: number;
+  /** Called while permutation importance runs (features and groups done of total). */
+  readonly onExplainProgress?: (done: number, total: number) => void;
   /** Wall clock for startedAt/endedAt. Default the system clock. */
   readonly clock?: WallClock;
 }
@@ -203,6 +213,25 @@ export async function trainModel(options: TrainModelOptions): Promise<Result<Tra
   let latency: LatencyReport;
   let onnxParity: ParityReport | undefined;
   const samples = Math.min(options.latencySamples ?? 200, te.n * 4);
+  let explanations: TestExplanations | undefined;
+  const repeats = options.importanceRepeats ?? 5;
+  const featureNames = options.featureNames ?? Array.from({ length: f }, (_, j) => `f${j}`);
+  // Through the model as a black box, the same code a bring-your-own model gets (docs/explanations.md).
+  const explainTest = async (predictor: BatchPredictor): Promise<Result<TestExplanations | undefined>> =>
+    repeats === 0
+      ? ok(undefined)
+      : explainTestSet({
+          predictor,
+          x: Float32Array.from(te.x),
+          y: te.y,
+          rows: test.rows,
+          labels: classes,
+          featureNames,
+          seed: deriveSeed(options.seed, 'importance'),
+          repeats,
+          ...(options.groupMargin === undefined ? {} : { groupMargin: options.groupMargin }),
+          ...(options.onExplainProgress === undefined ? {} : { onProgress: options.onExplainProgress }),
+        });
 
   if (options.useOnnxRuntime ?? true) {
     const loaded = await loadOnnxSession(exported.bytes);
@@ -229,6 +258,11 @@ export async function trainModel(options: TrainModelOptions): Promise<Result<Tra
         if (s >= 0) ms.push(elapsed);
       }
       latency = latencyFrom('onnxruntime-node', ms);
+      const explained = await explainTest(
+        sessionPredictor(session, { input: INPUT_NAME, output: PROBABILITIES_NAME, width: f, classes: c }),
+      );
+      if (!explained.ok) return explained;
+      explanations = explained.value;
     } finally {
       await session.close();
     }
@@ -241,6 +275,16 @@ export async function trainModel(options: TrainModelOptions): Promise<Result<Tra
       if (s >= 0) ms.push(performance.now() - start);
     }
     latency = latencyFrom('typescript', ms);
+    const explained = await explainTest({
+      width: f,
+      classes: c,
+      predict: (rows, n) => {
+        const p = predictProba(model, Float64Array.from(rows), n);
+        return Promise.resolve(ok(Float32Array.from(p)));
+      },
+    });
+    if (!explained.ok) return explained;
+    explanations = explained.value;
   }
 
   const json: TestReport = {
@@ -253,6 +297,7 @@ export async function trainModel(options: TrainModelOptions): Promise<Result<Tra
     calibration: calibration(probs, te.y, c),
     latency,
     ...(onnxParity === undefined ? {} : { onnxParity }),
+    ...(explanations === undefined ? {} : explanations),
   };
   const golden: Golden = {
     // Rounded to float32, the exact values the model saw, so the registry can replay them bit-for-bit.
