@@ -71,6 +71,10 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'compare current data with a reference (CSV or bundle), column by column',
     load: () => import('./drift.ts').then((m) => m.driftCommand),
   },
+  explain: {
+    summary: "explain one window's prediction offline: sensor-group contributions and top features",
+    load: () => import('./explain.ts').then((m) => m.explainCommand),
+  },
   keygen: {
     summary: 'make an Ed25519 key pair for signing model bundles',
     load: () => import('./keygen.ts').then((m) => m.keygenCommand),

@@ -115,3 +115,6 @@ export {
   type LabelSource,
   type SourcedRow,
 } from './retrain/assemble.ts';
+export { openExplainModel, type ExplainModel } from './explain/model.ts';
+export { barChart } from './explain/render.ts';
+export { explainWindow, type WindowExplanation } from './explain/shapley.ts';

@@ -22,6 +22,8 @@ export interface FeatureOcclusion {
   readonly effect: number;
   readonly value: number;
   readonly baseline: number;
+  /** (value - baseline) in reference scales (1.4826 MAD, else std); null without scales. */
+  readonly deviation: number | null;
 }
 
 export interface WindowExplanation {
@@ -86,8 +88,15 @@ export interface ExplainWindowInput {
   /** The window's feature vector, in input order. NaN (an imputed feature) is replaced by the baseline. */
   readonly features: Float32Array;
   readonly baseline: Float32Array;
+  /** Each feature's reference scale, for the deviation shown beside an occlusion effect. */
+  readonly scales?: Float32Array;
   /** Default 5. */
   readonly topFeatures?: number;
+}
+
+function deviationOf(value: number, baseline: number, scale: number | undefined): number | null {
+  if (scale === undefined || !(scale > 0)) return null;
+  return (value - baseline) / scale;
 }
 
 /** One window's explanation: 2^G coalition rows in one batch, then one occlusion batch for the top group. */
@@ -148,8 +157,13 @@ export async function explainWindow(input: ExplainWindowInput): Promise<Result<W
     effect: pk - (o.value[r * c + k] as number),
     value: x[fi] as number,
     baseline: baseline[fi] as number,
+    deviation: deviationOf(x[fi] as number, baseline[fi] as number, input.scales?.[fi]),
   }));
-  occlusions.sort((a, b) => Math.abs(b.effect) - Math.abs(a.effect));
+  // A saturated model can give many features no single effect; among equal effects, the most unusual first.
+  occlusions.sort(
+    (a, b) =>
+      Math.abs(b.effect) - Math.abs(a.effect) || Math.abs(b.deviation ?? 0) - Math.abs(a.deviation ?? 0),
+  );
   return ok({
     labels: input.labels,
     predicted: input.labels[k] ?? String(k),
