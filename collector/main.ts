@@ -30,6 +30,9 @@ import { createMonitoring, type Monitoring } from './monitor/setup.ts';
 import { createRegistryAuth, type RegistryToken } from './registry/auth.ts';
 import { openRegistry, type Registry } from './registry/registry.ts';
 import { registryRoutes } from './registry/routes.ts';
+import { explanationRoutes } from './api/explanations.ts';
+import { registryExplainModels } from './explain/registry-models.ts';
+import { createExplainService } from './explain/service.ts';
 import { dashboardChannels } from './dashboard/channels.ts';
 import type { FleetSources } from './dashboard/fleet.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
@@ -346,6 +349,26 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
         maxBundleBytes,
       });
     if (loop !== undefined) await loop.register(app, registryAuth);
+    if (registry !== undefined) {
+      // Explanations (docs/explanations.md) run the registry's models in this process, on request.
+      const models = registryExplainModels(registry, (bytes) => loadOnnxSession(bytes));
+      cleanups.push(() => models.close());
+      const alertById = (id: number) =>
+        monitoring.alerting.manager.liveById(id) ??
+        store.alerts({ limit: 1_000_000 }).find((a) => a.id === id);
+      const labels = loop?.retraining?.labels;
+      await app.register(explanationRoutes, {
+        service: createExplainService({
+          store,
+          models,
+          alert: alertById,
+          ...(labels === undefined ? {} : { labels }),
+        }),
+        store,
+        alert: alertById,
+        clock,
+      });
+    }
     const fleet: FleetSources = {
       devices: () => store.devices(),
       health: (id) => monitoring.integrity.deviceHealth(id),

@@ -90,7 +90,7 @@ export interface ExplainWindowInput {
   readonly baseline: Float32Array;
   /** Each feature's reference scale, for the deviation shown beside an occlusion effect. */
   readonly scales?: Float32Array;
-  /** Default 5. */
+  /** Default 5; 0 skips the occlusion batch (contributions only). */
   readonly topFeatures?: number;
 }
 
@@ -143,37 +143,41 @@ export async function explainWindow(input: ExplainWindowInput): Promise<Result<W
       topIndex = j;
   });
   const topGroup = groups[topIndex] as FeatureGroup;
-  // Occlusion: the window with one feature of the top group at its baseline, one row per feature.
-  const occ = new Float32Array(topGroup.indices.length * width);
-  topGroup.indices.forEach((fi, r) => {
-    occ.set(x, r * width);
-    occ[r * width + fi] = baseline[fi] as number;
-  });
-  const o = await predictor.predict(occ, topGroup.indices.length);
-  if (!o.ok) return o;
-  const pk = values[top + k] as number;
-  const occlusions = topGroup.indices.map((fi, r) => ({
-    feature: input.featureNames[fi] as string,
-    effect: pk - (o.value[r * c + k] as number),
-    value: x[fi] as number,
-    baseline: baseline[fi] as number,
-    deviation: deviationOf(x[fi] as number, baseline[fi] as number, input.scales?.[fi]),
-  }));
-  // A saturated model can give many features no single effect; among equal effects, the most unusual first.
-  occlusions.sort(
-    (a, b) =>
-      Math.abs(b.effect) - Math.abs(a.effect) || Math.abs(b.deviation ?? 0) - Math.abs(a.deviation ?? 0),
-  );
+  const topCount = input.topFeatures ?? 5;
+  let occlusions: FeatureOcclusion[] = [];
+  if (topCount > 0) {
+    // Occlusion: the window with one feature of the top group at its baseline, one row per feature.
+    const occ = new Float32Array(topGroup.indices.length * width);
+    topGroup.indices.forEach((fi, r) => {
+      occ.set(x, r * width);
+      occ[r * width + fi] = baseline[fi] as number;
+    });
+    const o = await predictor.predict(occ, topGroup.indices.length);
+    if (!o.ok) return o;
+    const pk = values[top + k] as number;
+    occlusions = topGroup.indices.map((fi, r) => ({
+      feature: input.featureNames[fi] as string,
+      effect: pk - (o.value[r * c + k] as number),
+      value: x[fi] as number,
+      baseline: baseline[fi] as number,
+      deviation: deviationOf(x[fi] as number, baseline[fi] as number, input.scales?.[fi]),
+    }));
+    // A saturated model can give many features no single effect; among equal effects, the most unusual first.
+    occlusions.sort(
+      (a, b) =>
+        Math.abs(b.effect) - Math.abs(a.effect) || Math.abs(b.deviation ?? 0) - Math.abs(a.deviation ?? 0),
+    );
+  }
   return ok({
     labels: input.labels,
     predicted: input.labels[k] ?? String(k),
     predictedIndex: k,
     probabilities: Array.from(values.subarray(top, top + c)),
     baselineProbabilities: Array.from(values.subarray(0, c)),
-    delta: pk - (values[k] as number),
+    delta: (values[top + k] as number) - (values[k] as number),
     groups: contributions,
     topGroup: topGroup.name,
-    topFeatures: occlusions.slice(0, input.topFeatures ?? 5),
-    inferences: full + topGroup.indices.length,
+    topFeatures: occlusions.slice(0, topCount),
+    inferences: full + (topCount > 0 ? topGroup.indices.length : 0),
   });
 }
