@@ -113,6 +113,8 @@ export interface RankedImpact {
   readonly priority: DriftImpact['priority'] | 'unknown';
   readonly changedShare: number | null;
   readonly mixShift: number | null;
+  /** Mean change of the predicted class's probability under the shift (ties on changedShare break on it). */
+  readonly meanConfidenceChange: number | null;
   readonly reason: string | null;
 }
 
@@ -365,6 +367,7 @@ export function createExplainService(o: ExplainServiceOptions): ExplainService {
           priority: imp?.priority ?? 'unknown',
           changedShare: imp?.changedShare ?? null,
           mixShift: imp?.mixShift ?? null,
+          meanConfidenceChange: imp?.meanConfidenceChange ?? null,
           reason: e.ok ? e.value.impactUnavailable : e.message,
         };
         if (impactCache.size > 1000) impactCache.clear();
@@ -372,8 +375,13 @@ export function createExplainService(o: ExplainServiceOptions): ExplainService {
       }
       out.push(r);
     }
-    // Highest impact first; alerts whose impact is unknown last, but listed.
-    return out.sort((x, y) => (y.changedShare ?? -1) - (x.changedShare ?? -1));
+    // Highest impact first (changed predictions, then the mix, then lost confidence); unknown last, but listed.
+    return out.sort(
+      (x, y) =>
+        (y.changedShare ?? -1) - (x.changedShare ?? -1) ||
+        (y.mixShift ?? -1) - (x.mixShift ?? -1) ||
+        Math.abs(y.meanConfidenceChange ?? 0) - Math.abs(x.meanConfidenceChange ?? 0),
+    );
   };
 
   const performance: ExplainService['performance'] = async (deviceId, fromMs, toMs, bucketMs) => {
