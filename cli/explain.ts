@@ -17,7 +17,8 @@ import { decodeManifestBytes, verifyBundle } from '../shared/bundle/verify.ts';
 import { boolOption, intOption, listOption, parseCliArgs } from '../shared/config.ts';
 import { EdgeloopError, errorCatalogue, type Failure } from '../shared/errors.ts';
 import { loadOnnxSession } from '../shared/platform/onnx.ts';
-import type { Command } from './commands.ts';
+import type { CliIO, Command } from './commands.ts';
+import { exitCodeFor } from './errors.ts';
 import { loadCommandConfig } from './options.ts';
 
 const defaults = {
@@ -70,8 +71,9 @@ Options (each also a config-file key and an EDGELOOP_* variable; flag > variable
   --config <file>          JSON file of the keys above
   -h, --help               show this help
 
-Exit codes: 0 explained, 2 bad input (EDGELOOP_ERR_EXPLAIN_INPUT, EDGELOOP_ERR_EXPLAIN_UNAVAILABLE,
-EDGELOOP_ERR_PATH, EDGELOOP_ERR_BUNDLE_*, EDGELOOP_ERR_CONFIG_*, EDGELOOP_ERR_USAGE).
+Exit codes: 0 explained; 1 the bundle or window cannot be explained (EDGELOOP_ERR_EXPLAIN_INPUT,
+EDGELOOP_ERR_EXPLAIN_UNAVAILABLE, EDGELOOP_ERR_BUNDLE_*, EDGELOOP_ERR_ONNX_*); 2 a usage, option or path
+error (EDGELOOP_ERR_USAGE, EDGELOOP_ERR_CONFIG_*, EDGELOOP_ERR_PATH).
 `;
 
 const options = {
@@ -208,52 +210,62 @@ export const explainCommand: Command = {
   summary: "explain one window's prediction offline: sensor-group contributions and top features",
   help,
   async run(argv, io) {
-    const { values } = parseCliArgs(argv, options, false);
-    const cfg = loadCommandConfig(
-      {
-        command: 'explain',
-        defaults,
-        schema,
-        env: io.env,
-        configFile: typeof values.config === 'string' ? values.config : undefined,
-      },
-      values,
-    );
-    const { manifest, files } = await openManifest(cfg.bundle, cfg.trustedKey);
-    const opened = await openExplainModel(
-      manifest,
-      (p) => files.get(p),
-      (b) => loadOnnxSession(b),
-    );
-    if (!opened.ok) throw thrown(opened);
-    const model = opened.value;
     try {
-      const names = model.featureNames;
-      const features = await readWindow(cfg.window, cfg.row, names);
-      const layout = model.layout(names);
-      if (!layout.ok) throw thrown(layout);
-      const e = await explainWindow({
-        predictor: model.predictor,
-        labels: model.labels,
-        featureNames: names,
-        groups: layout.value.groups,
-        features,
-        baseline: layout.value.baseline,
-        scales: layout.value.scales,
-        topFeatures: cfg.top,
-      });
-      if (!e.ok) throw thrown(e);
-      const ref = `${manifest.name}@${manifest.version}`;
-      io.stdout.write(
-        cfg.json
-          ? `${JSON.stringify({ model: model.ref, signatureChecked: cfg.trustedKey.length > 0, ...e.value }, null, 2)}\n`
-          : formatExplanation(ref, e.value),
-      );
-      if (!cfg.json && cfg.trustedKey.length === 0)
-        io.stderr.write('note: the bundle signature was not checked (pass --trusted-key to check it)\n');
-      return 0;
-    } finally {
-      await model.close();
+      return await explain(argv, io);
+    } catch (err) {
+      if (!(err instanceof EdgeloopError)) throw err;
+      io.stderr.write(`edgeloop explain: ${err.message} [${err.code}]\n`);
+      return exitCodeFor(err.code);
     }
   },
 };
+
+async function explain(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCliArgs(argv, options, false);
+  const cfg = loadCommandConfig(
+    {
+      command: 'explain',
+      defaults,
+      schema,
+      env: io.env,
+      configFile: typeof values.config === 'string' ? values.config : undefined,
+    },
+    values,
+  );
+  const { manifest, files } = await openManifest(cfg.bundle, cfg.trustedKey);
+  const opened = await openExplainModel(
+    manifest,
+    (p) => files.get(p),
+    (b) => loadOnnxSession(b),
+  );
+  if (!opened.ok) throw thrown(opened);
+  const model = opened.value;
+  try {
+    const names = model.featureNames;
+    const features = await readWindow(cfg.window, cfg.row, names);
+    const layout = model.layout(names);
+    if (!layout.ok) throw thrown(layout);
+    const e = await explainWindow({
+      predictor: model.predictor,
+      labels: model.labels,
+      featureNames: names,
+      groups: layout.value.groups,
+      features,
+      baseline: layout.value.baseline,
+      scales: layout.value.scales,
+      topFeatures: cfg.top,
+    });
+    if (!e.ok) throw thrown(e);
+    const ref = `${manifest.name}@${manifest.version}`;
+    io.stdout.write(
+      cfg.json
+        ? `${JSON.stringify({ model: model.ref, signatureChecked: cfg.trustedKey.length > 0, ...e.value }, null, 2)}\n`
+        : formatExplanation(ref, e.value),
+    );
+    if (!cfg.json && cfg.trustedKey.length === 0)
+      io.stderr.write('note: the bundle signature was not checked (pass --trusted-key to check it)\n');
+    return 0;
+  } finally {
+    await model.close();
+  }
+}

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { explainCommand } from '../../cli/explain.ts';
 import { registryCommand } from '../../cli/registry.ts';
@@ -32,6 +34,7 @@ const NAMES = [
   'temperature.mean',
 ];
 const LABELS = ['normal', 'imbalance', 'overheating'];
+const binPath = fileURLToPath(new URL('../../bin/edgeloop.js', import.meta.url));
 
 /** [feature][class] weights: accel and gyro say imbalance, temperature overheating, the magnetometer nothing. */
 function weights(): number[] {
@@ -181,6 +184,18 @@ test('a bring-your-own model: report.json importance at push, exact group Shaple
     true,
   );
   assert.match(past.err, /EDGELOOP_ERR_EXPLAIN_INPUT/);
+  // Exit codes through the real command line: 1 for a window that cannot be explained, 2 for a usage error.
+  const cli = (argv: string[]) =>
+    spawnSync(process.execPath, [binPath, 'explain', ...argv], {
+      env: { ...process.env, EDGELOOP_FROM_SOURCE: '1' },
+      encoding: 'utf8',
+    });
+  const one = cli(['--bundle', bundle, '--window', join(dir, 'short.json')]);
+  assert.equal(one.status, 1, one.stderr);
+  assert.match(one.stderr, /EDGELOOP_ERR_EXPLAIN_INPUT/);
+  const two = cli(['--window', join(dir, 'short.json')]);
+  assert.equal(two.status, 2, two.stderr);
+  assert.match(cli(['--help']).stdout, /edgeloop explain --bundle/);
   const nobundle = await runCommand(
     explainCommand,
     ['--bundle', join(dir, 'nope'), '--window', join(dir, 'short.json')],
