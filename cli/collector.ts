@@ -66,6 +66,9 @@ Monitors (docs/monitors.md, docs/integrity.md "Central checks")
   --drift-persistence <n>        consecutive drift evaluations before a decision (default ${d.driftPersistence})
   --drift-cooldown-s <s>         after an automatic action on a device, none for this long, s
                                  (default ${d.driftCooldownS})
+  --estimated-drop-margin <x>    estimated accuracy (CBPE) this far below the model's test accuracy is a
+                                 performance alert; 0..1, 0 = off (default ${d.estimatedDropMargin})
+  --estimated-drop-windows <n>   newest windows per device the estimate is over (default ${d.estimatedDropWindows})
   --stale-after-s <s>            a device silent this long is stale, 1..300 s (default ${d.staleAfterS})
   --clock-skew-max-ms <ms>       sender clock this far from receive time is skewed, 1..60000 ms
                                  (default ${d.clockSkewMaxMs})
@@ -135,6 +138,8 @@ const options: OptionSpec = {
   'commissioning-s': s,
   'drift-persistence': s,
   'drift-cooldown-s': s,
+  'estimated-drop-margin': s,
+  'estimated-drop-windows': s,
   'stale-after-s': s,
   'clock-skew-max-ms': s,
   'alert-clear-after': s,

@@ -58,6 +58,13 @@ export const collectorDefaults = {
   driftPersistence: 3,
   /** After a decision acts on a device (an update request), no other for this long, s. */
   driftCooldownS: 1800,
+  /**
+   * Estimated accuracy (CBPE over a device's newest windows) this far below the model's test accuracy is a
+   * `performance` alert, which feeds the update-request rule (docs/explanations.md). 0 turns the check off.
+   */
+  estimatedDropMargin: 0.1,
+  /** Newest windows per device the estimated accuracy is over. */
+  estimatedDropWindows: 300,
   /** A device that sent nothing for this long is stale, s. */
   staleAfterS: 30,
   /** Sender clock further than this from the collector's receive time is skewed, ms. */
@@ -143,6 +150,8 @@ const schema = z
     commissioningS: intOption(0, 30 * 86_400),
     driftPersistence: intOption(1, 1000),
     driftCooldownS: intOption(0, 30 * 86_400),
+    estimatedDropMargin: z.coerce.number().min(0).max(1),
+    estimatedDropWindows: intOption(20, 100_000),
     // At most the fixed fail limits (collector/integrity/options.ts staleFailAfterS 300 s, clockSkewFailMs
     // 60 s): a suspect limit above its fail limit is refused here, not at start.
     staleAfterS: intOption(1, 300),

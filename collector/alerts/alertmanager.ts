@@ -61,6 +61,7 @@ const alertNames: Readonly<Record<AlertKind, string>> = {
   environment: 'EdgeloopEnvironment',
   condition: 'EdgeloopCondition',
   model_update: 'EdgeloopModelUpdate',
+  performance: 'EdgeloopPerformance',
 };
 
 /** Routing labels of an alert (docs/alerts.md §Alertmanager). */

@@ -16,6 +16,7 @@ export const alertKinds = [
   'environment',
   'condition',
   'model_update',
+  'performance',
 ] as const satisfies readonly AlertKind[];
 
 const severityRank: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };

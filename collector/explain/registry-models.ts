@@ -9,7 +9,40 @@ import { fail, type Result } from '../../shared/errors.ts';
 import type { ModelRef } from '../../shared/mqtt/schemas.ts';
 import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
 import type { Registry } from '../registry/registry.ts';
+import type { ModelMetricsSource } from './drop-monitor.ts';
 import { openExplainModel, type ExplainModel } from './model.ts';
+
+/**
+ * What a model version's test report measured, from its manifest metrics (accuracy, ece), cached; undefined
+ * for a version this registry does not hold (looked up again after `retryMs`).
+ */
+export function registryModelMetrics(
+  registry: Pick<Registry, 'file'>,
+  nowMs: () => number,
+  retryMs = 60_000,
+): ModelMetricsSource {
+  const cache = new Map<string, { readonly accuracy: number | null; readonly ece: number | null } | number>();
+  const num = (m: Record<string, unknown>, k: string): number | null =>
+    typeof m[k] === 'number' && Number.isFinite(m[k]) ? m[k] : null;
+  return (ref) => {
+    const key = `${ref.name}@${ref.version}`;
+    const hit = cache.get(key);
+    if (typeof hit === 'object') return hit;
+    if (typeof hit === 'number' && nowMs() < hit) return undefined;
+    const f = registry.file(ref.name, ref.version, 'manifest.json');
+    if (!f.ok) {
+      cache.set(key, nowMs() + retryMs);
+      return undefined;
+    }
+    const manifest = JSON.parse(readFileSync(f.value.diskPath, 'utf8')) as {
+      metrics?: Record<string, unknown>;
+    };
+    const m = manifest.metrics ?? {};
+    const value = { accuracy: num(m, 'accuracy'), ece: num(m, 'ece') };
+    cache.set(key, value);
+    return value;
+  };
+}
 
 export interface ExplainModels {
   get(ref: ModelRef): Promise<Result<ExplainModel>>;

@@ -16,6 +16,8 @@ import type { Registry } from '../registry/registry.ts';
 import type { TelemetryStore } from '../storage/types.ts';
 import { MonitorEngine, type MonitorEngineObserver } from './engine.ts';
 import { registryReferences } from './registry-references.ts';
+import { createDropMonitor } from '../explain/drop-monitor.ts';
+import { registryModelMetrics } from '../explain/registry-models.ts';
 import type { Observation, ReferenceSource } from './types.ts';
 
 export interface MonitoringDeps {
@@ -83,6 +85,17 @@ export function createMonitoring(d: MonitoringDeps): Monitoring {
       driftCooldownS: config.driftCooldownS,
     },
   });
+  // The estimated-drop check needs the models' test metrics: from the registry, else it is off.
+  const drop =
+    d.registry === undefined || config.estimatedDropMargin === 0
+      ? undefined
+      : createDropMonitor(
+          registryModelMetrics(d.registry, () => d.clock.nowMs()),
+          {
+            margin: config.estimatedDropMargin,
+            windows: config.estimatedDropWindows,
+          },
+        );
   const alerting = createAlerting({
     config,
     store: d.store,
@@ -109,7 +122,7 @@ export function createMonitoring(d: MonitoringDeps): Monitoring {
   };
   const engine = new MonitorEngine({
     // Integrity first: drift reads this batch's channel health.
-    monitors: [integrity, drift],
+    monitors: drop === undefined ? [integrity, drift] : [integrity, drift, drop],
     store: d.store,
     sink,
     intervalMs: config.evaluateIntervalMs,

@@ -16,9 +16,10 @@ export type QcStatus = FlagStatus;
  * - `drift`: the data moved away from the reference (model validity) or from the device's own baseline;
  * - `environment`: drift explained by the surroundings (temperature, humidity, pressure moved together);
  * - `condition`: the machine's condition changed (the prediction mix moved; features still in-class);
- * - `model_update`: a model-update request (issue #10 §1): the model no longer fits these devices' data.
+ * - `model_update`: a model-update request (issue #10 §1): the model no longer fits these devices' data;
+ * - `performance`: the model's estimated accuracy (CBPE) fell below its test accuracy by more than a margin.
  */
-export type AlertKind = 'integrity' | 'drift' | 'environment' | 'condition' | 'model_update';
+export type AlertKind = 'integrity' | 'drift' | 'environment' | 'condition' | 'model_update' | 'performance';
 
 export type SuspectedCause =
   'broken_sensor' | 'calibration_drift' | 'environment_change' | 'machine_condition_change' | 'unknown';

@@ -16,7 +16,7 @@ import { decide } from './decide.ts';
 import { jobEnd, rolloutEnd } from './outcomes.ts';
 import { joined, newRequest, refreshed } from './membership.ts';
 import { isEnded, openUpdateStore } from './store.ts';
-import { judgeObservation, type Trigger } from './trigger.ts';
+import { judgeObservation, MODEL_SUBJECT, type Trigger } from './trigger.ts';
 import type {
   RetrainingPort,
   RolloutPlanPort,
@@ -361,7 +361,11 @@ export function createUpdateRequests(deps: UpdateRequestDeps): UpdateRequests {
     for (const o of observations) {
       const v = judgeObservation(o, deps.channelHealth);
       if (!v.raise) continue;
-      if (policy.requireDeviceChange === true && !changed.has(`${v.trigger.deviceId}|${v.trigger.subject}`))
+      if (
+        policy.requireDeviceChange === true &&
+        v.trigger.subject !== MODEL_SUBJECT &&
+        !changed.has(`${v.trigger.deviceId}|${v.trigger.subject}`)
+      )
         continue;
       admit(v.trigger, nowMs);
     }

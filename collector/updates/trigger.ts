@@ -49,9 +49,30 @@ export function evidenceChannels(o: Observation): string[] {
   return [...out];
 }
 
+/** The subject an estimated-drop trigger carries: the whole model, no sensor group. */
+export const MODEL_SUBJECT = 'model';
+
 export function judgeObservation(o: Observation, health: ChannelHealth): TriggerVerdict {
   const no = (why: string): TriggerVerdict => ({ raise: false, why });
   if (!o.active) return no('inactive');
+  // An estimated accuracy drop (collector/explain/drop-monitor.ts) says the model no longer fits the
+  // device's data as a whole: it raises a request like a drift of the model's inputs does.
+  if (o.check === 'performance.estimated_drop') {
+    const model = o.reference?.model ?? null;
+    if (o.kind !== 'performance' || model === null || o.deviceId === null)
+      return no('an estimated drop without a model or a device');
+    return {
+      raise: true,
+      trigger: {
+        model,
+        deviceId: o.deviceId,
+        subject: MODEL_SUBJECT,
+        channels: [],
+        integrity: {},
+        observation: o,
+      },
+    };
+  }
   if (o.check !== 'drift.model_reference' || o.reference?.basis !== 'model_reference')
     return no('not a drift observation against the model reference');
   if (o.kind !== 'drift' && o.kind !== 'environment') return no(`kind ${o.kind}`);

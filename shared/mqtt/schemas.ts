@@ -232,7 +232,7 @@ export const alertEvidenceSchema = z.object({
 
 /** The full explanation of an alert (collector/alerts/types.ts AlertDetails). */
 export const alertDetailsSchema = z.object({
-  kind: z.enum(['integrity', 'drift', 'environment', 'condition', 'model_update']),
+  kind: z.enum(['integrity', 'drift', 'environment', 'condition', 'model_update', 'performance']),
   check: z.string(),
   subject: z.string().nullable(),
   summary: z.string(),

@@ -656,3 +656,35 @@ test('a member re-diagnosed as a machine condition change is withdrawn; a reques
   assert.match(ended.outcome ?? '', /machine condition change/);
   assert.ok(updates(out).every((o) => !o.active));
 });
+
+test('an estimated accuracy drop (a performance observation) raises a request about the whole model', (t) => {
+  const h = setup(t, { policy: { requireDeviceChange: true } });
+  const drop: Observation = {
+    kind: 'performance',
+    deviceId: 'd1',
+    subject: null,
+    check: 'performance.estimated_drop',
+    active: true,
+    severity: 'warning',
+    atMs: T0,
+    sinceMs: T0 - 300_000,
+    window: { fromMs: T0 - 300_000, toMs: T0 },
+    summary: 'estimated accuracy of pump@1.0.0 on d1 is 0.600',
+    evidence: [{ method: 'cbpe', statistic: 0.6, threshold: 0.87, thresholdOrigin: 'config' }],
+    reference: { basis: 'model_reference', model: V1 },
+    cause: 'unknown',
+    action: { kind: 'request_model_update', automatic: false },
+  };
+  // requireDeviceChange asks a sensor group's own baseline to confirm; a drop is about the model, not a group.
+  h.requests.handle([drop], T0);
+  const [r] = h.requests.list();
+  assert.ok(r);
+  assert.deepEqual(
+    r.devices.map((d) => [d.deviceId, d.subjects]),
+    [['d1', ['model']]],
+  );
+  assert.equal(r.evidence[0]?.check, 'performance.estimated_drop');
+  assert.equal(r.decision?.action, 'retrain');
+  h.requests.handle([{ ...drop, active: false }], T0 + 1000);
+  assert.equal(h.requests.list().length, 1);
+});
