@@ -4,7 +4,7 @@
 // more than `margin` below it, from a model whose calibration can be trusted, is a `performance` alert,
 // and the update-request rule takes it like a drift of the model's inputs (collector/updates/trigger.ts).
 // A model whose calibration cannot be trusted is judged `insufficient_data`, never alerted on: its
-// probabilities do not say how often it is right.
+// probabilities do not say how often it is right. Windows that fail integrity are left out.
 
 import type { ModelRef } from '../../shared/mqtt/schemas.ts';
 import type { Monitor, MonitorCycle, Observation } from '../monitor/types.ts';
@@ -51,7 +51,8 @@ export function createDropMonitor(metrics: ModelMetricsSource, o: DropMonitorOpt
   const observe = (msg: IncomingMessage): void => {
     if (msg.message.kind !== 'telemetry') return;
     const p = msg.message.payload;
-    if (p.model === null || p.prediction === null) return;
+    // A window that fails integrity says the sensor is broken, not the model: it is left out of the estimate.
+    if (p.model === null || p.prediction === null || p.integrity.status === 'fail') return;
     const labels = Object.keys(p.prediction.probabilities);
     const key = keyOf(p.model);
     let d = devices.get(p.deviceId);

@@ -19,8 +19,15 @@ const V1: ModelRef = { name: 'pump', version: '1.0.0' };
 const V2: ModelRef = { name: 'pump', version: '2.0.0' };
 const T0 = Date.UTC(2026, 0, 1);
 
-function telemetry(deviceId: string, i: number, confidence: number, model: ModelRef = V1): IncomingMessage {
+function telemetry(
+  deviceId: string,
+  i: number,
+  confidence: number,
+  model: ModelRef = V1,
+  integrity = 'good',
+): IncomingMessage {
   const payload = {
+    integrity: { status: integrity, channels: {}, flags: [] },
     v: 1,
     deviceId,
     runId: 1,
@@ -98,6 +105,11 @@ test('untrusted calibration is never alerted on; an unknown model is not judged;
   const cycle = poor.evaluate(T0);
   assert.equal(byDevice(cycle.observations, 'd1')?.active, false);
   assert.equal(cycle.results[0]?.status, 'insufficient_data');
+
+  // Windows that fail integrity (a broken sensor) are not the model's fault: left out of the estimate.
+  const broken = createDropMonitor(metrics(0.01), { windows: 100, minWindows: 50 });
+  for (let i = 0; i < 100; i++) broken.observe(telemetry('d1', i, 0.5, V1, 'fail'));
+  assert.equal(broken.evaluate(T0).observations.length, 0);
 
   const unknown = createDropMonitor(metrics(0.01), { windows: 100, minWindows: 50 });
   for (let i = 0; i < 100; i++) unknown.observe(telemetry('d1', i, 0.5, { name: 'other', version: '9.9.9' }));
