@@ -17,7 +17,13 @@ import { featureGroups, type FeatureGroup } from './groups.ts';
 import { onnxPredictor, type BatchPredictor } from './predictor.ts';
 
 export interface ModelLayout {
+  /** The model's input feature names, in input order (what baseline, scales and groups follow). */
   readonly featureNames: readonly string[];
+  /**
+   * For each model input, its position in the window's names; null when the window's order is the
+   * model's. Use `inModelOrder` to feed a window's values.
+   */
+  readonly order: Int32Array | null;
   readonly baseline: Float32Array;
   /** Reference scale per feature: 1.4826 MAD, else the std (0 when the feature never varied). */
   readonly scales: Float32Array;
@@ -50,6 +56,44 @@ const num = (m: unknown, key: string): number | null => {
   const v = typeof m === 'object' && m !== null ? (m as Record<string, unknown>)[key] : undefined;
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 };
+
+/** A window's values in the model's input order (a copy only when the orders differ). */
+export function inModelOrder(layout: ModelLayout, values: Float32Array): Float32Array {
+  const order = layout.order;
+  return order === null ? values : Float32Array.from(order, (j) => values[j] as number);
+}
+
+function layoutFor(
+  manifest: Manifest,
+  profile: ReferenceProfile,
+  featureNames: readonly string[],
+  names: readonly string[],
+): Result<ModelLayout> {
+  const model = `${manifest.name}@${manifest.version}`;
+  if (names.length !== featureNames.length)
+    return fail(
+      'EDGELOOP_ERR_EXPLAIN_INPUT',
+      `the window has ${names.length} features, ${model} takes ${featureNames.length}`,
+    );
+  const position = new Map(names.map((n, i) => [n, i]));
+  const missing = featureNames.filter((n) => !position.has(n));
+  if (missing.length > 0)
+    return fail(
+      'EDGELOOP_ERR_EXPLAIN_INPUT',
+      `the window lacks ${missing.length} of ${model}'s features (e.g. ${missing.slice(0, 3).join(', ')})`,
+    );
+  const same = featureNames.every((n, i) => names[i] === n);
+  const ref = referenceInInputOrder(profile, featureNames);
+  if (!ref.ok) return ref;
+  return ok({
+    featureNames,
+    order: same ? null : Int32Array.from(featureNames, (n) => position.get(n) as number),
+    baseline: baselineRow(ref.value),
+    scales: Float32Array.from(ref.value, (f) => (f.mad > 0 ? 1.4826 * f.mad : f.std)),
+    groups: featureGroups(featureNames),
+    reference: ref.value,
+  });
+}
 
 /** Opens a verified bundle's model for explanations. `read` returns a bundle file's bytes by path. */
 export async function openExplainModel(
@@ -102,24 +146,7 @@ export async function openExplainModel(
       const key = names.join(',');
       const hit = layouts.get(key);
       if (hit !== undefined) return hit;
-      let r: Result<ModelLayout>;
-      if (names.length !== featureNames.length)
-        r = fail(
-          'EDGELOOP_ERR_EXPLAIN_INPUT',
-          `the window has ${names.length} features, ${manifest.name}@${manifest.version} takes ${featureNames.length}`,
-        );
-      else {
-        const ref = referenceInInputOrder(profile.value, names);
-        r = ref.ok
-          ? ok({
-              featureNames: names,
-              baseline: baselineRow(ref.value),
-              scales: Float32Array.from(ref.value, (f) => (f.mad > 0 ? 1.4826 * f.mad : f.std)),
-              groups: featureGroups(names),
-              reference: ref.value,
-            })
-          : ref;
-      }
+      const r = layoutFor(manifest, profile.value, featureNames, names);
       if (layouts.size > 16) layouts.clear();
       layouts.set(key, r);
       return r;

@@ -12,7 +12,7 @@ import type { AlertRecord, TelemetryStore, WindowRecord } from '../storage/types
 import { classificationMetrics } from '../training/metrics.ts';
 import { estimatePerformance, type EstimatedPerformance } from './cbpe.ts';
 import { driftImpact, type DriftImpact, type ImpactThresholds } from './impact.ts';
-import type { ExplainModel, ModelLayout } from './model.ts';
+import { inModelOrder, type ExplainModel, type ModelLayout } from './model.ts';
 import type { ExplainModels } from './registry-models.ts';
 import { explainWindow, type WindowExplanation } from './shapley.ts';
 
@@ -169,9 +169,9 @@ export function createExplainService(o: ExplainServiceOptions): ExplainService {
     const e = await explainWindow({
       predictor: m.value.model.predictor,
       labels: m.value.model.labels,
-      featureNames: w.featureNames,
+      featureNames: m.value.layout.featureNames,
       groups: m.value.layout.groups,
-      features: w.values,
+      features: inModelOrder(m.value.layout, w.values),
       baseline: m.value.layout.baseline,
       scales: m.value.layout.scales,
       topFeatures,
@@ -228,9 +228,15 @@ export function createExplainService(o: ExplainServiceOptions): ExplainService {
     a: AlertRecord,
     model: ExplainModel,
     layout: ModelLayout,
-    windows: readonly WindowRecord[],
+    names: readonly string[],
+    all: readonly WindowRecord[],
   ): Promise<Result<NonNullable<AlertExplanation['impact']>>> => {
     const d = detailsOf(a);
+    // `layout` maps windows with these feature names (the newest window's) to the model's input order.
+    const key = names.join(',');
+    const sameLayout = (w: WindowRecord): boolean =>
+      w.featureNames === names || w.featureNames.join(',') === key;
+    const windows = all.filter(sameLayout);
     const subject = a.channel;
     const evidenceFeatures = new Set(
       (d.evidence ?? []).map((e) => e.detail?.feature).filter((f): f is string => typeof f === 'string'),
@@ -249,7 +255,7 @@ export function createExplainService(o: ExplainServiceOptions): ExplainService {
     const onset = d.sinceMs ?? d.window?.fromMs ?? a.openedMs;
     const before = o.store
       .windows({ deviceId: a.deviceId ?? '', fromMs: onset - REFERENCE_SPAN_MS, toMs: onset, limit: 100_000 })
-      .filter((w) => w.featureNames.length === layout.featureNames.length);
+      .filter(sameLayout);
     if (before.length < MIN_REFERENCE_ROWS)
       return fail(
         'EDGELOOP_ERR_EXPLAIN_UNAVAILABLE',
@@ -259,14 +265,16 @@ export function createExplainService(o: ExplainServiceOptions): ExplainService {
     const width = layout.featureNames.length;
     const rows = new Float32Array(rowsFrom.length * width);
     rowsFrom.forEach((w, i) => {
+      const values = inModelOrder(layout, w.values);
       for (let j = 0; j < width; j++) {
-        const v = w.values[j] as number;
+        const v = values[j] as number;
         rows[i * width + j] = Number.isFinite(v) ? v : (layout.baseline[j] as number);
       }
     });
+    const live = windows.map((w) => inModelOrder(layout, w.values));
     const sortedLive = (j: number) =>
-      windows
-        .map((w) => w.values[j] as number)
+      live
+        .map((v) => v[j] as number)
         .filter(Number.isFinite)
         .sort((x, y) => x - y);
     const r = await driftImpact({
@@ -328,7 +336,7 @@ export function createExplainService(o: ExplainServiceOptions): ExplainService {
       : `impact is estimated for drift alerts; this is a ${a.kind} alert`;
     if (isDrift(a) && newest !== undefined) {
       const m = await modelFor(newest);
-      const r = m.ok ? await impactOf(a, m.value.model, m.value.layout, windows) : m;
+      const r = m.ok ? await impactOf(a, m.value.model, m.value.layout, newest.featureNames, windows) : m;
       if (r.ok) impact = r.value;
       else impactUnavailable = r.message;
     } else if (isDrift(a)) impactUnavailable = 'no stored window with a prediction lies behind the alert';
