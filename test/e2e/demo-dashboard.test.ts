@@ -1,7 +1,8 @@
 // Issue 11 §2 and §4, in a real browser: headless Chromium (Debian's, driven by playwright-core) on the
 // dashboard of a running `edgeloop demo`. The fleet fills in, an alert appears live (no reload), the
-// operator acknowledges it, a device's drift chart and a rollout open, and the models view draws its test
-// report. Screenshots go to .tmp/artifacts/dashboard/ (or $EDGELOOP_TEST_ARTIFACTS); no page may log a
+// operator acknowledges it and opens its explanation, a device's drift chart and its explanations (group
+// contributions over time and for one window, accuracy over time) and a rollout open, and the models view
+// draws its test report with its permutation importance. Screenshots go to .tmp/artifacts/dashboard/ (or $EDGELOOP_TEST_ARTIFACTS); no page may log a
 // console error. Named demo-* so the runner runs it alone (scripts/run-tests.mjs).
 
 import assert from 'node:assert/strict';
@@ -143,6 +144,14 @@ test(
       };
       assert.equal(stored.alert.acknowledgedBy, 'browser-test');
       assert.notEqual(stored.alert.state, 'open');
+      // An alert's model explanation opens under it (for an integrity alert: why no impact is estimated).
+      // All alerts are shown, so the one chosen stays listed if it resolves meanwhile.
+      await page.getByLabel('Show').selectOption('all');
+      const explainable = cards.filter({ has: page.getByRole('button', { name: /^Explain #\d+/ }) }).first();
+      const eid = (await explainable.getAttribute('data-alert')) ?? '';
+      const explainedAlert = page.locator(`article[data-alert="${eid}"]`);
+      await explainedAlert.getByRole('button', { name: `Explain #${eid}` }).click();
+      await explainedAlert.locator(`[data-explain="${eid}"]`).getByText('Impact on the model').waitFor();
 
       // A device: its charts, drift over time among them (uPlot draws on a canvas).
       await page.goto(`${url}#/devices/pump-1`);
@@ -154,6 +163,26 @@ test(
         .locator('canvas')
         .first()
         .waitFor();
+      // Its explanations: group contributions over time (uPlot) and the newest window's contributions as
+      // bars, with the predicted class; a click on the time chart explains an older window.
+      const why = page.locator('[data-panel="contributions"]');
+      await why.locator('canvas').first().waitFor({ timeout: 120_000 });
+      const groupBars = why.locator('[data-chart="window-contributions"] .bar-label');
+      await groupBars.first().waitFor({ timeout: 60_000 });
+      assert.ok((await groupBars.count()) >= 2, 'one bar per sensor group');
+      const explained = why.locator('.window-explanation');
+      assert.match((await explained.textContent()) ?? '', /predicted \S+ with probability [\d.]+ %/);
+      const newest = await explained.getAttribute('data-window');
+      const windows = await why.locator('select option').count();
+      t.diagnostic(`${String(windows)} windows on the contributions chart`);
+      if (windows >= 2) {
+        const over = why.locator('.u-over').first();
+        const box = await over.boundingBox();
+        assert.ok(box !== null, 'the contributions chart is laid out');
+        await over.click({ position: { x: 2, y: box.height / 2 } });
+        await why.locator(`.window-explanation:not([data-window="${newest ?? ''}"])`).waitFor();
+      }
+      await page.locator('[data-panel="performance"]').locator('canvas').first().waitFor({ timeout: 60_000 });
       await shot(page, 'device-pump-1');
 
       // A rollout: the baseline's, with its phases and devices by state.
@@ -168,6 +197,12 @@ test(
       await page.goto(`${url}#/models`);
       await page.locator('table[aria-label="Confusion matrix"]').waitFor({ timeout: 30_000 });
       await page.locator('figure', { hasText: 'Reliability' }).locator('canvas').first().waitFor();
+      // The report's explanations: permutation importance per sensor group and feature, accuracy per group.
+      const importance = page.locator('[data-chart="importance-groups"] .bar-label');
+      await importance.first().waitFor();
+      assert.ok((await importance.count()) >= 2, 'importance of every sensor group');
+      await page.locator('[data-chart="importance-features"] .bar-label').first().waitFor();
+      await page.locator('[data-chart="accuracy-states"] .bar-label').first().waitFor();
       await shot(page, 'models');
 
       // Keyboard: from the top of a freshly loaded page, Tab reaches the skip link, then the views.

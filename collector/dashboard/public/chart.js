@@ -21,22 +21,53 @@ export function line(label, i, extra = {}) {
   return { label, stroke: palette[i % palette.length], width: 2, dash: dashes[i % dashes.length], ...extra };
 }
 
+/** A dashed vertical line at x (the chosen point), drawn after the series. */
+function drawMarker(u, x) {
+  if (x === null || x === undefined) return;
+  const cx = u.valToPos(x, 'x', true);
+  const { ctx, bbox } = u;
+  ctx.save();
+  ctx.strokeStyle = '#111';
+  ctx.lineWidth = uPlot.pxRatio;
+  ctx.setLineDash([4 * uPlot.pxRatio, 3 * uPlot.pxRatio]);
+  ctx.beginPath();
+  ctx.moveTo(cx, bbox.top);
+  ctx.lineTo(cx, bbox.top + bbox.height);
+  ctx.stroke();
+  ctx.restore();
+}
+
 /**
  * props: title (the accessible name), data (uPlot's columns: x then one array per series), series
- * (without the x one), options (merged into uPlot's), height.
+ * (without the x one), options (merged into uPlot's), height; onPick(index) when a click lands on the plot
+ * (the point nearest the cursor), marker (an x value to mark with a vertical line).
  */
-export function Chart({ title, data, series, options = {}, height = 220, summary }) {
+export function Chart({ title, data, series, options = {}, height = 220, summary, onPick, marker }) {
   const box = useRef(null);
   const plot = useRef(null);
+  // The latest handler and marker, read by the chart built once per layout.
+  const pick = useRef(onPick);
+  const mark = useRef(marker);
+  pick.current = onPick;
+  mark.current = marker;
   const layout = JSON.stringify(series.map((s) => s.label)) + JSON.stringify(options.scales ?? {});
   useEffect(() => {
     const el = box.current;
     const width = Math.max(280, el.clientWidth);
-    plot.current = new uPlot(
-      { width, height, legend: { live: false }, ...options, series: [{}, ...series] },
+    const hooks = {
+      ...options.hooks,
+      draw: [...(options.hooks?.draw ?? []), (u) => drawMarker(u, mark.current)],
+    };
+    const u = new uPlot(
+      { width, height, legend: { live: false }, ...options, hooks, series: [{}, ...series] },
       data,
       el,
     );
+    plot.current = u;
+    if (pick.current) u.over.style.cursor = 'pointer';
+    u.over.addEventListener('click', () => {
+      if (u.cursor.idx !== null && u.cursor.idx !== undefined) pick.current?.(u.cursor.idx);
+    });
     const ro = new ResizeObserver(() =>
       plot.current?.setSize({ width: Math.max(280, el.clientWidth), height }),
     );
@@ -50,6 +81,9 @@ export function Chart({ title, data, series, options = {}, height = 220, summary
   useEffect(() => {
     plot.current?.setData(data);
   }, [data]);
+  useEffect(() => {
+    plot.current?.redraw(false, false);
+  }, [marker]);
   return html`<figure class="chart">
     <figcaption>${title}</figcaption>
     <div ref=${box} role="img" aria-label=${summary ?? title}></div>

@@ -1,5 +1,6 @@
 // What every view shares: the html tag, JSON fetches that surface the API's error codes, and formatting.
 import { h } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 
 export const html = htm.bind(h);
@@ -19,6 +20,25 @@ export async function api(path, options = {}) {
     throw new Error(e ? `${e.message} [${e.code}]` : `HTTP ${res.status} for ${path}`);
   }
   return body;
+}
+
+/**
+ * GET `path` whenever `deps` change (nothing while `path` is null): `{ data, error }`. By default the last
+ * answer stays while the next is read, so a chart that re-reads does not flicker; `clear` empties it first
+ * (a different object is being read, and the old one must not show as if it were the new one).
+ */
+export function useApi(path, deps, { clear = false } = {}) {
+  const [state, setState] = useState({ data: null, error: null });
+  useEffect(() => {
+    let live = true;
+    if (path === null) return undefined;
+    if (clear) setState({ data: null, error: null });
+    api(path)
+      .then((data) => live && setState({ data, error: null }))
+      .catch((err) => live && setState({ data: null, error: err.message }));
+    return () => (live = false);
+  }, deps);
+  return state;
 }
 
 export function ago(ms, now = Date.now()) {

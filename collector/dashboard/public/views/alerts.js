@@ -1,8 +1,11 @@
 // Alerts: a timeline of when each alert was live, then each alert with its explanation (what moved, how
-// far in σ and in the channel's unit, since when, the suspected cause, the action) and Acknowledge.
+// far in σ and in the channel's unit, since when, the suspected cause, the action) and Acknowledge. With
+// the registry, drift alerts carry their impact on the model and any alert opens its model explanation
+// (alert-explain.js).
 import { useState } from 'preact/hooks';
 import { actionText, api, Badge, causeText, dateTime, html, num, StatusBadge, time, toneOf } from '../lib.js';
 import { putAlert, useLive } from '../live.js';
+import { ExplainToggle, ImpactBadge, useImpacts } from './alert-explain.js';
 
 function Timeline({ alerts }) {
   if (alerts.length === 0) return '';
@@ -54,7 +57,7 @@ function Evidence({ e }) {
   return html`<li>${text}${e.thresholdOrigin ? html`<small> (threshold: ${e.thresholdOrigin})</small>` : ''}</li>`;
 }
 
-function AlertCard({ a, fresh, by }) {
+function AlertCard({ a, fresh, by, impact, explain }) {
   const [error, setError] = useState(null);
   const d = a.details ?? {};
   const ack = async () => {
@@ -79,6 +82,7 @@ function AlertCard({ a, fresh, by }) {
       </h2>
       <${Badge} tone=${toneOf(a.severity)}>${a.severity}<//>
       <${StatusBadge} word=${a.state} />
+      ${impact ? html`<${ImpactBadge} r=${impact} />` : ''}
     </header>
     <p class="msg">${a.message}</p>
     <dl class="explain">
@@ -115,6 +119,7 @@ function AlertCard({ a, fresh, by }) {
     </dl>
     ${a.state === 'open' ? html`<button type="button" onClick=${ack}>Acknowledge #${a.id}</button>` : ''}
     ${error ? html`<p role="alert" class="error">${error}</p>` : ''}
+    ${explain ? html`<${ExplainToggle} a=${a} />` : ''}
   </article>`;
 }
 
@@ -122,10 +127,20 @@ export function AlertsView() {
   const live = useLive();
   const [show, setShow] = useState('live');
   const [by, setBy] = useState(() => localStorage.getItem('edgeloop.operator') ?? 'operator');
+  const [order, setOrder] = useState('newest');
+  const on = live.mounted?.registry === true;
   const all = [...live.alerts.values()].sort((a, b) => b.openedMs - a.openedMs);
+  const impacts = useImpacts(on, all);
+  const rank = new Map(impacts.ranked.map((x, i) => [x.alertId, i]));
   const rows = all.filter((a) =>
     show === 'live' ? a.state !== 'resolved' : show === 'all' ? true : a.state === show,
   );
+  // By impact: the ranked drift alerts first, highest impact first (low and unknown still listed), then
+  // the rest newest first.
+  if (order === 'impact')
+    rows.sort(
+      (a, b) => (rank.get(a.id) ?? Infinity) - (rank.get(b.id) ?? Infinity) || b.openedMs - a.openedMs,
+    );
   return html`
     <h1 tabindex="-1">Alerts</h1>
     <div class="filters">
@@ -144,11 +159,23 @@ export function AlertsView() {
           value=${by}
           onInput=${(e) => (setBy(e.target.value), localStorage.setItem('edgeloop.operator', e.target.value))}
       /></label>
+      ${
+        on
+          ? html`<label
+              >Order
+              <select value=${order} onChange=${(e) => setOrder(e.target.value)}>
+                <option value="newest">newest first</option>
+                <option value="impact">impact on the model first</option>
+              </select></label
+            >`
+          : ''
+      }
       <span role="status">${rows.length} shown</span>
     </div>
+    ${impacts.error ? html`<p class="error">Impact ranking: ${impacts.error}</p>` : ''}
     <${Timeline} alerts=${rows} />
     <div aria-live="polite">
-      ${rows.length === 0 ? html`<p>No alerts here.</p>` : rows.map((a) => html`<${AlertCard} key=${a.id} a=${a} fresh=${live.fresh.has(a.id)} by=${by} />`)}
+      ${rows.length === 0 ? html`<p>No alerts here.</p>` : rows.map((a) => html`<${AlertCard} key=${a.id} a=${a} fresh=${live.fresh.has(a.id)} by=${by} impact=${impacts.byId.get(a.id)} explain=${on} />`)}
     </div>
   `;
 }

@@ -1,34 +1,23 @@
 // One device: its state, then charts — a feature's reference distribution against its current one, drift
-// scores over time against their thresholds, integrity flags over time, and the prediction mix over time.
+// scores over time against their thresholds, integrity flags over time, the prediction mix over time, and
+// (with the registry) why the model predicts what it does and how accurate it is (device-explain.js).
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ago, api, html, num, StatusBadge } from '../lib.js';
+import { ago, html, num, StatusBadge, useApi } from '../lib.js';
 import { useLive } from '../live.js';
 import { bars, Chart, line, steps } from '../chart.js';
+import { DeviceExplanations } from './device-explain.js';
 
 const MIN = 60_000;
 const enc = encodeURIComponent;
 
-function useJson(path, deps) {
-  const [state, setState] = useState({ data: null, error: null });
-  useEffect(() => {
-    let live = true;
-    if (path === null) return undefined;
-    api(path)
-      .then((data) => live && setState({ data, error: null }))
-      .catch((err) => live && setState({ data: null, error: err.message }));
-    return () => (live = false);
-  }, deps);
-  return state;
-}
-
 /** Drift scores as score / threshold per group and basis: 1 is the threshold line. */
 function DriftChart({ id, tick }) {
   const since = useMemo(() => Date.now() - 6 * 60 * MIN, [tick]);
-  const ref = useJson(
+  const ref = useApi(
     `/api/v1/monitor-results?deviceId=${enc(id)}&monitor=drift.model_reference&from=${since}&limit=10000`,
     [id, tick],
   );
-  const base = useJson(
+  const base = useApi(
     `/api/v1/monitor-results?deviceId=${enc(id)}&monitor=drift.device_baseline&from=${since}&limit=10000`,
     [id, tick],
   );
@@ -57,7 +46,7 @@ function DriftChart({ id, tick }) {
 function Distribution({ id, features, initial, tick }) {
   const [feature, setFeature] = useState(initial);
   useEffect(() => setFeature(initial), [initial]);
-  const r = useJson(feature ? `/api/v1/devices/${enc(id)}/distribution?feature=${enc(feature)}` : null, [
+  const r = useApi(feature ? `/api/v1/devices/${enc(id)}/distribution?feature=${enc(feature)}` : null, [
     id,
     feature,
     tick,
@@ -92,7 +81,7 @@ function Distribution({ id, features, initial, tick }) {
 const levels = { good: 0, ok: 0, suspect: 1, fail: 2 };
 
 function IntegrityChart({ id, tick }) {
-  const r = useJson(`/api/v1/devices/${enc(id)}/integrity-events?limit=10000`, [id, tick]);
+  const r = useApi(`/api/v1/devices/${enc(id)}/integrity-events?limit=10000`, [id, tick]);
   const events = r.data?.events ?? [];
   if (events.length === 0)
     return html`<p class="muted">No integrity flag changes reported by the device in the last 24 h.</p>`;
@@ -118,7 +107,7 @@ function IntegrityChart({ id, tick }) {
 }
 
 function MixChart({ id, tick }) {
-  const r = useJson(`/api/v1/devices/${enc(id)}/windows?features=accel.x.mean&limit=1000`, [id, tick]);
+  const r = useApi(`/api/v1/devices/${enc(id)}/windows?features=accel.x.mean&limit=1000`, [id, tick]);
   const ws = (r.data?.windows ?? []).filter((w) => w.prediction);
   if (ws.length === 0)
     return html`<p class="muted">No predictions in the last hour (is a model installed?).</p>`;
@@ -152,7 +141,7 @@ export function DeviceView({ id }) {
     const t = setInterval(() => setTick((x) => x + 1), 10_000);
     return () => clearInterval(t);
   }, []);
-  const detail = useJson(`/api/v1/devices/${enc(id)}`, [id, tick]);
+  const detail = useApi(`/api/v1/devices/${enc(id)}`, [id, tick]);
   const drift = detail.data?.drift?.devices?.[0];
   const features = detail.data?.drift?.features ?? [];
   const top = useMemo(() => {
@@ -208,5 +197,11 @@ export function DeviceView({ id }) {
       <h2>Prediction mix over time</h2>
       <${MixChart} id=${id} tick=${tick} />
     </section>
+    <${DeviceExplanations}
+      id=${id}
+      device=${detail.data?.device}
+      lastSeenMs=${row?.lastSeenMs ?? detail.data?.device?.lastSeenMs ?? null}
+      tick=${tick}
+    />
   `;
 }

@@ -1,27 +1,14 @@
 // Models: each model's versions and aliases with their history; for a version, its test report (confusion
-// matrix and reliability as charts) and its lineage, from the data it was trained on to the devices that
-// run it now.
-import { useEffect, useState } from 'preact/hooks';
-import { api, html, num, pct, StatusBadge } from '../lib.js';
+// matrix and reliability as charts, permutation importance and per-group performance from model-explain.js)
+// and its lineage, from the data it was trained on to the devices that run it now.
+import { useState } from 'preact/hooks';
+import { html, num, pct, StatusBadge, useApi } from '../lib.js';
 import { useLive } from '../live.js';
 import { Chart, line } from '../chart.js';
+import { ReportExplanations } from './model-explain.js';
 
 const enc = encodeURIComponent;
 const short = (d) => (typeof d === 'string' ? d.replace(/^sha256:/, '').slice(0, 12) : '—');
-
-function useApi(path, deps) {
-  const [s, set] = useState({ data: null, error: null });
-  useEffect(() => {
-    let live = true;
-    if (path === null) return undefined;
-    set({ data: null, error: null });
-    api(path)
-      .then((data) => live && set({ data, error: null }))
-      .catch((e) => live && set({ data: null, error: e.message }));
-    return () => (live = false);
-  }, deps);
-  return s;
-}
 
 function Confusion({ classes, m }) {
   const max = Math.max(1, ...m.flat());
@@ -106,8 +93,11 @@ function Version({ name, version, hasReport }) {
   const report = useApi(
     hasReport ? `/api/v1/models/${enc(name)}/versions/${enc(version)}/files/report.json` : null,
     [name, version, hasReport],
+    { clear: true },
   );
-  const lineage = useApi(`/api/v1/models/${enc(name)}/versions/${enc(version)}/lineage`, [name, version]);
+  const lineage = useApi(`/api/v1/models/${enc(name)}/versions/${enc(version)}/lineage`, [name, version], {
+    clear: true,
+  });
   const r = report.data;
   const devices = [...live.devices.values()]
     .filter((d) => d.model?.name === name && d.model?.version === version)
@@ -127,7 +117,8 @@ function Version({ name, version, hasReport }) {
                 bins=${r.calibration.bins}
                 ece=${r.calibration.ece}
               />
-            </div>`
+            </div>
+            <${ReportExplanations} r=${r} />`
         : ''
     }
     ${lineage.error ? html`<p class="error">${lineage.error}</p>` : ''}
@@ -143,10 +134,12 @@ function Version({ name, version, hasReport }) {
 export function ModelsView({ name }) {
   const live = useLive();
   const on = live.mounted?.registry === true;
-  const models = useApi(on ? '/api/v1/models' : null, [on]);
+  const models = useApi(on ? '/api/v1/models' : null, [on], { clear: true });
   const chosen = name ?? models.data?.models?.[0]?.name;
-  const versions = useApi(chosen ? `/api/v1/models/${enc(chosen)}/versions` : null, [chosen]);
-  const history = useApi(chosen ? `/api/v1/models/${enc(chosen)}/history` : null, [chosen]);
+  const versions = useApi(chosen ? `/api/v1/models/${enc(chosen)}/versions` : null, [chosen], {
+    clear: true,
+  });
+  const history = useApi(chosen ? `/api/v1/models/${enc(chosen)}/history` : null, [chosen], { clear: true });
   const [version, setVersion] = useState(null);
   const list = versions.data?.versions ?? [];
   const shown =
