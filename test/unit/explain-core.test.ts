@@ -164,7 +164,7 @@ function dataset(n: number, width: number, seed: number): { x: Float32Array; y: 
 test('permutation importance: the feature the model uses drops macro-F1, the others do not', async () => {
   const names = ['accel.x.rms', 'gyro.x.rms', 'temperature.mean'];
   const { x, y } = dataset(400, 3, 1);
-  const r = await permutationImportance({
+  const input = {
     predictor: thresholdModel(3),
     x,
     y,
@@ -173,7 +173,8 @@ test('permutation importance: the feature the model uses drops macro-F1, the oth
     groups: featureGroups(names),
     repeats: 4,
     seed: 11,
-  });
+  };
+  const r = await permutationImportance(input);
   assert.ok(r.ok);
   assert.equal(r.value.features.at(0)?.name, 'accel.x.rms');
   assert.ok((r.value.features.at(0)?.mean ?? 0) > 0.3);
@@ -181,15 +182,11 @@ test('permutation importance: the feature the model uses drops macro-F1, the oth
   for (const f of r.value.features.slice(1)) assert.equal(f.mean, 0);
   assert.equal(r.value.groups.at(0)?.name, 'accelerometer');
   // Seeded: the same seed gives the same drops.
+  // A fresh model and a copy of the data: nothing is shared with the first run but the seed.
   const again = await permutationImportance({
+    ...input,
     predictor: thresholdModel(3),
-    x,
-    y,
-    labels: ['normal', 'imbalance'],
-    featureNames: names,
-    groups: featureGroups(names),
-    repeats: 4,
-    seed: 11,
+    x: Float32Array.from(x),
   });
   assert.ok(again.ok);
   assert.deepEqual(again.value.features.at(0)?.drops, r.value.features.at(0)?.drops);
