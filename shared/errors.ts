@@ -160,9 +160,9 @@ export const errorCatalogue = {
     'The downloaded bundle names another model or version than the command. It was discarded; check the rollout command.',
   // Explanations (docs/explanations.md).
   EDGELOOP_ERR_EXPLAIN_INPUT:
-    'The window, feature vector or alert cannot be explained: it is not stored, its features are not the model\'s, or the model has more sensor groups than an exact explanation takes. The message says which.',
+    "The window, feature vector or alert cannot be explained: it is not stored, its features are not the model's, or the model has more sensor groups than an exact explanation takes. The message says which.",
   EDGELOOP_ERR_EXPLAIN_UNAVAILABLE:
-    'No explanation can be computed here: the model behind the window is not in this collector\'s registry, or its bundle has no reference profile. Push the bundle to the registry (edgeloop registry push).',
+    "No explanation can be computed here: the model behind the window is not in this collector's registry, or its bundle has no reference profile. Push the bundle to the registry (edgeloop registry push).",
   EDGELOOP_ERR_MODEL_IO_MISMATCH:
     "The model's inputs or outputs do not match its manifest, or its input width does not match the feature vector. Re-export the model or fix the manifest.",
   EDGELOOP_ERR_MODEL_FEATURES_MISMATCH:

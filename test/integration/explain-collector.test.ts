@@ -8,7 +8,8 @@
 // - on calibration-drift the accelerometer (the drifted sensor) carries the largest change in
 //   contribution between before the onset and after it; on steady the contributions are stable;
 // - a drift alert on the drifted sensor is ranked above one on a sensor that did not move, which is low
-//   priority but listed;
+//   priority but listed; the same shift on the features the model ignores has no impact, on its most
+//   important feature a high one;
 // - estimated (CBPE) accuracy tracks the realised one within the margins named below.
 
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { featuresCommand } from '../../cli/features.ts';
 import { registryCommand } from '../../cli/registry.ts';
 import { trainCommand } from '../../cli/train.ts';
+import { driftImpact } from '../../collector/explain/impact.ts';
 import { openExplainModel, type ExplainModel } from '../../collector/explain/model.ts';
 import { readBundle } from '../../collector/index.ts';
 import { parseManifest } from '../../shared/bundle/manifest.ts';
@@ -447,4 +449,43 @@ test('estimated accuracy (CBPE) tracks realised accuracy on steady and bearing-w
     fleet.buckets.reduce((s, b) => s + b.windows, 0),
     400 + 1200 + 900,
   );
+});
+
+test('impact: the same shift on features the model ignores changes nothing, on its most important one a lot', async () => {
+  const report = JSON.parse(readFileSync(join(dir, 'bundle', 'report.json'), 'utf8')) as {
+    importance: { features: { name: string; mean: number; std: number }[] };
+  };
+  const ranked = report.importance.features;
+  const top = ranked[0];
+  assert.ok(top !== undefined && top.mean > 0.05, JSON.stringify(ranked.slice(0, 3)));
+  const ignored = ranked.filter((f) => f.mean === 0 && f.std === 0).slice(0, 8);
+  assert.ok(ignored.length >= 4, 'features whose shuffling never changed a prediction');
+  const csv = parseFeatureCsv(readFileSync(join(dir, 'pump-steady.csv'), 'utf8'), 'steady');
+  assert.ok(csv.ok);
+  const names = csv.value.featureNames;
+  const layout = model.layout(names);
+  assert.ok(layout.ok);
+  const rows = new Float32Array(csv.value.rows.length * names.length);
+  csv.value.rows.forEach((r, i) => {
+    rows.set(r, i * names.length);
+  });
+  // The same shift for each: the feature's whole distribution moved up by 10 reference σ.
+  const impactOf = async (feature: string): Promise<number> => {
+    const index = names.indexOf(feature);
+    const ref = layout.value.reference[index];
+    assert.ok(ref !== undefined);
+    const r = await driftImpact({
+      predictor: model.predictor,
+      rows,
+      shifts: [{ index, feature, reference: ref.sample, live: ref.sample.map((v) => v + 10 * ref.std) }],
+    });
+    assert.ok(r.ok);
+    return r.value.changedShare;
+  };
+  const high = await impactOf(top.name);
+  assert.ok(high >= 0.2, `${top.name}: ${high}`);
+  for (const f of ignored) {
+    const low = await impactOf(f.name);
+    assert.ok(low < 0.02, `${f.name}: ${low}`);
+  }
 });
