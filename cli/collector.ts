@@ -98,6 +98,9 @@ Closing the loop (docs/update-requests.md, docs/retraining.md, docs/rollouts.md;
                                  raise a request only when the device's own baseline saw the same
                                  sensor group move, not only a mismatch with the model's reference
                                  (default ${String(d.updateRequireDeviceChange)})
+  --update-on-estimated-drop <true|false>
+                                 let an estimated accuracy drop (a performance alert) raise an update
+                                 request about the whole model (default ${String(d.updateOnEstimatedDrop)})
   --rollout-canary-bake-s <s>    rollouts requests propose: bake after the canary (the request's
                                  devices), s (default ${d.rolloutCanaryBakeS})
   --rollout-bake-s <s>           ... and after half of the rest of the fleet, s (default ${d.rolloutBakeS})
@@ -155,6 +158,7 @@ const options: OptionSpec = {
   'update-fit-margin': s,
   'update-capture-s': s,
   'update-require-device-change': s,
+  'update-on-estimated-drop': s,
   'rollout-canary-bake-s': s,
   'rollout-bake-s': s,
   'rollout-max-latency-ratio': s,

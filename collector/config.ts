@@ -108,6 +108,12 @@ export const collectorDefaults = {
    * mismatch with the model's reference.
    */
   updateRequireDeviceChange: true,
+  /**
+   * Let an estimated-drop (`performance`) alert raise an update request. Off by default: in the scenario
+   * tests a stuck accelerometer and a humid season lowered the model's confidence enough to raise one, and a
+   * broken sensor is not a model to replace (docs/explanations.md, "Estimated drop alerts").
+   */
+  updateOnEstimatedDrop: false,
   /** Rollouts an update request proposes: bake time after the canary (its devices), s ... */
   rolloutCanaryBakeS: 60,
   /** ... and after the first half of the rest of the fleet (the second half ends the rollout), s. */
@@ -174,6 +180,7 @@ const schema = z
     updateFitMargin: z.coerce.number().min(0).max(1),
     updateCaptureS: intOption(60, 30 * 86_400),
     updateRequireDeviceChange: boolOption,
+    updateOnEstimatedDrop: boolOption,
     rolloutCanaryBakeS: intOption(0, 30 * 86_400),
     rolloutBakeS: intOption(0, 30 * 86_400),
     rolloutMaxLatencyRatio: z.coerce.number().min(1).max(1_000_000),

@@ -115,6 +115,7 @@ export function createLoop(d: LoopDeps): Loop {
       fitMargin: d.config.updateFitMargin,
       captureS: d.config.updateCaptureS,
       requireDeviceChange: d.config.updateRequireDeviceChange,
+      onEstimatedDrop: d.config.updateOnEstimatedDrop,
       rollout: {
         canaryBakeS: d.config.rolloutCanaryBakeS,
         phases: [

@@ -361,6 +361,7 @@ export function createUpdateRequests(deps: UpdateRequestDeps): UpdateRequests {
     for (const o of observations) {
       const v = judgeObservation(o, deps.channelHealth);
       if (!v.raise) continue;
+      if (v.trigger.subject === MODEL_SUBJECT && policy.onEstimatedDrop !== true) continue;
       if (
         policy.requireDeviceChange === true &&
         v.trigger.subject !== MODEL_SUBJECT &&

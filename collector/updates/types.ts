@@ -58,6 +58,11 @@ export interface UpdatePolicy {
    * (--update-require-device-change, default true).
    */
   readonly requireDeviceChange?: boolean;
+  /**
+   * Let an estimated accuracy drop (check `performance.estimated_drop`) raise a request about the whole
+   * model. Default false here and in the collector (--update-on-estimated-drop).
+   */
+  readonly onEstimatedDrop?: boolean;
   /** Bake times of the rollouts requests propose (the controller's defaults when absent). */
   readonly rollout?: {
     readonly canaryBakeS: number;

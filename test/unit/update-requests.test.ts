@@ -658,7 +658,7 @@ test('a member re-diagnosed as a machine condition change is withdrawn; a reques
 });
 
 test('an estimated accuracy drop (a performance observation) raises a request about the whole model', (t) => {
-  const h = setup(t, { policy: { requireDeviceChange: true } });
+  const h = setup(t, { policy: { requireDeviceChange: true, onEstimatedDrop: true } });
   const drop: Observation = {
     kind: 'performance',
     deviceId: 'd1',
@@ -687,4 +687,8 @@ test('an estimated accuracy drop (a performance observation) raises a request ab
   assert.equal(r.decision?.action, 'retrain');
   h.requests.handle([{ ...drop, active: false }], T0 + 1000);
   assert.equal(h.requests.list().length, 1);
+  // Off by default (--update-on-estimated-drop false): the alert alone raises no request.
+  const off = setup(t, { policy: { requireDeviceChange: true } });
+  off.requests.handle([drop], T0);
+  assert.deepEqual(off.requests.list(), []);
 });
