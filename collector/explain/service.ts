@@ -9,11 +9,10 @@ import type { ModelRef } from '../../shared/mqtt/schemas.ts';
 import { detailsOf } from '../alerts/details.ts';
 import type { LabelStore } from '../retrain/labels.ts';
 import type { AlertRecord, TelemetryStore, WindowRecord } from '../storage/types.ts';
-import { classificationMetrics } from '../training/metrics.ts';
-import { estimatePerformance, type EstimatedPerformance } from './cbpe.ts';
 import { driftImpact, type DriftImpact, type ImpactThresholds } from './impact.ts';
 import { inModelOrder, type ExplainModel, type ModelLayout } from './model.ts';
 import type { ExplainModels } from './registry-models.ts';
+import { performanceSeries, type PerformanceSeries } from './performance.ts';
 import { explainWindow, type WindowExplanation } from './shapley.ts';
 
 export interface ExplainServiceOptions {
@@ -116,34 +115,6 @@ export interface RankedImpact {
   /** Mean change of the predicted class's probability under the shift (ties on changedShare break on it). */
   readonly meanConfidenceChange: number | null;
   readonly reason: string | null;
-}
-
-export interface PerformanceBucket {
-  readonly fromMs: number;
-  readonly windows: number;
-  readonly estimated: Omit<EstimatedPerformance, 'reason'>;
-  /** null when no operator label covers a window of the bucket. */
-  readonly realised: {
-    readonly windows: number;
-    readonly accuracy: number;
-    readonly macroF1: number;
-    readonly confusion: readonly (readonly number[])[];
-  } | null;
-  /** Estimated minus realised accuracy, when both exist. */
-  readonly gap: number | null;
-}
-
-export interface PerformanceSeries {
-  readonly deviceId: string | null;
-  readonly labels: readonly string[];
-  readonly bucketMs: number;
-  readonly calibration: { readonly ece: number | null; readonly trusted: boolean; readonly reason: string };
-  readonly buckets: readonly PerformanceBucket[];
-  /** Realised accuracy by machine state (the operator's label) and by integrity status, over the range. */
-  readonly realisedBy: {
-    readonly state: Readonly<Record<string, { readonly windows: number; readonly accuracy: number }>>;
-    readonly integrity: Readonly<Record<string, { readonly windows: number; readonly accuracy: number }>>;
-  };
 }
 
 export function createExplainService(o: ExplainServiceOptions): ExplainService {
@@ -397,26 +368,14 @@ export function createExplainService(o: ExplainServiceOptions): ExplainService {
     const windows: WindowRecord[] = [];
     for (const id of devices)
       windows.push(...o.store.windows({ deviceId: id, fromMs, toMs, limit: 200_000 }));
-    return ok(await performanceOf(windows, deviceId, fromMs, bucketMs));
-  };
-
-  const performanceOf = async (
-    windows: readonly WindowRecord[],
-    deviceId: string | null,
-    fromMs: number,
-    bucketMs: number,
-  ): Promise<PerformanceSeries> => {
-    const withPrediction = windows.filter((w) => w.prediction !== null);
-    const labels = Object.keys(withPrediction[0]?.prediction?.probabilities ?? {});
-    const c = labels.length;
+    // The calibration stated is that of the model of the first window with a prediction.
+    const first = windows.find((w) => w.prediction !== null && w.model !== null)?.model ?? null;
     let ece: number | null = null;
-    const firstModel = withPrediction[0]?.model ?? null;
-    if (firstModel !== null) {
-      const m = await o.models.get(firstModel);
+    if (first !== null) {
+      const m = await o.models.get(first);
       if (m.ok) ece = m.value.ece;
     }
-    const trustProbe = estimatePerformance([], 0, c, ece, o.maxTrustedEce);
-    const labelList =
+    const labels =
       o.labels === undefined
         ? []
         : o.labels.list({
@@ -425,87 +384,17 @@ export function createExplainService(o: ExplainServiceOptions): ExplainService {
             toMs: Number.MAX_SAFE_INTEGER,
             limit: 100_000,
           });
-    const truthOf = (w: WindowRecord): string | undefined => {
-      let found: string | undefined;
-      // Oldest first, so a later label (a correction) wins.
-      for (const l of labelList)
-        if (l.deviceId === w.deviceId && w.tsMs >= l.fromMs && w.tsMs < l.toMs) found = l.state;
-      return found;
-    };
-    const buckets = new Map<number, WindowRecord[]>();
-    for (const w of withPrediction) {
-      const b = fromMs + Math.floor((w.tsMs - fromMs) / bucketMs) * bucketMs;
-      const list = buckets.get(b) ?? [];
-      list.push(w);
-      buckets.set(b, list);
-    }
-    const index = new Map(labels.map((l, i) => [l, i]));
-    const byState: Record<string, { windows: number; right: number }> = {};
-    const byIntegrity: Record<string, { windows: number; right: number }> = {};
-    const out: PerformanceBucket[] = [];
-    for (const [start, list] of [...buckets.entries()].sort(([a], [b]) => a - b)) {
-      const probs = new Float64Array(list.length * c);
-      list.forEach((w, i) => {
-        labels.forEach((l, k) => {
-          probs[i * c + k] = w.prediction?.probabilities[l] ?? 0;
-        });
-      });
-      const e = estimatePerformance(probs, list.length, c, ece, o.maxTrustedEce);
-      const estimated = {
-        windows: e.windows,
-        accuracy: e.accuracy,
-        macroF1: e.macroF1,
-        calibrationEce: e.calibrationEce,
-        trusted: e.trusted,
-      };
-      const actual: number[] = [];
-      const predicted: number[] = [];
-      for (const w of list) {
-        const t = truthOf(w);
-        const ti = t === undefined ? undefined : index.get(t);
-        const pi = index.get(w.prediction?.label ?? '');
-        if (ti === undefined || pi === undefined) continue;
-        actual.push(ti);
-        predicted.push(pi);
-        const s = (byState[t as string] ??= { windows: 0, right: 0 });
-        const g = (byIntegrity[w.integrityStatus] ??= { windows: 0, right: 0 });
-        s.windows++;
-        g.windows++;
-        if (ti === pi) {
-          s.right++;
-          g.right++;
-        }
-      }
-      let realised: PerformanceBucket['realised'] = null;
-      if (actual.length > 0) {
-        const m = classificationMetrics(Int32Array.from(actual), Int32Array.from(predicted), labels);
-        realised = {
-          windows: actual.length,
-          accuracy: m.accuracy,
-          macroF1: m.macroF1,
-          confusion: m.confusion,
-        };
-      }
-      out.push({
-        fromMs: start,
-        windows: list.length,
-        estimated,
-        realised,
-        gap: realised === null ? null : estimated.accuracy - realised.accuracy,
-      });
-    }
-    const rate = (r: Record<string, { windows: number; right: number }>) =>
-      Object.fromEntries(
-        Object.entries(r).map(([k, v]) => [k, { windows: v.windows, accuracy: v.right / v.windows }]),
-      );
-    return {
-      deviceId,
-      labels,
-      bucketMs,
-      calibration: { ece, trusted: trustProbe.trusted, reason: trustProbe.reason },
-      buckets: out,
-      realisedBy: { state: rate(byState), integrity: rate(byIntegrity) },
-    };
+    return ok(
+      performanceSeries({
+        windows,
+        deviceId,
+        fromMs,
+        bucketMs,
+        ece,
+        labels,
+        ...(o.maxTrustedEce === undefined ? {} : { maxTrustedEce: o.maxTrustedEce }),
+      }),
+    );
   };
 
   return {
