@@ -20,8 +20,9 @@ import {
 } from '../collector/index.ts';
 import { parseReferenceProfile, REFERENCE_FILE, type ReferenceProfile } from '../shared/bundle/reference.ts';
 import { intOption, listOption, boolOption, parseCliArgs } from '../shared/config.ts';
-import { EdgeloopError, errorCatalogue, type Failure } from '../shared/errors.ts';
+import { EdgeloopError } from '../shared/errors.ts';
 import type { Command } from './commands.ts';
+import { thrown } from './errors.ts';
 import { loadCommandConfig } from './options.ts';
 
 export const driftCliDefaults = {
@@ -148,13 +149,6 @@ export function loadDriftConfig(
     },
     values,
   );
-}
-
-/** A failure as an EdgeloopError, without repeating the catalogue text its message already ends with. */
-function thrown(f: Failure, prefix = ''): EdgeloopError {
-  const base = errorCatalogue[f.code];
-  const detail = f.message.endsWith(`. ${base}`) ? f.message.slice(0, -(base.length + 2)) : f.message;
-  return new EdgeloopError(f.code, `${prefix}${detail}`);
 }
 
 /** Streams a CSV file through the numeric parser (1 MiB reads). */

@@ -3,7 +3,7 @@
 // and how to report it, the stack only with --debug. Node's own error codes (err.code, err.syscall,
 // err.path) are the API we read here, never the message text.
 
-import { errorCatalogue, type ErrorCode } from '../shared/errors.ts';
+import { EdgeloopError, errorCatalogue, type ErrorCode, type Failure } from '../shared/errors.ts';
 
 /** How main() reports an unexpected exception. */
 export type Unexpected =
@@ -100,4 +100,11 @@ const setupCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 /** The exit code for a failure with this code: 2 for usage, configuration, path or port, else 1. */
 export function exitCodeFor(code: ErrorCode): 1 | 2 {
   return setupCodes.has(code) ? 2 : 1;
+}
+
+/** A failure as an EdgeloopError, without repeating the catalogue text its message already ends with. */
+export function thrown(f: Failure, prefix = ''): EdgeloopError {
+  const base = errorCatalogue[f.code];
+  const detail = f.message.endsWith(`. ${base}`) ? f.message.slice(0, -(base.length + 2)) : f.message;
+  return new EdgeloopError(f.code, `${prefix}${detail}`);
 }

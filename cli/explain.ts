@@ -15,10 +15,10 @@ import {
 import { parseManifest, type Manifest } from '../shared/bundle/manifest.ts';
 import { decodeManifestBytes, verifyBundle } from '../shared/bundle/verify.ts';
 import { boolOption, intOption, listOption, parseCliArgs } from '../shared/config.ts';
-import { EdgeloopError, errorCatalogue, type Failure } from '../shared/errors.ts';
+import { EdgeloopError } from '../shared/errors.ts';
 import { loadOnnxSession } from '../shared/platform/onnx.ts';
 import type { CliIO, Command } from './commands.ts';
-import { exitCodeFor } from './errors.ts';
+import { exitCodeFor, thrown } from './errors.ts';
 import { loadCommandConfig } from './options.ts';
 
 const defaults = {
@@ -85,12 +85,6 @@ const options = {
   json: { type: 'boolean' },
   config: { type: 'string' },
 } as const;
-
-function thrown(f: Failure, prefix = ''): EdgeloopError {
-  const base = errorCatalogue[f.code];
-  const detail = f.message.endsWith(`. ${base}`) ? f.message.slice(0, -(base.length + 2)) : f.message;
-  return new EdgeloopError(f.code, `${prefix}${detail}`);
-}
 
 async function readText(path: string, what: string): Promise<string> {
   try {

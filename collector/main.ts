@@ -20,7 +20,7 @@ import { collectorRoutes } from './api/routes.ts';
 import type { CollectorConfig } from './config.ts';
 import { DeadLetterRing } from './ingest/dead-letters.ts';
 import { Ingest } from './ingest/ingest.ts';
-import { alertRoutes } from './api/alerts.ts';
+import { alertRoutes, findAlert } from './api/alerts.ts';
 import { telemetryRoutes } from './api/telemetry.ts';
 import type { MonitorEngine } from './monitor/engine.ts';
 import { registerLoopMetrics } from './loop/metrics.ts';
@@ -353,9 +353,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       // Explanations (docs/explanations.md) run the registry's models in this process, on request.
       const models = registryExplainModels(registry, (bytes) => loadOnnxSession(bytes));
       cleanups.push(() => models.close());
-      const alertById = (id: number) =>
-        monitoring.alerting.manager.liveById(id) ??
-        store.alerts({ limit: 1_000_000 }).find((a) => a.id === id);
+      const alertById = (id: number) => findAlert(monitoring.alerting.manager, store, id);
       const labels = loop?.retraining?.labels;
       await app.register(explanationRoutes, {
         service: createExplainService({

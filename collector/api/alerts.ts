@@ -61,6 +61,15 @@ interface ListQuery {
   readonly limit: number;
 }
 
+/** An alert by id: a live one from the manager, else a stored one (the store has no lookup by id). */
+export function findAlert(
+  manager: Pick<AlertManager, 'liveById'>,
+  store: Pick<TelemetryStore, 'alerts'>,
+  id: number,
+): AlertRecord | undefined {
+  return manager.liveById(id) ?? store.alerts({ limit: ID_SCAN_LIMIT }).find((r) => r.id === id);
+}
+
 const notFound = (id: number): [number, 'EDGELOOP_ERR_HTTP_NOT_FOUND', string] => [
   404,
   'EDGELOOP_ERR_HTTP_NOT_FOUND',
@@ -97,7 +106,7 @@ export const alertRoutes: HttpPlugin<AlertRouteOptions> = (app, o) => {
 
   app.get('/api/v1/alerts/:id', { schema: { params: idParams } }, (req, reply) => {
     const { id } = req.params as { id: number };
-    const a = o.manager.liveById(id) ?? o.store.alerts({ limit: ID_SCAN_LIMIT }).find((r) => r.id === id);
+    const a = findAlert(o.manager, o.store, id);
     if (a === undefined) return sendError(reply, ...notFound(id));
     return { alert: alertView(a) };
   });

@@ -4,7 +4,7 @@
 // closed first. A version the registry does not hold is EDGELOOP_ERR_EXPLAIN_UNAVAILABLE.
 
 import { readFileSync } from 'node:fs';
-import { parseManifest } from '../../shared/bundle/manifest.ts';
+import { parseManifest, type Manifest } from '../../shared/bundle/manifest.ts';
 import { fail, type Result } from '../../shared/errors.ts';
 import type { ModelRef } from '../../shared/mqtt/schemas.ts';
 import type { OnnxSessionLoader } from '../../shared/platform/onnx.ts';
@@ -16,6 +16,13 @@ import { openExplainModel, type ExplainModel } from './model.ts';
  * What a model version's test report measured, from its manifest metrics (accuracy, ece), cached; undefined
  * for a version this registry does not hold (looked up again after `retryMs`).
  */
+/** A model version's parsed manifest from the registry, undefined when it does not hold it. */
+function readManifest(registry: Pick<Registry, 'file'>, ref: ModelRef): Result<Manifest> | undefined {
+  const f = registry.file(ref.name, ref.version, 'manifest.json');
+  if (!f.ok) return undefined;
+  return parseManifest(JSON.parse(readFileSync(f.value.diskPath, 'utf8')));
+}
+
 export function registryModelMetrics(
   registry: Pick<Registry, 'file'>,
   nowMs: () => number,
@@ -29,15 +36,12 @@ export function registryModelMetrics(
     const hit = cache.get(key);
     if (typeof hit === 'object') return hit;
     if (typeof hit === 'number' && nowMs() < hit) return undefined;
-    const f = registry.file(ref.name, ref.version, 'manifest.json');
-    if (!f.ok) {
+    const manifest = readManifest(registry, ref);
+    if (manifest === undefined || !manifest.ok) {
       cache.set(key, nowMs() + retryMs);
       return undefined;
     }
-    const manifest = JSON.parse(readFileSync(f.value.diskPath, 'utf8')) as {
-      metrics?: Record<string, unknown>;
-    };
-    const m = manifest.metrics ?? {};
+    const m: Record<string, unknown> = manifest.value.metrics;
     const value = { accuracy: num(m, 'accuracy'), ece: num(m, 'ece') };
     cache.set(key, value);
     return value;
@@ -63,13 +67,12 @@ export function registryExplainModels(
     return f.ok ? new Uint8Array(readFileSync(f.value.diskPath)) : undefined;
   };
   const openOne = async (ref: ModelRef): Promise<Result<ExplainModel>> => {
-    const bytes = read(ref, 'manifest.json');
-    if (bytes === undefined)
+    const manifest = readManifest(registry, ref);
+    if (manifest === undefined)
       return fail(
         'EDGELOOP_ERR_EXPLAIN_UNAVAILABLE',
         `${ref.name}@${ref.version} is not in this collector's registry`,
       );
-    const manifest = parseManifest(JSON.parse(new TextDecoder().decode(bytes)));
     if (!manifest.ok) return fail('EDGELOOP_ERR_EXPLAIN_UNAVAILABLE', manifest.message);
     return openExplainModel(manifest.value, (p) => read(ref, p), load);
   };
